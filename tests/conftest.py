@@ -1,0 +1,119 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1, real git-annex repositories,
+a FAKE git-annex for injected faults, and a guard that no git-annex process
+outlives any test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.httpserver import TestServer
+from tui_annex.annex.locate import GitAnnex, find_git_annex
+
+TESTS = Path(__file__).parent
+
+
+@pytest.fixture(scope="session")
+def git_annex() -> GitAnnex:
+    """The real git-annex (the PyPI wheel in the test environment)."""
+    return find_git_annex()
+
+
+@pytest.fixture
+def server() -> Iterator[TestServer]:
+    """A fresh local HTTP server for one test."""
+    srv = TestServer().start()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+def git(repo: Path, *args: str, annex: GitAnnex | None = None) -> str:
+    """Run git in ``repo`` with git-annex on PATH and return its stdout."""
+    env = (annex or find_git_annex()).env()
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def init_repo(path: Path, annex: GitAnnex) -> Path:
+    """Make ``path`` a git-annex repository that may download from 127.0.0.1."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "--quiet", annex=annex)
+    git(path, "config", "user.name", "tui-annex tests", annex=annex)
+    git(path, "config", "user.email", "tests@tui-annex.invalid", annex=annex)
+    subprocess.run(
+        annex.argv("init", "--quiet", "test repo"),
+        cwd=path,
+        env=annex.env(),
+        check=True,
+        capture_output=True,
+    )
+    # Only this temporary repository may fetch from the loopback address.
+    git(path, "config", "annex.security.allowed-ip-addresses", "127.0.0.1", annex=annex)
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path, git_annex: GitAnnex) -> Path:
+    """A fresh git-annex repository allowed to download from 127.0.0.1."""
+    return init_repo(tmp_path / "repo", git_annex)
+
+
+@pytest.fixture
+def fake_annex(tmp_path: Path) -> GitAnnex:
+    """A FAKE git-annex executable (tests/fake_git_annex.py) steered by FAKE_ANNEX_* variables."""
+    script = tmp_path / "fake-bin" / "fake-git-annex"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\n" + (TESTS / "fake_git_annex.py").read_text())
+    script.chmod(0o755)
+    return GitAnnex(script)
+
+
+def annex_processes() -> dict[int, str]:
+    """Live (non-zombie) processes that are git-annex or the fake stand-in, by pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.rfind(")") + 2 :].startswith("Z"):
+            continue
+        words = [word.decode(errors="replace") for word in argv if word]
+        if any(
+            os.path.basename(word) in ("git-annex", "fake-git-annex") or "fake_git_annex" in word
+            for word in words[:2]
+        ):
+            found[int(entry.name)] = " ".join(words)[:200]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_stray_annex_processes() -> Iterator[None]:
+    """Fail a test that leaves a git-annex (or fake) process running."""
+    before = set(annex_processes())
+    yield
+    # A process whose parent has just reaped it may still be listed for a moment.
+    deadline = time.monotonic() + 5
+    while True:
+        left = {pid: cmd for pid, cmd in annex_processes().items() if pid not in before}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"git-annex processes outlived the test: {left}"

@@ -1,0 +1,83 @@
+"""A FAKE git-annex for faults the real one cannot produce on demand.
+
+It speaks just enough of ``addurl --batch --json`` to answer each input line
+with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
+
+- ``hugeline``: before the first answer, prints one valid JSON line of over 1 MB;
+- ``flood``: writes ``FAKE_ANNEX_FLOOD`` bytes (default 8 MiB) of stderr lines
+  while it answers;
+- ``die``: answers ``FAKE_ANNEX_ANSWERS`` lines (default 1), then exits with
+  status 3 without reading more;
+- ``helper``: starts a child in its own process group that would sleep for an
+  hour, and leaves it behind when it exits;
+- ``stubborn``: ignores SIGTERM (only SIGKILL stops it) and never exits on EOF.
+
+It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def answer(line: str) -> None:
+    path = line.partition(" ")[2]
+    record = {
+        "command": "addurl",
+        "success": True,
+        "file": path,
+        "input": [line],
+        "key": "FAKE-s1--" + str(abs(hash(line))),
+        "error-messages": [],
+        "note": "fake",
+    }
+    sys.stdout.write(json.dumps(record) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> int:
+    mode = os.environ.get("FAKE_ANNEX_MODE", "")
+    pidfile = os.environ.get("FAKE_ANNEX_PIDFILE")
+    pids = [os.getpid()]
+    if mode == "helper":
+        helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+        pids.append(helper.pid)
+    if mode == "stubborn":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if pidfile:
+        with open(pidfile, "w") as handle:
+            handle.write(" ".join(map(str, pids)))
+    if mode == "hugeline":
+        big = {
+            "command": "addurl",
+            "note": "x" * (1 << 20) + "END",
+            "success": True,
+            "input": ["not-an-item"],
+            "file": "huge",
+        }
+        sys.stdout.write(json.dumps(big) + "\n")
+        sys.stdout.flush()
+    if mode == "flood":
+        total = int(os.environ.get("FAKE_ANNEX_FLOOD", str(8 << 20)))
+        line = "flood " + "e" * 200 + "\n"
+        for _ in range(total // len(line) + 1):
+            sys.stderr.write(line)
+        sys.stderr.flush()
+    answers = int(os.environ.get("FAKE_ANNEX_ANSWERS", "1"))
+    for count, raw in enumerate(sys.stdin, start=1):
+        answer(raw.rstrip("\n"))
+        if mode == "die" and count >= answers:
+            os._exit(3)
+    if mode == "stubborn":
+        while True:
+            time.sleep(60)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

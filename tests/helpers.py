@@ -1,0 +1,50 @@
+"""Small helpers the tests share."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from tui_annex.events import Event, ProcessStarted
+from tui_annex.session import Session
+
+
+async def collect(
+    session: Session,
+    until: Callable[[Event], bool] | None = None,
+    then: Callable[[], None] | None = None,
+) -> list[Event]:
+    """Run ``session`` to its end and return its events; call ``then`` once ``until`` matches."""
+    events: list[Event] = []
+    triggered = False
+    async with contextlib.aclosing(session.events()) as stream:
+        async for event in stream:
+            events.append(event)
+            if not triggered and until is not None and until(event) and then is not None:
+                triggered = True
+                then()
+    return events
+
+
+def pids(events: list[Event]) -> list[int]:
+    """Process ids of the git-annex processes the events say were started."""
+    return [event.pid for event in events if isinstance(event, ProcessStarted)]
+
+
+async def in_thread(function: Callable[[], object]) -> object:
+    """Run a blocking test-server wait without blocking the event loop."""
+    return await asyncio.to_thread(function)
+
+
+def staged(repo: Path) -> set[str]:
+    """Paths staged in ``repo``'s index (relative)."""
+    from tests.conftest import git
+
+    return {line for line in git(repo, "diff", "--cached", "--name-only").splitlines() if line}
+
+
+async def aiter_list(stream: AsyncIterator[Event]) -> list[Event]:
+    """All events of ``stream``."""
+    return [event async for event in stream]

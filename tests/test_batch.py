@@ -1,0 +1,175 @@
+"""The batch-process wrapper and the driver under faults: FAKE git-annex where the real
+one cannot misbehave on demand, the real one for deadlock and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import collect, pids
+from tests.httpserver import TestServer
+from tui_annex.annex.batch import BatchProcess, group_alive
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.events import ItemFinished, ItemInterrupted, LogLine, ProcessExited
+from tui_annex.queue import ItemState
+from tui_annex.session import Session
+
+U = "http://127.0.0.1:9/"
+
+
+def fake_session(
+    repo: Path,
+    annex: GitAnnex,
+    mode: str,
+    count: int,
+    monkeypatch: pytest.MonkeyPatch,
+    **kw: object,
+) -> Session:
+    monkeypatch.setenv("FAKE_ANNEX_MODE", mode)
+    session = Session(repo, git_annex=annex, **kw)  # type: ignore[arg-type]
+    for index in range(count):
+        session.queue.add(f"{U}{index}", f"f{index}")
+    session.queue.close()
+    return session
+
+
+async def test_a_one_megabyte_json_line_arrives_whole(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = fake_session(repo, fake_annex, "hugeline", 3, monkeypatch, jobs=1)
+    events = await collect(session)
+    huge = [e for e in events if isinstance(e, LogLine) and "unmatched answer" in e.text]
+    assert (
+        len(huge) == 1
+        and len(huge[0].text) > 1 << 20
+        and huge[0].text.endswith(
+            'END", "success": true, "input": ["not-an-item"], "file": "huge"}'
+        )
+    )
+    assert len(session.report().done) == 3
+
+
+async def test_a_stderr_flood_neither_hangs_nor_loses_answers(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ANNEX_FLOOD", str(4 << 20))
+    session = fake_session(repo, fake_annex, "flood", 20, monkeypatch, jobs=2)
+    events = await collect(session)
+    flood = [e for e in events if isinstance(e, LogLine) and e.source == "stderr"]
+    assert len(flood) > 15000
+    assert len(session.report().done) == 20
+
+
+async def test_death_mid_run_accounts_for_every_item(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = fake_session(repo, fake_annex, "die", 6, monkeypatch, jobs=1, lookahead=1)
+    events = await collect(session)
+    exited = [e for e in events if isinstance(e, ProcessExited)]
+    assert [e.returncode for e in exited] == [3]
+    report = session.report()
+    assert [item.path for item in report.done] == ["f0"]
+    assert report.interrupted and report.interrupted[0].path == "f1"
+    interrupted = {e.path for e in events if isinstance(e, ItemInterrupted)}
+    assert interrupted == {item.path for item in report.interrupted}
+    accounted = [i.path for part in (report.done, report.interrupted, report.unsent) for i in part]
+    assert sorted(accounted) == [f"f{i}" for i in range(6)]
+    assert not report.failed
+
+
+async def test_a_helper_left_in_the_process_group_is_reaped(
+    repo: Path, tmp_path: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pidfile = tmp_path / "pids"
+    monkeypatch.setenv("FAKE_ANNEX_PIDFILE", str(pidfile))
+    session = fake_session(repo, fake_annex, "helper", 2, monkeypatch, jobs=1)
+    events = await collect(session)
+    leader, helper = map(int, pidfile.read_text().split())
+    assert pids(events) == [leader]
+    assert not group_alive(leader)
+    assert (
+        not Path(f"/proc/{helper}").exists()
+        or "Z" in Path(f"/proc/{helper}/stat").read_text().split(")")[-1][:3]
+    )
+
+
+async def test_a_child_that_ignores_sigterm_is_killed_after_the_grace_period(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = fake_session(repo, fake_annex, "stubborn", 1, monkeypatch, jobs=1, grace=0.5)
+    session.queue.reopen()  # keep feeding open so only the forced stop can end the run
+    events = await collect(
+        session, until=lambda e: isinstance(e, ItemFinished), then=lambda: session.stop(force=True)
+    )
+    exited = [e for e in events if isinstance(e, ProcessExited)]
+    assert len(exited) == 1 and exited[0].forced and exited[0].returncode == -9
+    assert not group_alive(pids(events)[0])
+
+
+async def test_more_than_64k_of_input_is_written_while_reading(
+    repo: Path, git_annex: GitAnnex
+) -> None:
+    # lookupkey answers one line per input line: writing everything before
+    # reading would fill both pipes and hang.
+    lines = [f"{'d' * 100}/file-{index:05d}" for index in range(4000)]
+    assert sum(len(line) + 1 for line in lines) > 4 * 65536
+    answers = 0
+    async with BatchProcess(
+        git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.env()
+    ) as process:
+
+        async def write() -> None:
+            for line in lines:
+                await process.send(line)
+            await process.close_input()
+
+        writer = asyncio.create_task(write())
+        async for output in process.output():
+            if output.stream == "stdout":
+                answers += 1
+        await writer
+        assert await process.wait() in (0, 1)
+    assert answers == len(lines)
+
+
+async def test_cancelling_the_consumer_stops_git_annex(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2)
+    session.queue.add(server.stall("slow.bin"), "slow.bin")
+    started: list[int] = []
+
+    async def consume() -> None:
+        async for event in session.events():
+            started.extend(pids([event]))
+
+    task = asyncio.create_task(consume())
+    await asyncio.to_thread(
+        server.wait_for, lambda requests: any(r.method == "GET" for r in requests)
+    )
+    assert started and group_alive(started[0])
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not group_alive(started[0])
+
+
+async def test_the_child_runs_in_its_own_session(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = fake_session(repo, fake_annex, "stubborn", 1, monkeypatch, jobs=1, grace=0.2)
+    session.queue.reopen()
+    seen: list[int] = []
+
+    def check() -> None:
+        pid = session._driver._process.pid  # type: ignore[union-attr]
+        seen.append(os.getsid(pid))
+        seen.append(pid)
+        session.stop(force=True)
+
+    await collect(session, until=lambda e: isinstance(e, ItemFinished), then=check)
+    assert seen[0] == seen[1] != os.getsid(0)
+    assert session.report().done[0].state is ItemState.DONE

@@ -1,0 +1,170 @@
+"""The download queue: destinations, edits, order, locking and retries."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tui_annex.queue import DownloadQueue, ItemLocked, ItemState
+from tui_annex.validation import ValidationError
+
+U = "http://127.0.0.1:1/"
+
+
+def queue_of(*paths: str) -> DownloadQueue:
+    queue = DownloadQueue()
+    for path in paths:
+        queue.add(U + path, path)
+    return queue
+
+
+def order(queue: DownloadQueue) -> list[str]:
+    return [item.path for item in queue.pending()]
+
+
+def test_second_item_with_the_same_destination_is_rejected() -> None:
+    queue = queue_of("a.bin")
+    with pytest.raises(ValidationError, match=r"already downloads to 'a\.bin'"):
+        queue.add(U + "other", "./a.bin")
+    assert order(queue) == ["a.bin"]
+
+
+def test_a_path_cannot_be_both_a_file_and_a_folder() -> None:
+    queue = queue_of("data")
+    with pytest.raises(ValidationError, match="'data' is another item's file"):
+        queue.add(U + "x", "data/x.bin")
+    queue2 = queue_of("data/x.bin")
+    with pytest.raises(ValidationError, match="'data' is a folder of another item's path"):
+        queue2.add(U + "y", "data")
+
+
+def test_invalid_item_changes_nothing() -> None:
+    queue = queue_of("a")
+    with pytest.raises(ValidationError):
+        queue.add("nope://x", "b")
+    with pytest.raises(ValidationError):
+        queue.add(U + "b", "../b")
+    assert order(queue) == ["a"] and len(queue) == 1
+
+
+def test_removing_frees_the_destination() -> None:
+    queue = queue_of("a", "b")
+    queue.remove([queue.pending()[0].id])
+    assert order(queue) == ["b"]
+    queue.add(U + "again", "a")
+    assert order(queue) == ["b", "a"]
+
+
+def test_edit_changes_url_and_path_and_rejects_a_taken_path() -> None:
+    queue = queue_of("a", "b")
+    first = queue.pending()[0]
+    queue.edit(first.id, url=U + "new", path="c")
+    assert (first.url, first.path) == (U + "new", "c")
+    with pytest.raises(ValidationError):
+        queue.edit(first.id, path="b")
+    with pytest.raises(ValidationError):
+        queue.edit(first.id, url="bad url")
+    assert (first.url, first.path) == (U + "new", "c")
+    queue.add(U + "a", "a")  # the old path was released
+
+
+def test_moves_follow_the_selection() -> None:
+    queue = queue_of("a", "b", "c", "d", "e")
+    ids = {item.path: item.id for item in queue}
+    queue.move_to_top([ids["d"], ids["b"]])
+    assert order(queue) == ["b", "d", "a", "c", "e"]
+    queue.move_to_bottom([ids["b"]])
+    assert order(queue) == ["d", "a", "c", "e", "b"]
+    queue.move_up([ids["c"], ids["e"]])
+    assert order(queue) == ["d", "c", "e", "a", "b"]
+    queue.move_down([ids["d"]])
+    assert order(queue) == ["c", "d", "e", "a", "b"]
+    queue.move_up([ids["c"]])  # already first: stays
+    assert order(queue) == ["c", "d", "e", "a", "b"]
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=12), st.booleans())
+def test_a_move_up_or_down_keeps_every_item_once(selected: list[bool], up: bool) -> None:
+    queue = queue_of(*(f"f{i}" for i in range(len(selected))))
+    chosen = [item.id for item, pick in zip(queue.pending(), selected, strict=True) if pick]
+    before = order(queue)
+    (queue.move_up if up else queue.move_down)(chosen)
+    after = order(queue)
+    assert sorted(after) == sorted(before)
+    unchosen = [p for p, pick in zip(before, selected, strict=True) if not pick]
+    assert [p for p in after if p in unchosen] == unchosen
+
+
+def test_sent_items_are_locked_and_say_so() -> None:
+    queue = queue_of("a", "b")
+    taken = queue.take_next()
+    assert taken is not None and taken.state is ItemState.SENT
+    with pytest.raises(ItemLocked, match="already sent to git-annex; it cannot be edited"):
+        queue.edit(taken.id, path="z")
+    with pytest.raises(ItemLocked, match="cannot be removed"):
+        queue.remove([taken.id, queue.pending()[0].id])
+    assert order(queue) == ["b"]  # all or nothing
+    with pytest.raises(ItemLocked):
+        queue.move_to_top([taken.id])
+
+
+def test_an_edit_after_the_feeder_took_the_item_is_refused_not_half_applied() -> None:
+    queue = queue_of("a")
+    item = queue.pending()[0]
+    assert queue.take_next() is item
+    with pytest.raises(ItemLocked):
+        queue.edit(item.id, url=U + "changed", path="changed")
+    assert (item.url, item.path) == (U + "a", "a")
+
+
+def test_paused_queue_hands_out_nothing() -> None:
+    queue = queue_of("a")
+    queue.pause()
+    assert queue.take_next() is None
+    queue.resume()
+    assert queue.take_next() is not None
+
+
+def test_failed_items_can_be_retried_at_the_end() -> None:
+    queue = queue_of("a", "b")
+    item = queue.take_next()
+    assert item is not None
+    queue.mark_finished(item, success=False, key=None, errors=["404"], note=None)
+    assert queue.report().failed == (item,)
+    assert queue.retry_failed() == [item]
+    assert order(queue) == ["b", "a"]
+    assert item.errors == () and item.state is ItemState.QUEUED
+
+
+def test_give_back_returns_an_unsent_item_to_the_front() -> None:
+    queue = queue_of("a", "b")
+    item = queue.take_next()
+    assert item is not None
+    queue.give_back(item)
+    assert order(queue) == ["a", "b"] and item.attempts == 0
+
+
+def test_report_sorts_items_by_outcome() -> None:
+    queue = queue_of("a", "b", "c", "d")
+    a, b, c = queue.take_next(), queue.take_next(), queue.take_next()
+    assert a and b and c
+    queue.mark_finished(a, success=True, key="K", errors=[], note=None)
+    queue.mark_finished(b, success=False, key=None, errors=["e"], note=None)
+    queue.mark_interrupted(c)
+    report = queue.report()
+    assert [i.path for i in report.done] == ["a"]
+    assert [i.path for i in report.failed] == ["b"]
+    assert [i.path for i in report.interrupted] == ["c"]
+    assert [i.path for i in report.unsent] == ["d"]
+    assert not report.complete
+
+
+def test_speed_and_eta_follow_progress() -> None:
+    queue = queue_of("a")
+    item = queue.take_next()
+    assert item is not None
+    item.record_progress(0, 1000, now=10.0)
+    item.record_progress(100, 1000, now=11.0)
+    assert item.speed == pytest.approx(100.0)
+    assert item.eta == pytest.approx(9.0)

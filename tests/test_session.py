@@ -1,0 +1,221 @@
+"""The engine end to end: real git-annex, real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.helpers import collect, pids, staged
+from tests.httpserver import TestServer, content
+from tui_annex.annex.batch import group_alive
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.events import (
+    Event,
+    ItemFinished,
+    ItemInterrupted,
+    ItemProgress,
+    ItemSent,
+    LogLine,
+    ProcessExited,
+)
+from tui_annex.queue import ItemState
+from tui_annex.session import RunState, Session
+
+
+async def test_out_of_order_answers_reach_the_right_items(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=3)
+    for name in ("first", "second", "third"):
+        session.queue.add(server.gate(name, size=2000 + len(name)), f"{name}.bin")
+    session.queue.close()
+    finished: list[str] = []
+
+    def on_event(event: object) -> None:
+        if isinstance(event, ItemFinished):
+            finished.append(event.path)
+            # Let the next gate open only after this answer: order third, first, second.
+            nxt = {"third.bin": "first", "first.bin": "second"}.get(event.path)
+            if nxt:
+                server.open_gate(nxt)
+
+    async def drive() -> None:
+        async for event in session.events():
+            on_event(event)
+
+    task = asyncio.create_task(drive())
+    await asyncio.to_thread(
+        server.wait_for, lambda rs: len([r for r in rs if r.method == "GET"]) == 3
+    )
+    server.open_gate("third")
+    await task
+    assert finished == ["third.bin", "first.bin", "second.bin"]
+    for item in session.report().done:
+        name = item.path.removesuffix(".bin")
+        assert item.key is not None and f"-s{2000 + len(name)}--" in item.key
+        assert (repo / item.path).read_bytes() == content(name, 2000 + len(name))
+
+
+async def test_failing_urls_do_not_disturb_the_others(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2)
+    session.queue.add(server.file("a", 5000), "a.bin")
+    session.queue.add(server.status(404, "missing"), "missing.bin")
+    session.queue.add(server.status(500, "broken"), "broken.bin")
+    session.queue.add(server.file("b", 70000), "sub dir/b.bin")
+    session.queue.close()
+    events = await collect(session)
+    report = session.report()
+    assert sorted(i.path for i in report.done) == ["a.bin", "sub dir/b.bin"]
+    failed = {i.path: i.errors for i in report.failed}
+    assert set(failed) == {"missing.bin", "broken.bin"}
+    assert all(errors for errors in failed.values())
+    assert any("404" in e or "not found" in e.lower() for e in failed["missing.bin"])
+    assert staged(repo) == {"a.bin", "sub dir/b.bin"}
+    progress = [e for e in events if isinstance(e, ItemProgress) and e.path == "sub dir/b.bin"]
+    assert progress and progress[-1].total == 70000
+    assert [e.returncode for e in events if isinstance(e, ProcessExited)] == [1]
+
+
+async def test_invalid_items_are_rejected_before_sending_and_the_valid_complete(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2)
+    rejected = []
+    for url, path in [
+        (server.file("ok1", 100), "ok1"),
+        (server.file("x", 100), "../outside"),
+        (server.file("x", 100), ".git/hooks/evil"),
+        (server.file("x", 100), ""),
+        ("file:///etc/passwd", "passwd"),
+        (server.file("ok2", 100), "ok2"),
+        (server.file("dup", 100), "ok1"),
+    ]:
+        try:
+            session.queue.add(url, path)
+        except ValueError as error:
+            rejected.append(str(error))
+    session.queue.close()
+    events = await collect(session)
+    assert len(rejected) == 5
+    sent = [e.path for e in events if isinstance(e, ItemSent)]
+    assert sorted(sent) == ["ok1", "ok2"]
+    assert sorted(i.path for i in session.report().done) == ["ok1", "ok2"]
+
+
+async def test_more_than_64k_of_addurl_input_flows_without_deadlock(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(
+        repo, git_annex=git_annex, jobs=4, lookahead=100000, addurl_options=["--relaxed"]
+    )
+    for index in range(600):
+        session.queue.add(server.file(f"f{index}", 10), f"{'d' * 60}/file-{index:05d}-{'x' * 40}")
+    session.queue.close()
+    assert sum(len(i.input_line) + 1 for i in session.queue) > 65536
+    await collect(session)
+    assert len(session.report().done) == 600
+
+
+async def test_graceful_stop_finishes_in_flight_items_stages_them_and_reports_unsent(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0)
+    session.queue.add(server.file("quick", 1000), "quick.bin")
+    session.queue.add(server.gate("held", 3000), "held.bin")
+    for index in range(5):
+        session.queue.add(server.file(f"later{index}", 100), f"later{index}.bin")
+    session.queue.close()
+    states: list[RunState] = []
+
+    def stop() -> None:
+        session.stop()
+        states.append(session.state)
+        server.open_gate("held")
+
+    await collect(session, until=lambda e: isinstance(e, ItemFinished), then=stop)
+    report = session.report()
+    assert states == [RunState.DRAINING]
+    assert session.state is RunState.FINISHED
+    assert sorted(i.path for i in report.done) == ["held.bin", "quick.bin"]
+    assert [i.path for i in report.unsent] == [f"later{i}.bin" for i in range(5)]
+    assert not report.interrupted
+    assert staged(repo) == {"held.bin", "quick.bin"}
+
+
+async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, grace=2)
+    session.queue.add(server.file("quick", 1000), "quick.bin")
+    session.queue.add(server.stall("stuck", 100000, after=5000), "stuck.bin")
+    session.queue.add(server.file("never", 100), "never.bin")
+    session.queue.close()
+
+    finished: set[str] = set()
+    progressed: set[str] = set()
+
+    def both_underway(event: Event) -> bool:
+        if isinstance(event, ItemFinished):
+            finished.add(event.path)
+        if isinstance(event, ItemProgress) and event.bytes_done > 0:
+            progressed.add(event.path)
+        return "quick.bin" in finished and "stuck.bin" in progressed
+
+    events = await collect(session, until=both_underway, then=lambda: session.stop(force=True))
+    report = session.report()
+    assert [i.path for i in report.done] == ["quick.bin"]
+    assert [i.path for i in report.interrupted] == ["stuck.bin"]
+    assert [i.path for i in report.unsent] == ["never.bin"]
+    assert [e.path for e in events if isinstance(e, ItemInterrupted)] == ["stuck.bin"]
+    exited = [e for e in events if isinstance(e, ProcessExited)]
+    assert exited[0].forced and exited[0].returncode != 0
+    assert not group_alive(pids(events)[0])
+    # git-annex never staged it (it was killed): the session did.
+    assert "quick.bin" in staged(repo)
+    assert any(
+        isinstance(e, LogLine) and e.source == "app" and "staged 1 file" in e.text for e in events
+    )
+
+
+async def test_an_interrupted_download_resumes_with_a_range_request(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, grace=2)
+    item = session.queue.add(server.stall("big", 200000, after=50000), "big.bin")
+    session.queue.close()
+    await collect(
+        session,
+        until=lambda e: isinstance(e, ItemProgress) and e.bytes_done > 0,
+        then=lambda: session.stop(force=True),
+    )
+    assert item.state is ItemState.INTERRUPTED
+    server.release()
+    again = Session(repo, git_annex=git_annex, jobs=1)
+    again.queue.add(item.url, item.path)
+    again.queue.close()
+    await collect(again)
+    assert [i.path for i in again.report().done] == ["big.bin"]
+    ranges = [r.range for r in server.gets("big")]
+    assert ranges[0] is None and ranges[-1] is not None
+    start = int(ranges[-1].removeprefix("bytes=").split("-")[0])
+    assert start > 0  # the partial download was kept and continued, not restarted
+    assert (repo / "big.bin").read_bytes() == content("big", 200000)
+
+
+async def test_items_added_after_a_pass_ended_start_a_new_one(
+    repo: Path, git_annex: GitAnnex, server: TestServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1)
+    session.queue.add(server.status(404, "gone"), "gone.bin")
+    session.queue.close()
+    await collect(session)
+    failed = session.report().failed
+    assert [i.path for i in failed] == ["gone.bin"]
+    session.queue.retry([failed[0].id])
+    session.queue.add(server.file("new", 10), "new.bin")
+    events = await collect(session)
+    assert len(pids(events)) == 1
+    assert [i.path for i in session.report().done] == ["new.bin"]
+    assert failed[0].attempts == 2

@@ -1,0 +1,70 @@
+"""Every item is checked before it may reach git-annex."""
+
+from __future__ import annotations
+
+import pytest
+
+from tui_annex.validation import ValidationError, check_url, normalize_path
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("", "empty"),
+        ("http://host/a b", "whitespace"),
+        ("http://host/a\tb", "whitespace"),
+        ("http://host/a\x07b", "control character"),
+        ("http://host/a\u200bb", "control character"),
+        ("ftp://host/file", "scheme 'ftp' is not allowed"),
+        ("file:///etc/passwd", "scheme 'file' is not allowed"),
+        ("host/file", "no scheme"),
+        ("http:///path", "no host"),
+    ],
+)
+def test_bad_url_is_rejected_with_its_reason(url: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        check_url(url)
+
+
+def test_other_schemes_pass_when_asked_for() -> None:
+    assert check_url("ftp://host/file", {"http", "https", "ftp"}) == "ftp://host/file"
+
+
+def test_good_urls_pass_unchanged() -> None:
+    for url in ("http://127.0.0.1:8000/a?b=c&d", "https://example.org/%20x#frag"):
+        assert check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("", "empty"),
+        ("a\nb", "newline"),
+        ("a\rb", "carriage return"),
+        ("a\0b", "NUL"),
+        ("/etc/passwd", "absolute"),
+        ("../outside", r"'\.\.'"),
+        ("a/../../b", r"'\.\.'"),
+        (".git/config", r"\.git"),
+        ("sub/.git/x", r"\.git"),
+        ("folder/", "ends with a slash"),
+        (".", "repository itself"),
+        ("x" * 256, "longer than 255 bytes"),
+    ],
+)
+def test_bad_path_is_rejected_with_its_reason(path: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        normalize_path(path)
+
+
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("a.bin", "a.bin"),
+        ("./a.bin", "a.bin"),
+        ("sub//dir/./file name.txt", "sub/dir/file name.txt"),
+        ("..hidden/x..y", "..hidden/x..y"),
+    ],
+)
+def test_good_path_is_normalized(path: str, sent: str) -> None:
+    assert normalize_path(path) == sent

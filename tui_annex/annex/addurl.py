@@ -1,0 +1,251 @@
+"""The addurl driver: feeds a :class:`DownloadQueue` to ``git annex addurl --batch``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
+
+from ..events import (
+    Event,
+    ItemFinished,
+    ItemInterrupted,
+    ItemProgress,
+    ItemSent,
+    LogLevel,
+    LogLine,
+    ProcessExited,
+    ProcessStarted,
+)
+from ..queue import DownloadItem, DownloadQueue
+from ..streams import merge, wait_first
+from .batch import BatchInputClosed, BatchProcess
+from .locate import GitAnnex
+
+__all__ = ["ADDURL_ARGS", "AddurlDriver", "classify_stderr"]
+
+ADDURL_ARGS = (
+    "--batch",
+    "--with-files",
+    "--json",
+    "--json-error-messages",
+    "--json-progress",
+)
+
+#: Options that would break the batch protocol the driver speaks.
+_RESERVED = {
+    "--batch",
+    "--batch-keys",
+    "--with-files",
+    "--json",
+    "--json-progress",
+    "--json-error-messages",
+    "-z",
+    "--file",
+    "--pathdepth",
+    "--prefix",
+    "--suffix",
+}
+
+
+class _ReaderDone:
+    """Marks the end of the child's output inside the driver's merged stream."""
+
+
+def classify_stderr(text: str) -> LogLevel:
+    """Guess how serious a stderr line of git-annex is."""
+    lowered = text.lower()
+    if any(word in lowered for word in ("error", "failed", "fatal", "git-annex:")):
+        return "error"
+    if any(word in lowered for word in ("warning", "not ", "unable", "cannot", "retrying")):
+        return "warning"
+    return "info"
+
+
+class AddurlDriver:
+    """Runs one ``git annex addurl --batch`` process over a queue and yields its events.
+
+    Items are written while fewer than ``window`` (``jobs`` plus a small
+    lookahead) are in flight, so everything not yet sent stays editable in the
+    queue. Answers are matched to items by their ``input`` field. One call of
+    :meth:`run` is one process: it ends when the queue is closed and empty, on
+    :meth:`stop`, or when the child dies.
+    """
+
+    def __init__(
+        self,
+        queue: DownloadQueue,
+        repo: str | os.PathLike[str],
+        *,
+        git_annex: GitAnnex,
+        jobs: int,
+        lookahead: int = 2,
+        options: Sequence[str] = (),
+        grace: float = 5.0,
+    ) -> None:
+        if jobs < 1:
+            raise ValueError("jobs must be at least 1")
+        reserved = [opt for opt in options if opt.split("=", 1)[0] in _RESERVED]
+        if reserved:
+            raise ValueError(f"these addurl options are managed by tui-annex: {' '.join(reserved)}")
+        self.queue = queue
+        self.repo = repo
+        self.git_annex = git_annex
+        self.jobs = jobs
+        self.window = jobs + max(lookahead, 0)
+        self.options = tuple(options)
+        self.grace = grace
+        self.in_flight: dict[str, DownloadItem] = {}
+        self._stopping = asyncio.Event()
+        self._forced = False
+        self._input_closed = False
+        self._process: BatchProcess | None = None
+        self._terminator: asyncio.Task[int] | None = None
+
+    @property
+    def argv(self) -> list[str]:
+        """The command line of the child."""
+        return self.git_annex.argv("addurl", *ADDURL_ARGS, "-J", str(self.jobs), *self.options)
+
+    @property
+    def forced(self) -> bool:
+        """Whether a forced stop was asked for."""
+        return self._forced
+
+    @property
+    def stopping(self) -> bool:
+        """Whether a stop (graceful or forced) was asked for."""
+        return self._stopping.is_set()
+
+    def stop(self, *, force: bool = False) -> None:
+        """Stop feeding. Graceful: in-flight items finish. Forced: terminate git-annex now."""
+        self._stopping.set()
+        if force and not self._forced:
+            self._forced = True
+            if self._process is not None and self._process.returncode is None:
+                self._terminator = asyncio.create_task(self._process.terminate())
+
+    async def run(self) -> AsyncGenerator[Event, None]:
+        """Start git-annex, feed it, and yield every event until it has exited."""
+        async with BatchProcess(
+            self.argv, cwd=self.repo, env=self.git_annex.env(), grace=self.grace
+        ) as process:
+            self._process = process
+            if self._forced:
+                self._terminator = asyncio.create_task(process.terminate())
+            yield ProcessStarted(pid=process.pid, argv=tuple(self.argv))
+            async with contextlib.aclosing(
+                merge(self._feed(process), self._read(process))
+            ) as events:
+                async for event in events:
+                    if isinstance(event, _ReaderDone):
+                        break
+                    yield event
+            returncode = await process.wait()
+            if self._terminator is not None:
+                await self._terminator
+        for item in list(self.in_flight.values()):
+            self.queue.mark_interrupted(item)
+            yield ItemInterrupted(item_id=item.id, url=item.url, path=item.path)
+        self.in_flight.clear()
+        unexpected = not self._forced and not self._input_closed
+        yield ProcessExited(returncode=returncode, forced=self._forced, unexpected=unexpected)
+
+    async def _feed(self, process: BatchProcess) -> AsyncIterator[Event]:
+        queue = self.queue
+        while not self._stopping.is_set():
+            if queue.has_ready() and len(self.in_flight) < self.window:
+                item = queue.take_next()
+                assert item is not None
+                line = item.input_line
+                self.in_flight[line] = item
+                try:
+                    await process.send(line)
+                except BatchInputClosed:
+                    del self.in_flight[line]
+                    queue.give_back(item)
+                    return
+                yield ItemSent(item_id=item.id, url=item.url, path=item.path, attempt=item.attempts)
+                continue
+            if queue.closed and not queue.pending():
+                break
+            await self._wait_for_work()
+        self._input_closed = True
+        await process.close_input()
+
+    async def _wait_for_work(self) -> None:
+        await wait_first(self.queue.wait_changed(), self._stopping.wait())
+
+    async def _read(self, process: BatchProcess) -> AsyncIterator[Event | _ReaderDone]:
+        async for line in process.output():
+            if line.stream == "stderr":
+                if line.text.strip():
+                    yield LogLine(source="stderr", level=classify_stderr(line.text), text=line.text)
+                continue
+            event = self._parse(line.text)
+            if event is not None:
+                yield event
+        yield _ReaderDone()
+
+    def _parse(self, text: str) -> Event | None:
+        """Turn one stdout line into an event; anything unexpected becomes a log line."""
+        if not text.strip():
+            return None
+        try:
+            record = json.loads(text)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            return LogLine(source="stdout", level="warning", text=text)
+        if "byte-progress" in record:
+            action = record.get("action")
+            item = self._match(action.get("input") if isinstance(action, dict) else None)
+            if item is None:
+                return None  # progress of an item we no longer wait for
+            done = _as_int(record.get("byte-progress")) or 0
+            total = _as_int(record.get("total-size"))
+            self.queue.mark_progress(item, done, total)
+            return ItemProgress(
+                item_id=item.id, url=item.url, path=item.path, bytes_done=done, total=total
+            )
+        if "success" in record:
+            found = self._match(record.get("input"), pop=True)
+            if found is None:
+                return LogLine(source="stdout", level="warning", text=f"unmatched answer: {text}")
+            errors = tuple(str(m) for m in record.get("error-messages") or () if str(m).strip())
+            success = record.get("success") is True
+            if not success and not errors:
+                errors = ("git-annex reported a failure without a message",)
+            key = record.get("key") if isinstance(record.get("key"), str) else None
+            note = record.get("note") if isinstance(record.get("note"), str) else None
+            self.queue.mark_finished(found, success=success, key=key, errors=errors, note=note)
+            return ItemFinished(
+                item_id=found.id,
+                url=found.url,
+                path=found.path,
+                success=success,
+                key=key,
+                errors=errors,
+                note=note,
+            )
+        return LogLine(source="stdout", level="info", text=text)
+
+    def _match(self, inputs: Any, *, pop: bool = False) -> DownloadItem | None:
+        if not isinstance(inputs, list) or not inputs or not isinstance(inputs[0], str):
+            return None
+        if pop:
+            return self.in_flight.pop(inputs[0], None)
+        return self.in_flight.get(inputs[0])
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None

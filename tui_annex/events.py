@@ -1,0 +1,123 @@
+"""The typed events of a download session: frozen dataclasses, one stream for every front end."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+LogSource = Literal["stderr", "stdout", "app"]
+LogLevel = Literal["info", "warning", "error"]
+
+__all__ = [
+    "Event",
+    "ItemEvent",
+    "ItemFinished",
+    "ItemInterrupted",
+    "ItemProgress",
+    "ItemSent",
+    "LogLevel",
+    "LogLine",
+    "LogSource",
+    "ProcessExited",
+    "ProcessStarted",
+]
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Base of every event; ``time`` is when it happened (seconds since the epoch)."""
+
+    time: float = field(default_factory=_now, compare=False)
+
+    @property
+    def kind(self) -> str:
+        """A short name for the event, used in JSON output."""
+        return _KINDS[type(self)]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemEvent(Event):
+    """An event about one queued item."""
+
+    item_id: int
+    url: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemSent(ItemEvent):
+    """The item was written to git-annex; from now on it cannot be edited."""
+
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemProgress(ItemEvent):
+    """Bytes downloaded so far; ``total`` is None while the size is unknown."""
+
+    bytes_done: int
+    total: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemFinished(ItemEvent):
+    """git-annex answered for the item: added (``success``) or failed, with its messages."""
+
+    success: bool
+    key: str | None = None
+    errors: tuple[str, ...] = ()
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ItemInterrupted(ItemEvent):
+    """The item was in flight when git-annex was stopped; its outcome is unknown."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogLine(Event):
+    """A line for the log: git-annex's stderr, a stray stdout line, or the app's own message."""
+
+    source: LogSource
+    level: LogLevel
+    text: str
+    item_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessStarted(Event):
+    """A ``git annex`` batch process started."""
+
+    pid: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessExited(Event):
+    """The batch process exited.
+
+    ``forced`` when it was terminated rather than drained; ``unexpected`` when it
+    quit on its own before its input was closed (a crash, or a fatal error).
+    """
+
+    returncode: int
+    forced: bool
+    unexpected: bool = False
+
+
+_KINDS: dict[type[Event], str] = {
+    Event: "event",
+    ItemEvent: "item",
+    ItemSent: "sent",
+    ItemProgress: "progress",
+    ItemFinished: "finished",
+    ItemInterrupted: "interrupted",
+    LogLine: "log",
+    ProcessStarted: "started",
+    ProcessExited: "exited",
+}

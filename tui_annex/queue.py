@@ -1,0 +1,486 @@
+"""The download queue: items, their states, and the edits allowed while downloads run.
+
+Every method is synchronous and runs on the event loop's thread, so an edit and
+the feeder's :meth:`DownloadQueue.take_next` can never interleave: an item is
+either taken (and locked) or edited, never half of each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .validation import DEFAULT_SCHEMES, ValidationError, check_url, normalize_path
+
+__all__ = ["DownloadItem", "DownloadQueue", "ItemLocked", "ItemState", "StopReport"]
+
+
+class ItemState(StrEnum):
+    """Where an item is in its life."""
+
+    QUEUED = "queued"
+    """Not yet sent: editable, movable, removable."""
+    SENT = "sent"
+    """Written to git-annex and not answered yet (in flight): locked."""
+    DONE = "done"
+    """Added to the repository."""
+    FAILED = "failed"
+    """git-annex reported a failure; can be retried."""
+    INTERRUPTED = "interrupted"
+    """In flight when git-annex was stopped; outcome unknown; can be retried."""
+
+    @property
+    def editable(self) -> bool:
+        """Whether the item may still be edited or moved."""
+        return self is ItemState.QUEUED
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the item may be queued again."""
+        return self in (ItemState.FAILED, ItemState.INTERRUPTED)
+
+
+class ItemLocked(ValueError):
+    """An edit was asked of an item whose state does not allow it."""
+
+
+#: Weight of the newest sample in the speed average.
+_SPEED_SMOOTHING = 0.3
+
+
+@dataclass(eq=False)
+class DownloadItem:
+    """One URL to add at one path, with everything known about its progress."""
+
+    id: int
+    url: str
+    path: str
+    metadata: dict[str, list[str]] = field(default_factory=dict)
+    extra_urls: tuple[str, ...] = ()
+    source: str | None = None
+    """Where the item came from, e.g. ``urls.txt:12``; used in messages."""
+    state: ItemState = ItemState.QUEUED
+    bytes_done: int = 0
+    total: int | None = None
+    speed: float = 0.0
+    """Bytes per second, smoothed; 0 when not downloading."""
+    key: str | None = None
+    errors: tuple[str, ...] = ()
+    note: str | None = None
+    attempts: int = 0
+    sent_at: float | None = None
+    finished_at: float | None = None
+    _last_sample: tuple[float, int] | None = field(default=None, repr=False)
+
+    @property
+    def input_line(self) -> str:
+        """The line ``addurl --batch --with-files`` reads for this item."""
+        return f"{self.url} {self.path}"
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, when size and speed are known."""
+        if self.total is None or self.speed <= 0 or self.state is not ItemState.SENT:
+            return None
+        return max(self.total - self.bytes_done, 0) / self.speed
+
+    def record_progress(self, bytes_done: int, total: int | None, now: float) -> None:
+        """Take a progress report and update the smoothed speed."""
+        if self._last_sample is not None:
+            then, before = self._last_sample
+            elapsed = now - then
+            if elapsed > 0 and bytes_done >= before:
+                sample = (bytes_done - before) / elapsed
+                self.speed = (
+                    sample
+                    if self.speed == 0
+                    else self.speed + _SPEED_SMOOTHING * (sample - self.speed)
+                )
+        self._last_sample = (now, bytes_done)
+        self.bytes_done = bytes_done
+        if total is not None:
+            self.total = total
+
+    def _reset_progress(self) -> None:
+        self.bytes_done = 0
+        self.total = None
+        self.speed = 0.0
+        self._last_sample = None
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What became of every item: added, failed, in flight at a forced stop, or never sent."""
+
+    done: tuple[DownloadItem, ...]
+    failed: tuple[DownloadItem, ...]
+    interrupted: tuple[DownloadItem, ...]
+    unsent: tuple[DownloadItem, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item was added."""
+        return not (self.failed or self.interrupted or self.unsent)
+
+
+class DownloadQueue:
+    """Items in feed order, with the edits a user may make while downloads run.
+
+    Destination paths are unique among all items (two concurrent downloads to
+    one path leave the file inconsistent), and no item's path may be a folder
+    of another's.
+    """
+
+    def __init__(self, *, schemes: Iterable[str] = DEFAULT_SCHEMES) -> None:
+        self.schemes = frozenset(schemes)
+        self._items: dict[int, DownloadItem] = {}
+        self._pending: list[int] = []
+        self._paths: dict[str, int] = {}
+        self._folders: dict[str, int] = {}
+        self._next_id = 1
+        self._paused = False
+        self._closed = False
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._dirty: set[int] = set()
+        self.version = 0
+        """Bumped on every change of membership or order (not on progress)."""
+
+    # -- reading ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[DownloadItem]:
+        return iter(self._items.values())
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._items
+
+    def get(self, item_id: int) -> DownloadItem:
+        """The item with this id (KeyError if there is none)."""
+        return self._items[item_id]
+
+    def pending(self) -> list[DownloadItem]:
+        """Queued items in the order they will be sent."""
+        return [self._items[item_id] for item_id in self._pending]
+
+    def in_state(self, *states: ItemState) -> list[DownloadItem]:
+        """Items in any of ``states``, in the order they were added."""
+        return [item for item in self._items.values() if item.state in states]
+
+    def counts(self) -> dict[ItemState, int]:
+        """How many items are in each state."""
+        counts = dict.fromkeys(ItemState, 0)
+        for item in self._items.values():
+            counts[item.state] += 1
+        return counts
+
+    def report(self) -> StopReport:
+        """What became of every item so far."""
+        return StopReport(
+            done=tuple(self.in_state(ItemState.DONE)),
+            failed=tuple(self.in_state(ItemState.FAILED)),
+            interrupted=tuple(self.in_state(ItemState.INTERRUPTED)),
+            unsent=tuple(self.pending()),
+        )
+
+    @property
+    def paused(self) -> bool:
+        """Whether feeding is paused (in-flight downloads go on)."""
+        return self._paused
+
+    @property
+    def closed(self) -> bool:
+        """Whether all input has been read: once nothing is pending, the run may end."""
+        return self._closed
+
+    def take_dirty(self) -> set[int]:
+        """Ids of items changed since the last call (for a UI's timer-driven refresh)."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    # -- adding and editing -----------------------------------------------------------
+
+    def add(
+        self,
+        url: str,
+        path: str,
+        *,
+        metadata: Mapping[str, Sequence[str]] | None = None,
+        extra_urls: Sequence[str] = (),
+        source: str | None = None,
+    ) -> DownloadItem:
+        """Validate and queue one item at the end; raise ValidationError with the reason."""
+        url = check_url(url, self.schemes)
+        path = normalize_path(path)
+        for extra in extra_urls:
+            check_url(extra, self.schemes)
+        self._check_destination(path)
+        item = DownloadItem(
+            id=self._next_id,
+            url=url,
+            path=path,
+            metadata={name: list(values) for name, values in (metadata or {}).items()},
+            extra_urls=tuple(extra_urls),
+            source=source,
+        )
+        self._next_id += 1
+        self._items[item.id] = item
+        self._claim(path, item.id)
+        self._pending.append(item.id)
+        self._changed(item.id)
+        return item
+
+    def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:
+        """Change a queued item's URL or path; nothing changes if the new values are rejected."""
+        item = self._editable(item_id, "edited")
+        new_url = item.url if url is None else check_url(url, self.schemes)
+        new_path = item.path if path is None else normalize_path(path)
+        if new_path != item.path:
+            self._check_destination(new_path)
+            self._release(item.path)
+            self._claim(new_path, item.id)
+        item.url, item.path = new_url, new_path
+        self._changed(item.id)
+
+    def remove(self, item_ids: Iterable[int]) -> list[DownloadItem]:
+        """Remove queued, failed or interrupted items; raise ItemLocked if any is in flight or done.
+
+        All or nothing: if one item may not be removed, none is.
+        """
+        items = [self.get(item_id) for item_id in item_ids]
+        for item in items:
+            if not (item.state.editable or item.state.retryable):
+                raise ItemLocked(f"{item.path}: {_locked_reason(item)}; it cannot be removed")
+        removed = {item.id for item in items}
+        self._pending = [item_id for item_id in self._pending if item_id not in removed]
+        for item in items:
+            del self._items[item.id]
+            self._release(item.path)
+            self._changed(item.id)
+        return items
+
+    def forget(self, item_ids: Iterable[int]) -> None:
+        """Drop finished (done) items from the queue; their files stay in the repository."""
+        for item_id in list(item_ids):
+            item = self._items.get(item_id)
+            if item is not None and item.state is ItemState.DONE:
+                del self._items[item_id]
+                self._changed(item_id)
+
+    # -- order ------------------------------------------------------------------------
+
+    def move_up(self, item_ids: Iterable[int]) -> None:
+        """Move each selected queued item one place earlier in the feed order."""
+        self._shift(item_ids, -1)
+
+    def move_down(self, item_ids: Iterable[int]) -> None:
+        """Move each selected queued item one place later in the feed order."""
+        self._shift(item_ids, +1)
+
+    def move_to_top(self, item_ids: Iterable[int]) -> None:
+        """Send the selected queued items next, keeping their relative order."""
+        chosen = self._pending_selection(item_ids)
+        chosen_set = set(chosen)
+        self._pending = chosen + [i for i in self._pending if i not in chosen_set]
+        self._reordered(chosen)
+
+    def move_to_bottom(self, item_ids: Iterable[int]) -> None:
+        """Send the selected queued items last, keeping their relative order."""
+        chosen = self._pending_selection(item_ids)
+        chosen_set = set(chosen)
+        self._pending = [i for i in self._pending if i not in chosen_set] + chosen
+        self._reordered(chosen)
+
+    def _shift(self, item_ids: Iterable[int], step: int) -> None:
+        chosen = set(self._pending_selection(item_ids))
+        order = self._pending
+        indices = range(len(order)) if step < 0 else range(len(order) - 1, -1, -1)
+        for index in indices:
+            target = index + step
+            if order[index] in chosen and 0 <= target < len(order) and order[target] not in chosen:
+                order[index], order[target] = order[target], order[index]
+        self._reordered(chosen)
+
+    def _pending_selection(self, item_ids: Iterable[int]) -> list[int]:
+        wanted = set(item_ids)
+        for item_id in wanted:
+            self._editable(item_id, "moved")
+        return [item_id for item_id in self._pending if item_id in wanted]
+
+    def _reordered(self, item_ids: Iterable[int]) -> None:
+        self.version += 1
+        self._dirty.update(item_ids)
+        self._wake()
+
+    # -- feeding ----------------------------------------------------------------------
+
+    def pause(self) -> None:
+        """Stop handing out items; in-flight downloads go on."""
+        self._paused = True
+        self._changed(None)
+
+    def resume(self) -> None:
+        """Hand out items again."""
+        self._paused = False
+        self._changed(None)
+
+    def close(self) -> None:
+        """Say that all input has been read."""
+        self._closed = True
+        self._changed(None)
+
+    def reopen(self) -> None:
+        """Expect more input again (e.g. items added from the keyboard)."""
+        self._closed = False
+        self._changed(None)
+
+    def has_ready(self) -> bool:
+        """Whether :meth:`take_next` would return an item now."""
+        return bool(self._pending) and not self._paused
+
+    def take_next(self) -> DownloadItem | None:
+        """Hand out the next queued item and lock it as sent, or None if none is ready."""
+        if not self.has_ready():
+            return None
+        item = self._items[self._pending.pop(0)]
+        item.state = ItemState.SENT
+        item.attempts += 1
+        item.sent_at = time.time()
+        item._reset_progress()
+        self._changed(item.id)
+        return item
+
+    def give_back(self, item: DownloadItem) -> None:
+        """Return a taken item that never reached git-annex to the front of the queue."""
+        if item.state is not ItemState.SENT:
+            raise ItemLocked(f"{item.path}: only an item just taken can be given back")
+        item.state = ItemState.QUEUED
+        item.attempts -= 1
+        item.sent_at = None
+        self._pending.insert(0, item.id)
+        self._changed(item.id)
+
+    def retry(self, item_ids: Iterable[int]) -> list[DownloadItem]:
+        """Queue failed or interrupted items again, at the end; others are left alone."""
+        retried = []
+        for item_id in item_ids:
+            item = self.get(item_id)
+            if item.state.retryable:
+                item.state = ItemState.QUEUED
+                item.errors = ()
+                item.note = None
+                item.finished_at = None
+                item._reset_progress()
+                self._pending.append(item.id)
+                self._changed(item.id)
+                retried.append(item)
+        return retried
+
+    def retry_failed(self) -> list[DownloadItem]:
+        """Queue every failed or interrupted item again."""
+        return self.retry([item.id for item in self._items.values() if item.state.retryable])
+
+    def mark_progress(self, item: DownloadItem, bytes_done: int, total: int | None) -> None:
+        """Record a progress report for a sent item."""
+        item.record_progress(bytes_done, total, time.monotonic())
+        self._dirty.add(item.id)
+
+    def mark_finished(
+        self,
+        item: DownloadItem,
+        *,
+        success: bool,
+        key: str | None,
+        errors: Sequence[str],
+        note: str | None,
+    ) -> None:
+        """Record git-annex's answer for a sent item."""
+        item.state = ItemState.DONE if success else ItemState.FAILED
+        item.key = key
+        item.errors = tuple(errors)
+        item.note = note
+        item.speed = 0.0
+        item.finished_at = time.time()
+        if success and item.total is not None:
+            item.bytes_done = item.total
+        self._changed(item.id)
+
+    def mark_interrupted(self, item: DownloadItem) -> None:
+        """Record that a sent item's process was stopped before it answered."""
+        item.state = ItemState.INTERRUPTED
+        item.speed = 0.0
+        item.finished_at = time.time()
+        self._changed(item.id)
+
+    async def wait_changed(self) -> None:
+        """Wait until the queue changes in a way that may matter to the feeder."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(future)
+        try:
+            await future
+        finally:
+            self._waiters.discard(future)
+
+    # -- helpers ----------------------------------------------------------------------
+
+    def _editable(self, item_id: int, verb: str) -> DownloadItem:
+        item = self.get(item_id)
+        if not item.state.editable:
+            raise ItemLocked(f"{item.path}: {_locked_reason(item)}; it cannot be {verb}")
+        return item
+
+    def _check_destination(self, path: str) -> None:
+        owner = self._paths.get(path)
+        if owner is not None:
+            raise ValidationError(f"another item already downloads to {path!r}")
+        if path in self._folders:
+            raise ValidationError(f"{path!r} is a folder of another item's path")
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in self._paths:
+                raise ValidationError(
+                    f"{folder!r} is another item's file, so it cannot be a folder"
+                )
+
+    def _claim(self, path: str, item_id: int) -> None:
+        self._paths[path] = item_id
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            self._folders[folder] = self._folders.get(folder, 0) + 1
+
+    def _release(self, path: str) -> None:
+        del self._paths[path]
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            left = self._folders[folder] - 1
+            if left:
+                self._folders[folder] = left
+            else:
+                del self._folders[folder]
+
+    def _changed(self, item_id: int | None) -> None:
+        self.version += 1
+        if item_id is not None:
+            self._dirty.add(item_id)
+        self._wake()
+
+    def _wake(self) -> None:
+        for future in self._waiters:
+            if not future.done():
+                future.set_result(None)
+
+
+def _locked_reason(item: DownloadItem) -> str:
+    return {
+        ItemState.SENT: "already sent to git-annex",
+        ItemState.DONE: "already added",
+        ItemState.FAILED: "it failed (retry it first)",
+        ItemState.INTERRUPTED: "it was interrupted (retry it first)",
+    }.get(item.state, item.state.value)

@@ -1,0 +1,248 @@
+"""A download session: the queue, the repository and the git-annex processes behind one API.
+
+Both front ends (the Textual app and ``--no-ui``) and library users drive a
+:class:`Session` and read the same event stream::
+
+    async with Session("~/data", jobs=4) as session:
+        session.queue.add("https://example.org/a.csv", "raw/a.csv")
+        session.queue.close()
+        async for event in session.events():
+            print(event)
+    print(session.report())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .annex.addurl import AddurlDriver
+from .annex.batch import run_to_completion
+from .annex.locate import GitAnnex, find_git_annex
+from .annex.repo import GitError, Repo
+from .events import Event, ItemFinished, LogLine, ProcessExited
+from .queue import DownloadQueue, ItemState, StopReport
+from .streams import wait_first
+from .validation import DEFAULT_SCHEMES
+
+__all__ = ["RunState", "Session"]
+
+
+class RunState(StrEnum):
+    """What the session as a whole is doing."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DRAINING = "draining"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+
+
+class Session:
+    """Feeds a :class:`DownloadQueue` to git-annex and yields one stream of typed events.
+
+    :meth:`events` runs ``git annex addurl --batch`` passes until the queue is
+    closed and nothing is pending, or until :meth:`stop`. It may be called again
+    later (after a retry or new items) but not twice at once. Leaving the
+    ``async with`` block, or cancelling the consumer, stops git-annex (forced)
+    and leaves no process behind.
+    """
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str],
+        *,
+        queue: DownloadQueue | None = None,
+        git_annex: GitAnnex | str | os.PathLike[str] | None = None,
+        jobs: int | None = None,
+        lookahead: int = 2,
+        addurl_options: Sequence[str] = (),
+        schemes: Iterable[str] = DEFAULT_SCHEMES,
+        create: bool = False,
+        grace: float = 5.0,
+    ) -> None:
+        self.repo_path = Path(repo).expanduser()
+        self.queue = queue if queue is not None else DownloadQueue(schemes=schemes)
+        self.git_annex = git_annex if isinstance(git_annex, GitAnnex) else find_git_annex(git_annex)
+        self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+        self.lookahead = lookahead
+        self.addurl_options = tuple(addurl_options)
+        self.create = create
+        self.grace = grace
+        self.repo: Repo | None = None
+        self._driver: AddurlDriver | None = None
+        self._stop = asyncio.Event()
+        self._forced = False
+        self._finished = False
+        self._running = False
+        # Fail fast on options that would break the batch protocol.
+        AddurlDriver(
+            self.queue,
+            self.repo_path,
+            git_annex=self.git_annex,
+            jobs=self.jobs,
+            options=self.addurl_options,
+        )
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._driver is not None:
+            self.stop(force=True)
+
+    async def open(self) -> Repo:
+        """Open (or, with ``create``, make) the repository; raise RepoError if unusable."""
+        if self.repo is None:
+            self.repo = await Repo.open(self.repo_path, self.git_annex, create=self.create)
+        return self.repo
+
+    @property
+    def state(self) -> RunState:
+        """The run state shown to the user."""
+        if self._forced:
+            return RunState.FINISHED if not self._running else RunState.STOPPING
+        if self._stop.is_set():
+            return RunState.FINISHED if not self._running else RunState.DRAINING
+        if self._finished and not self._running:
+            return RunState.FINISHED
+        if not self._running:
+            return RunState.IDLE
+        if self.queue.paused:
+            return RunState.PAUSED
+        return RunState.RUNNING
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop.is_set()
+
+    @property
+    def forced(self) -> bool:
+        """Whether a forced stop was asked for."""
+        return self._forced
+
+    def stop(self, *, force: bool = False) -> None:
+        """Stop feeding. Graceful: in-flight downloads finish and are staged.
+
+        Forced: git-annex's process group gets SIGTERM, then SIGKILL after the
+        grace period; files it had finished are staged afterwards.
+        """
+        self._stop.set()
+        if force:
+            self._forced = True
+        if self._driver is not None:
+            self._driver.stop(force=force)
+
+    def report(self) -> StopReport:
+        """What became of every item: added, failed, interrupted, never sent."""
+        return self.queue.report()
+
+    async def events(self) -> AsyncGenerator[Event, None]:
+        """Run git-annex over the queue and yield every event until the work is over."""
+        if self._running:
+            raise RuntimeError("Session.events() is already running")
+        repo = await self.open()
+        self._running = True
+        try:
+            while not self._stop.is_set():
+                if self.queue.has_ready():
+                    exited: ProcessExited | None = None
+                    async for event in self._pass(repo):
+                        if isinstance(event, ProcessExited):
+                            exited = event
+                        yield event
+                    if exited is not None and exited.unexpected:
+                        # Starting again could fail the same way forever; the
+                        # user (or a later call) decides whether to retry.
+                        yield LogLine(
+                            source="app",
+                            level="error",
+                            text=f"git-annex exited unexpectedly (status {exited.returncode}); "
+                            f"{len(self.queue.pending())} item(s) were not sent",
+                        )
+                        break
+                    continue
+                if self.queue.closed and not self.queue.pending():
+                    break
+                await self._wait_for_work()
+        finally:
+            self._running = False
+            self._finished = True
+
+    async def _pass(self, repo: Repo) -> AsyncIterator[Event]:
+        """One git-annex process: feed until done or stopped, then stage what it left."""
+        driver = AddurlDriver(
+            self.queue,
+            repo.path,
+            git_annex=self.git_annex,
+            jobs=self.jobs,
+            lookahead=self.lookahead,
+            options=self.addurl_options,
+            grace=self.grace,
+        )
+        if self._stop.is_set():
+            driver.stop(force=self._forced)
+        self._driver = driver
+        finished: list[str] = []
+        exited: ProcessExited | None = None
+        try:
+            async for event in driver.run():
+                if isinstance(event, ItemFinished) and event.success:
+                    finished.append(event.path)
+                elif isinstance(event, ProcessExited):
+                    exited = event
+                yield event
+        finally:
+            self._driver = None
+        if exited is not None and finished and (exited.forced or exited.returncode not in (0, 1)):
+            # git-annex stages only when it exits normally; do it for the files it finished.
+            message = await run_to_completion(self._stage(repo, finished))
+            yield message
+
+    async def _stage(self, repo: Repo, paths: list[str]) -> LogLine:
+        present = [path for path in paths if os.path.lexists(repo.path / path)]
+        try:
+            await repo.stage(present)
+        except GitError as error:
+            return LogLine(source="app", level="error", text=f"staging finished files: {error}")
+        return LogLine(
+            source="app",
+            level="info",
+            text=f"staged {len(present)} file(s) git-annex finished before it was stopped",
+        )
+
+    async def _wait_for_work(self) -> None:
+        await wait_first(self.queue.wait_changed(), self._stop.wait())
+
+    def counts(self) -> dict[ItemState, int]:
+        """How many items are in each state."""
+        return self.queue.counts()
+
+
+async def download(
+    repo: str | os.PathLike[str],
+    items: Iterable[tuple[str, str]],
+    **options: object,
+) -> StopReport:
+    """Add every ``(url, path)`` to ``repo`` and return the report; a one-call convenience."""
+    session = Session(repo, **options)  # type: ignore[arg-type]
+    for url, path in items:
+        session.queue.add(url, path)
+    session.queue.close()
+    async with session:
+        async for _event in session.events():
+            pass
+    return session.report()

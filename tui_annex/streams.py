@@ -1,0 +1,136 @@
+"""Generic async stream helpers: merging async iterators and splitting byte streams into lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+__all__ = ["ByteSource", "iter_lines", "merge", "wait_first"]
+
+
+class _Done:
+    """Marks that one source of a merge is exhausted."""
+
+
+class _Failed:
+    """Carries the exception a merge source raised."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+async def merge(*sources: AsyncIterable[T], buffer: int = 64) -> AsyncGenerator[T, None]:
+    """Yield items from all ``sources`` as soon as any of them produces one.
+
+    Order is kept within each source. At most ``buffer`` items wait in memory;
+    a source that runs ahead waits for the consumer. The first exception a
+    source raises is re-raised here as itself, after the other sources are
+    closed. When the consumer stops early (``aclose``) or is cancelled, every
+    source is closed and no task is left running. Use it as
+    ``async with contextlib.aclosing(merge(a, b)) as events:`` so that an early
+    exit closes the sources at once rather than at garbage collection.
+    """
+    if buffer < 1:
+        raise ValueError("buffer must be at least 1")
+    queue: asyncio.Queue[T | _Done | _Failed] = asyncio.Queue(maxsize=buffer)
+
+    async def pump(source: AsyncIterable[T]) -> None:
+        iterator = aiter(source)
+        try:
+            async for item in iterator:
+                await queue.put(item)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            await queue.put(_Failed(error))
+            return
+        finally:
+            await _close_iterator(iterator)
+        await queue.put(_Done())
+
+    tasks = [asyncio.create_task(pump(source)) for source in sources]
+    running = len(tasks)
+    try:
+        while running:
+            entry = await queue.get()
+            if isinstance(entry, _Done):
+                running -= 1
+            elif isinstance(entry, _Failed):
+                raise entry.error
+            else:
+                yield entry
+    finally:
+        for task in tasks:
+            task.cancel()
+        # Wait for every pump (and so every source's cleanup) to finish, even if
+        # we are being cancelled ourselves: no task may outlive the merge.
+        await _await_cancelled(tasks)
+
+
+async def _close_iterator(iterator: AsyncIterator[Any]) -> None:
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):
+            await aclose()
+
+
+async def _await_cancelled(tasks: list[asyncio.Task[None]]) -> None:
+    """Wait until ``tasks`` have all finished; re-deliver a cancellation of the caller."""
+    pending = [task for task in tasks if not task.done()]
+    cancelled_meanwhile = False
+    while pending:
+        try:
+            await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            cancelled_meanwhile = True
+        pending = [task for task in pending if not task.done()]
+    for task in tasks:
+        if not task.cancelled():
+            task.exception()  # mark retrieved; errors were delivered through the queue
+    if cancelled_meanwhile:
+        raise asyncio.CancelledError
+
+
+class ByteSource(Protocol):
+    """Anything with an asyncio ``StreamReader``-like ``read``."""
+
+    async def read(self, n: int = -1) -> bytes: ...
+
+
+async def iter_lines(reader: ByteSource, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
+    """Yield the lines of ``reader`` without their line ending, however long each is.
+
+    Unlike ``StreamReader.readline`` there is no per-line limit: a 1 MB line
+    arrives whole. A last line without a newline is yielded too.
+    """
+    pending = bytearray()
+    while True:
+        chunk = await reader.read(chunk_size)
+        if not chunk:
+            break
+        pending += chunk
+        # Split only when the new chunk ends a line: a long line arriving in many
+        # chunks costs linear time, not quadratic.
+        if b"\n" not in chunk:
+            continue
+        lines = pending.split(b"\n")
+        for line in lines[:-1]:
+            yield bytes(line.removesuffix(b"\r"))
+        pending = bytearray(lines[-1])
+    if pending:
+        yield bytes(pending.removesuffix(b"\r"))
+
+
+async def wait_first(*awaitables: Awaitable[object]) -> None:
+    """Wait until any of ``awaitables`` finishes; cancel and await the rest."""
+    futures = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(futures, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for future in futures:
+            future.cancel()
+        await asyncio.gather(*futures, return_exceptions=True)
