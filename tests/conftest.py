@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.httpserver import TestServer
 from tui_annex.annex.locate import GitAnnex, find_git_annex
+from tui_annex.demo_server import LocalServer
 
 TESTS = Path(__file__).parent
 
@@ -28,9 +28,9 @@ def git_annex() -> GitAnnex:
 
 
 @pytest.fixture
-def server() -> Iterator[TestServer]:
+def server() -> Iterator[LocalServer]:
     """A fresh local HTTP server for one test."""
-    srv = TestServer().start()
+    srv = LocalServer().start()
     try:
         yield srv
     finally:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import collect, pids
-from tests.httpserver import TestServer
 from tui_annex.annex.batch import BatchProcess, group_alive
 from tui_annex.annex.locate import GitAnnex
+from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, ItemInterrupted, LogLine, ProcessExited
 from tui_annex.queue import ItemState
 from tui_annex.session import Session
@@ -136,7 +136,7 @@ async def test_more_than_64k_of_input_is_written_while_reading(
 
 
 async def test_cancelling_the_consumer_stops_git_annex(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2)
     session.queue.add(server.stall("slow.bin"), "slow.bin")

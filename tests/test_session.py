@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 
 from tests.helpers import collect, pids, staged
-from tests.httpserver import TestServer, content
 from tui_annex.annex.batch import group_alive
 from tui_annex.annex.locate import GitAnnex
+from tui_annex.demo_server import LocalServer, content
 from tui_annex.events import (
     Event,
     ItemFinished,
@@ -23,7 +23,7 @@ from tui_annex.session import RunState, Session
 
 
 async def test_out_of_order_answers_reach_the_right_items(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=3)
     for name in ("first", "second", "third"):
@@ -57,7 +57,7 @@ async def test_out_of_order_answers_reach_the_right_items(
 
 
 async def test_failing_urls_do_not_disturb_the_others(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2)
     session.queue.add(server.file("a", 5000), "a.bin")
@@ -79,7 +79,7 @@ async def test_failing_urls_do_not_disturb_the_others(
 
 
 async def test_invalid_items_are_rejected_before_sending_and_the_valid_complete(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2)
     rejected = []
@@ -105,7 +105,7 @@ async def test_invalid_items_are_rejected_before_sending_and_the_valid_complete(
 
 
 async def test_more_than_64k_of_addurl_input_flows_without_deadlock(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(
         repo, git_annex=git_annex, jobs=4, lookahead=100000, addurl_options=["--relaxed"]
@@ -119,7 +119,7 @@ async def test_more_than_64k_of_addurl_input_flows_without_deadlock(
 
 
 async def test_graceful_stop_finishes_in_flight_items_stages_them_and_reports_unsent(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0)
     session.queue.add(server.file("quick", 1000), "quick.bin")
@@ -145,7 +145,7 @@ async def test_graceful_stop_finishes_in_flight_items_stages_them_and_reports_un
 
 
 async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, grace=2)
     session.queue.add(server.file("quick", 1000), "quick.bin")
@@ -180,7 +180,7 @@ async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished
 
 
 async def test_an_interrupted_download_resumes_with_a_range_request(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=1, grace=2)
     item = session.queue.add(server.stall("big", 200000, after=50000), "big.bin")
@@ -205,7 +205,7 @@ async def test_an_interrupted_download_resumes_with_a_range_request(
 
 
 async def test_items_added_after_a_pass_ended_start_a_new_one(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=1)
     session.queue.add(server.status(404, "gone"), "gone.bin")

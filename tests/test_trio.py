@@ -7,14 +7,16 @@ from pathlib import Path
 import trio
 import trio_asyncio
 
-from tests.httpserver import TestServer
 from tui_annex.annex.locate import GitAnnex
+from tui_annex.demo_server import LocalServer
 from tui_annex.events import Event, ItemFinished
 from tui_annex.session import Session
 from tui_annex.trio_adapter import download, session_events
 
 
-def test_session_events_under_trio_run(repo: Path, git_annex: GitAnnex, server: TestServer) -> None:
+def test_session_events_under_trio_run(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
     async def main() -> list[Event]:
         async with trio_asyncio.open_loop():
             session = Session(repo, git_annex=git_annex, jobs=2)
@@ -29,7 +31,7 @@ def test_session_events_under_trio_run(repo: Path, git_annex: GitAnnex, server: 
 
 
 def test_download_in_one_call_from_trio(
-    repo: Path, git_annex: GitAnnex, server: TestServer
+    repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     report = trio.run(download, repo, [(server.file("one", 10), "one.bin")])
     assert [item.path for item in report.done] == ["one.bin"]

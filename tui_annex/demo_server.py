@@ -1,16 +1,19 @@
-"""A real HTTP server on 127.0.0.1 for the tests: sized files, throttling, errors, stalls, Range.
+"""A local HTTP server on 127.0.0.1 that serves generated files: for the demo, tests and benchmarks.
+
+Sized files, throttling, errors, stalls, Range.
 
 Routes (``size`` in bytes, ``rate`` in bytes per second):
 
 - ``/file/NAME?size=N[&rate=R]``: N deterministic bytes, honouring ``Range``.
 - ``/status/CODE/NAME``: answers with that status (404, 500, ...).
 - ``/stall/NAME?size=N[&after=K]``: sends the headers and K bytes, then nothing
-  until the test calls :meth:`TestServer.release` or the server closes.
-- ``/gate/NAME?size=N``: waits until :meth:`TestServer.open_gate` opens NAME,
+  until the test calls :meth:`LocalServer.release` or the server closes.
+- ``/gate/NAME?size=N``: waits until :meth:`LocalServer.open_gate` opens NAME,
   then sends the file; lets a test choose the order in which downloads finish.
 
-Every request is logged (:attr:`TestServer.requests`), and
-:meth:`TestServer.wait_for` waits for a request matching a condition.
+Every request is logged (:attr:`LocalServer.requests`), and
+:meth:`LocalServer.wait_for` waits for a request matching a condition.
+It never listens on anything but 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -45,10 +48,8 @@ def content(name: str, size: int) -> bytes:
     return (block * (size // len(block) + 1))[:size]
 
 
-class TestServer:
-    """The server, its request log, and the switches tests use to steer it."""
-
-    __test__ = False  # not a test class, whatever pytest thinks of its name
+class LocalServer:
+    """The server, its request log, and the switches tests and the demo use to steer it."""
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
@@ -81,7 +82,7 @@ class TestServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def start(self) -> TestServer:
+    def start(self) -> LocalServer:
         """Start serving in a background thread."""
         self._thread.start()
         return self
