@@ -16,11 +16,13 @@ __all__ = [
     "ItemInterrupted",
     "ItemProgress",
     "ItemSent",
+    "InputRejected",
     "LogLevel",
     "LogLine",
     "LogSource",
     "ProcessExited",
     "ProcessStarted",
+    "RoundFinished",
 ]
 
 
@@ -121,3 +123,39 @@ _KINDS: dict[type[Event], str] = {
     ProcessStarted: "started",
     ProcessExited: "exited",
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputRejected(Event):
+    """An input record was refused before anything was sent: where it was, and why."""
+
+    source: str
+    line: int
+    reason: str
+    text: str = ""
+
+    @property
+    def location(self) -> str:
+        """``file:line`` of the rejected record."""
+        return f"{self.source}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundFinished(Event):
+    """A job's round is over: every item sent has an answer, the commit (if any) is made.
+
+    ``exit_code``: 0 all added, 1 some failed or unsent, 2 no valid input, 130 interrupted.
+    """
+
+    done: int
+    failed: int
+    interrupted: int
+    unsent: int
+    rejected: int
+    committed: str | None = None
+    """The commit made for this round's files, if one was made."""
+    exit_code: int = 0
+
+
+_KINDS[InputRejected] = "rejected"
+_KINDS[RoundFinished] = "round-finished"
