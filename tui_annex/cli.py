@@ -9,11 +9,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_log_dir
 
 from . import __version__
 from .annex.locate import GitAnnexNotFound, find_git_annex
+from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
 from .inputs import FORMATS
 from .job import EXIT_USAGE, Job
 from .options import DEFAULT_MESSAGE, RunOptions
@@ -48,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="input files; '-' or none: standard input (read as a stream)",
     )
     parser.add_argument("--version", action="version", version=f"tui-annex {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help=f"configuration file (default: ${CONFIG_ENV} or {default_config_path()})",
+    )
     where = parser.add_argument_group("repository")
     where.add_argument(
         "-C",
@@ -149,7 +157,7 @@ def default_log_file() -> Path:
     return folder / time.strftime("tui-annex-%Y%m%d-%H%M%S.log")
 
 
-def options_from_args(args: argparse.Namespace) -> RunOptions:
+def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = None) -> RunOptions:
     """Turn parsed arguments into :class:`RunOptions`."""
     return RunOptions(
         repo=Path(args.chdir),
@@ -168,7 +176,27 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         failures=args.failures,
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),
+        keys=dict(keys or {}),
     )
+
+
+def _config_argument(arguments: list[str]) -> Path | None:
+    """The --config value, read before the full parse so the file can set defaults."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(arguments)
+    config: Path | None = known.config
+    return config
+
+
+def _parser_defaults(config: Config) -> dict[str, Any]:
+    defaults = dict(config.defaults)
+    for name in ("failures", "log_file"):
+        if name in defaults:
+            defaults[name] = Path(defaults[name]).expanduser()
+    if "allow_scheme" in defaults:
+        defaults["allow_scheme"] = [str(s) for s in defaults["allow_scheme"]]
+    return defaults
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,9 +207,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(demo_main(arguments[1:]))
     parser = build_parser()
+    try:
+        config = load_config(_config_argument(arguments))
+    except ConfigError as error:
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.set_defaults(**_parser_defaults(config))
     args = parser.parse_args(arguments)
     try:
-        options = options_from_args(args)
+        options = options_from_args(args, config.keys)
         find_git_annex(options.git_annex)
         job = Job(options)
     except (GitAnnexNotFound, ValueError) as error:

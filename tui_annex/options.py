@@ -42,3 +42,5 @@ class RunOptions:
     grace: float = 5.0
     """Seconds between SIGTERM and SIGKILL in a forced stop."""
     log_file: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    """Rebound keys of the app: action name to key(s), from the configuration file."""
