@@ -219,3 +219,17 @@ async def test_items_added_after_a_pass_ended_start_a_new_one(
     assert len(pids(events)) == 1
     assert [i.path for i in session.report().done] == ["new.bin"]
     assert failed[0].attempts == 2
+
+
+async def test_a_stopped_session_runs_again_after_resume(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=0)
+    session.queue.add(server.file("one", 10), "one.bin")
+    session.queue.add(server.file("two", 10), "two.bin")
+    session.queue.close()
+    await collect(session, until=lambda e: isinstance(e, ItemSent), then=session.stop)
+    assert [i.path for i in session.report().unsent] == ["two.bin"]
+    session.resume()
+    await collect(session)
+    assert sorted(i.path for i in session.report().done) == ["one.bin", "two.bin"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -151,10 +152,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: How many log files of earlier runs are kept in the user log folder.
+KEEP_LOGS = 50
+
+
 def default_log_file() -> Path:
-    """A new log file in the platform's user log folder."""
+    """A new log file in the platform's user log folder; the oldest beyond KEEP_LOGS go."""
     folder = Path(user_log_dir("tui-annex", appauthor=False))
-    return folder / time.strftime("tui-annex-%Y%m%d-%H%M%S.log")
+    with contextlib.suppress(OSError):
+        old = sorted(folder.glob("tui-annex-*.log"))
+        for stale in old[: max(len(old) - KEEP_LOGS + 1, 0)]:
+            stale.unlink()
+    return folder / time.strftime(f"tui-annex-%Y%m%d-%H%M%S-{os.getpid()}.log")
 
 
 def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = None) -> RunOptions:

@@ -96,7 +96,7 @@ def load_config(path: Path | None = None) -> Config:
             raise ConfigError(f"{target}: [defaults] {name}: unknown option (known: {known})")
         if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
             raise ConfigError(f"{target}: [defaults] {name}: {value!r} has the wrong type")
-        if name == "jobs" and value < 1:
+        if name == "jobs" and isinstance(value, int) and value < 1:
             raise ConfigError(f"{target}: [defaults] jobs: must be at least 1")
         defaults[name.replace("-", "_")] = value
     keys: dict[str, str] = {}

@@ -101,6 +101,9 @@ class Job:
             self._inputs_started = True
             reader = asyncio.create_task(self._read_inputs(notices))
         else:
+            # A later round (retries, items added by hand): an earlier stop is over.
+            self._interrupts = 0
+            self.session.resume()
             self.queue.close()
 
         async def run_session() -> AsyncIterator[Event]:

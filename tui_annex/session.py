@@ -146,6 +146,14 @@ class Session:
         if self._driver is not None:
             self._driver.stop(force=force)
 
+    def resume(self) -> None:
+        """Clear an earlier stop so that :meth:`events` runs again (a new round)."""
+        if self._running:
+            raise RuntimeError("cannot resume while events() is running")
+        self._stop.clear()
+        self._forced = False
+        self._finished = False
+
     def report(self) -> StopReport:
         """What became of every item: added, failed, interrupted, never sent."""
         return self.queue.report()
