@@ -245,3 +245,17 @@ def test_no_commit_and_no_commit_on_failure(
 def test_help_and_version(tmp_path: Path, flag: str) -> None:
     result = run_cli(tmp_path, flag)
     assert result.returncode == 0 and "tui-annex" in result.stdout
+
+
+@pytest.mark.parametrize(("retries", "outcome"), [(0, 1), (2, 0)])
+def test_retries_queue_a_failed_download_again(
+    tmp_path: Path, repo: Path, server: LocalServer, retries: int, outcome: int
+) -> None:
+    urls = tmp_path / "urls.txt"
+    # One attempt is a HEAD and a GET: the first attempt fails, the second works.
+    urls.write_text(f"{server.flaky('shaky', 500, fail=2)} shaky.bin\n")
+    result = run_cli(tmp_path, "--no-ui", "--retries", str(retries), "-C", str(repo), str(urls))
+    assert result.returncode == outcome, result.stdout + result.stderr
+    assert (repo / "shaky.bin").exists() == (outcome == 0)
+    if retries:
+        assert "shaky.bin: retrying (1 of 2 retries)" in result.stderr

@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel downloads (default: number of CPUs, %(default)s here)",
     )
     where.add_argument(
+        "--retries",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="queue a failed download again up to N times (default: %(default)s)",
+    )
+    where.add_argument(
         "--addurl-opts",
         metavar="OPTS",
         default="",
@@ -145,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -183,6 +197,7 @@ def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = No
         commit=not args.no_commit,
         commit_on_failure=not args.no_commit_on_failure,
         failures=args.failures,
+        retries=args.retries,
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),
         keys=dict(keys or {}),

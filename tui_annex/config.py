@@ -33,6 +33,7 @@ CONFIG_ENV = "TUI_ANNEX_CONFIG"
 #: Option names the [defaults] table may set, with the type each must have.
 DEFAULT_TYPES: dict[str, type | tuple[type, ...]] = {
     "jobs": int,
+    "retries": int,
     "format": str,
     "url-column": str,
     "path-column": str,

@@ -35,6 +35,8 @@ class RunOptions:
     """Commit message; ``{count}`` becomes the number of files."""
     commit: bool = True
     commit_on_failure: bool = True
+    retries: int = 0
+    """How many times a failed download is queued again automatically."""
     failures: Path | None = None
     """Where failed and unsent items are written as JSON Lines."""
     create: bool = True
