@@ -1,9 +1,10 @@
 """Throughput of tui-annex's engine against plain ``git annex addurl --batch``.
 
 Serves N generated files from a local server on 127.0.0.1 and adds them to a
-fresh repository twice: once by piping every line into ``git annex addurl
---batch -J J`` (the baseline), once through a tui-annex ``Session``. Prints
-files per second for both and their ratio.
+fresh repository three ways: by piping every line into ``git annex addurl
+--batch -J J`` (the baseline), through a tui-annex ``Session`` (the engine), and
+with the whole ``tui-annex --no-ui`` command (input file, engine, commit, plain
+output). Prints files per second for each and the ratios to the baseline.
 
     python bench/throughput.py [--files 400] [--size 2000] [--jobs 4] [--rounds 3]
 """
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -67,6 +69,21 @@ async def engine(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> fl
     return elapsed
 
 
+def command(repo: Path, lines: list[str], jobs: int) -> float:
+    listing = repo.parent / f"{repo.name}.txt"
+    listing.write_text("".join(line + "\n" for line in lines))
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "tui_annex", "--no-ui", "-J", str(jobs), "-C", str(repo)),
+            *("--log-file", str(repo.parent / f"{repo.name}.log"), str(listing)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=400)
@@ -79,7 +96,7 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            base, ours = [], []
+            base, ours, whole = [], [], []
             for round_ in range(args.rounds):
                 lines = [
                     f"{server.file(f'r{round_}-{i}', args.size)} d{i % 10}/f{i:05d}.bin"
@@ -87,13 +104,16 @@ def main() -> None:
                 ]
                 base.append(baseline(fresh_repo(root, annex), annex, lines, args.jobs))
                 ours.append(asyncio.run(engine(fresh_repo(root, annex), annex, lines, args.jobs)))
+                whole.append(command(fresh_repo(root, annex), lines, args.jobs))
     finally:
         server.close()
-    b, o = statistics.median(base), statistics.median(ours)
+    b, o, w = statistics.median(base), statistics.median(ours), statistics.median(whole)
     print(f"{args.files} files of {args.size} bytes, -J{args.jobs}, median of {args.rounds} rounds")
     print(f"plain git annex addurl --batch: {b:6.2f} s  {args.files / b:7.1f} files/s")
     print(f"tui-annex engine:               {o:6.2f} s  {args.files / o:7.1f} files/s")
-    print(f"ratio (tui-annex / plain):      {o / b:6.3f}")
+    print(f"tui-annex --no-ui command:      {w:6.2f} s  {args.files / w:7.1f} files/s")
+    print(f"time ratio, engine / plain:     {o / b:6.3f}")
+    print(f"time ratio, command / plain:    {w / b:6.3f}")
 
 
 if __name__ == "__main__":
