@@ -7,6 +7,7 @@ commit them). Twice, or SIGTERM/SIGHUP: forced stop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import signal
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -159,14 +161,16 @@ class RichOutput(Output):
             if task is not None:
                 progress.remove_task(task)
             if isinstance(event, ItemFinished) and not event.success:
-                self.console.print(f"[red]✗[/] {event.path}: {'; '.join(event.errors)}")
+                why = escape("; ".join(event.errors))
+                self.console.print(f"[red]✗[/] {escape(event.path)}: {why}")
             elif isinstance(event, ItemInterrupted):
-                self.console.print(f"[yellow]![/] {event.path}: interrupted")
+                self.console.print(f"[yellow]![/] {escape(event.path)}: interrupted")
         elif isinstance(event, InputRejected):
-            self.console.print(f"[yellow]rejected[/] {event.location}: {event.reason}")
+            where, why = escape(event.location), escape(event.reason)
+            self.console.print(f"[yellow]rejected[/] {where}: {why}")
         elif isinstance(event, LogLine):
             style = {"error": "red", "warning": "yellow"}.get(event.level, "dim")
-            self.console.print(f"[{style}]\\[{event.source}][/] {event.text}", markup=True)
+            self.console.print(f"[{style}]\\[{event.source}][/] {escape(event.text)}")
         self._update_overall()
 
     def _count_bytes(self, item_id: int, bytes_done: int) -> None:
@@ -184,7 +188,7 @@ class RichOutput(Output):
             )
 
     def notice(self, text: str) -> None:
-        self.console.print(f"[bold yellow]{text}[/]")
+        self.console.print(f"[bold yellow]{escape(text)}[/]")
 
     def finish(self, job: Job, result: RoundFinished | None) -> None:
         self._update_overall()
@@ -263,10 +267,11 @@ async def run_job(job: Job, output: Output) -> int:
     result: RoundFinished | None = None
     output.start()
     try:
-        async for event in job.events():
-            if isinstance(event, RoundFinished):
-                result = event
-            output.handle(event)
+        async with contextlib.aclosing(job.events()) as events:
+            async for event in events:
+                if isinstance(event, RoundFinished):
+                    result = event
+                output.handle(event)
     except RepoError as error:
         output.notice(f"error: {error}")
         return EXIT_USAGE

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import csv
 import json
 import os
@@ -16,14 +17,19 @@ import re
 import sys
 import threading
 import unicodedata
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from .streams import iter_lines
-from .validation import MAX_NAME_BYTES
+from .validation import (
+    MAX_NAME_BYTES,
+    ValidationError,
+    check_field_name,
+    check_metadata_value,
+)
 
 __all__ = [
     "FORMATS",
@@ -37,6 +43,9 @@ __all__ = [
 ]
 
 FORMATS = ("text", "jsonl", "csv", "tsv")
+
+# Long free-text columns are fine (the csv module refuses fields over 128 KiB by default).
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))
 _TEXT_LINE = re.compile(r"(\S+)(?:\s+(.*))?", re.DOTALL)
 _EXTENSIONS = {
     ".jsonl": "jsonl",
@@ -96,6 +105,7 @@ def derive_path(url: str) -> str:
         "_" if char in "/\\" or unicodedata.category(char).startswith("C") else char
         for char in name
     ).strip()
+    name = name.lstrip(":")  # a leading colon is pathspec magic to git
     if name in ("", ".", "..") or name.lower() == ".git":
         name = (parts.hostname or "download").strip(".") or "download"
     encoded = name.encode("utf-8", "surrogateescape")
@@ -111,27 +121,19 @@ def derive_path(url: str) -> str:
 def check_metadata(metadata: Any) -> dict[str, list[str]]:
     """Validate a ``{field: [values]}`` mapping (a single string value is accepted too).
 
-    git-annex rejects the whole metadata batch on an illegal field name, so each
-    name is checked here: not empty, no whitespace, ``=`` or ``/``, and not one
-    of git-annex's own ``lastchanged`` fields.
+    git-annex rejects the whole metadata batch on one illegal field name, so
+    names and values are checked here (ValidationError with the reason).
     """
     if not isinstance(metadata, dict):
-        raise ValueError("'metadata' must be an object of field: [values]")
+        raise ValidationError("'metadata' must be an object of field: [values]")
     checked: dict[str, list[str]] = {}
     for name, values in metadata.items():
-        if (
-            not isinstance(name, str)
-            or not name
-            or any(char.isspace() or char in "=/" or ord(char) < 32 for char in name)
-        ):
-            raise ValueError(f"illegal metadata field name {name!r}")
-        if name == "lastchanged" or name.endswith("-lastchanged"):
-            raise ValueError(f"metadata field {name!r} is kept by git-annex itself")
+        check_field_name(str(name))
         if isinstance(values, str):
             values = [values]
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ValueError(f"metadata field {name!r} must be a string or a list of strings")
-        checked[name] = list(values)
+            raise ValidationError(f"metadata field {name!r} must be a string or a list of strings")
+        checked[name] = [check_metadata_value(v) for v in values]
     return checked
 
 
@@ -166,7 +168,7 @@ def parse_json(line: str, source: str, number: int) -> InputRecord | Rejection |
         return Rejection(source, number, "'extra_urls' must be a list of strings", line)
     try:
         metadata = check_metadata(record.get("metadata") or {})
-    except ValueError as error:
+    except ValidationError as error:
         return Rejection(source, number, str(error), line)
     return InputRecord(
         url=url,
@@ -176,6 +178,30 @@ def parse_json(line: str, source: str, number: int) -> InputRecord | Rejection |
         metadata=metadata,
         extra_urls=tuple(extra),
     )
+
+
+def _quote_open_after(line: str, delimiter: str, open_quote: bool) -> bool:
+    """Whether a quoted CSV field is still open at the end of ``line``.
+
+    CSV's rules: a quote opens a field only at the field's start (``5" floppy``
+    is plain text), and ``""`` inside a quoted field is a quote. One pass over
+    the new line, so a long record costs linear time.
+    """
+    at_field_start = not open_quote
+    index, length = 0, len(line)
+    while index < length:
+        char = line[index]
+        if open_quote:
+            if char == '"':
+                if index + 1 < length and line[index + 1] == '"':
+                    index += 2
+                    continue
+                open_quote = False
+        elif char == '"' and at_field_start:
+            open_quote = True
+        at_field_start = not open_quote and char == delimiter
+        index += 1
+    return open_quote
 
 
 class _TableParser:
@@ -194,6 +220,7 @@ class _TableParser:
         self.metadata_columns = tuple(metadata_columns)
         self.header: list[str] | None = None
         self.pending: list[str] = []
+        self.open_quote = False
         self.first_line = 0
 
     def feed(self, line: str, source: str, number: int) -> InputRecord | Rejection | None:
@@ -202,11 +229,15 @@ class _TableParser:
                 return None
             self.first_line = number
         self.pending.append(line)
-        text = "\n".join(self.pending)
-        if text.count('"') % 2:  # a quoted field goes on on the next line
+        self.open_quote = _quote_open_after(line, self.delimiter, self.open_quote)
+        if self.open_quote:  # a quoted field goes on on the next line
             return None
+        text = "\n".join(self.pending)
         self.pending = []
-        row = next(csv.reader([text], delimiter=self.delimiter), [])
+        try:
+            row = next(csv.reader([text], delimiter=self.delimiter), [])
+        except csv.Error as error:
+            return Rejection(source, self.first_line, f"not valid CSV ({error})", text[:200])
         if self.header is None:
             return self._take_header(row, source, number)
         return self._row(row, source, self.first_line, text)
@@ -223,7 +254,20 @@ class _TableParser:
             self.header = []
             return Rejection(source, number, f"the header has no column {wanted[0]!r}")
         self.header = header
+        for name in self._fields():
+            try:
+                check_field_name(name)
+            except ValidationError as error:
+                self.header = []
+                return Rejection(source, number, f"column {name!r}: {error}")
         return None
+
+    def _fields(self) -> list[str]:
+        """The columns that become metadata."""
+        header = self.header or []
+        if "*" in self.metadata_columns:
+            return [c for c in header if c not in (self.url_column, self.path_column)]
+        return list(self.metadata_columns)
 
     def _row(self, row: list[str], source: str, number: int, text: str) -> InputRecord | Rejection:
         header = self.header or []
@@ -234,13 +278,9 @@ class _TableParser:
                 source, number, f"expected {len(header)} columns, found {len(row)}", text
             )
         values = dict(zip(header, row, strict=True))
-        if "*" in self.metadata_columns:
-            fields = [c for c in header if c not in (self.url_column, self.path_column)]
-        else:
-            fields = list(self.metadata_columns)
         try:
-            metadata = check_metadata({name: [values[name]] for name in fields if values[name]})
-        except ValueError as error:
+            metadata = check_metadata({n: [values[n]] for n in self._fields() if values[n]})
+        except ValidationError as error:
             return Rejection(source, number, str(error), text)
         return InputRecord(
             url=values[self.url_column].strip(),
@@ -251,32 +291,50 @@ class _TableParser:
         )
 
 
-async def _chunks(stream: BinaryIO) -> AsyncIterator[bytes]:
-    """Read a (possibly blocking) binary stream chunk by chunk in a daemon thread.
+async def _chunks(open_stream: Callable[[], BinaryIO]) -> AsyncIterator[bytes]:
+    """Open and read a (possibly blocking) binary stream chunk by chunk in a daemon thread.
 
-    Not ``asyncio.to_thread``: a read blocked on a terminal or an idle pipe could
-    not be cancelled, and the default executor would keep the process from
-    exiting after a Ctrl-C.
+    Not ``asyncio.to_thread``: an open or read blocked on a terminal, a FIFO or
+    an idle pipe could not be cancelled, and the default executor would keep
+    the process from exiting after a Ctrl-C. An error opening or reading is
+    raised here.
     """
     loop = asyncio.get_running_loop()
-    chunks: asyncio.Queue[bytes] = asyncio.Queue(maxsize=16)
-    fileno = stream.fileno()
+    chunks: asyncio.Queue[bytes | OSError] = asyncio.Queue(maxsize=16)
 
     def pump() -> None:
-        while True:
-            try:
-                chunk = os.read(fileno, 1 << 16)
-            except OSError:
-                chunk = b""
+        def hand_over(chunk: bytes | OSError) -> bool:
             try:
                 asyncio.run_coroutine_threadsafe(chunks.put(chunk), loop).result()
             except (RuntimeError, concurrent.futures.CancelledError):
-                return  # the loop is gone or the reader was cancelled
-            if not chunk:
-                return
+                return False  # the loop is gone or the reader was cancelled
+            return True
+
+        try:
+            stream = open_stream()
+        except OSError as error:
+            hand_over(error)
+            return
+        try:
+            fileno = stream.fileno()
+            while True:
+                try:
+                    chunk: bytes | OSError = os.read(fileno, 1 << 16)
+                except OSError as error:
+                    chunk = error
+                if not hand_over(chunk) or not chunk or isinstance(chunk, OSError):
+                    return
+        finally:
+            if stream is not sys.stdin.buffer:
+                stream.close()
 
     threading.Thread(target=pump, name="tui-annex input", daemon=True).start()
-    while chunk := await chunks.get():
+    while True:
+        chunk = await chunks.get()
+        if isinstance(chunk, OSError):
+            raise chunk
+        if not chunk:
+            return
         yield chunk
 
 
@@ -296,7 +354,7 @@ async def read_records(
     path_column: str = "path",
     metadata_columns: Iterable[str] = (),
     stdin: BinaryIO | None = None,
-) -> AsyncIterator[InputRecord | Rejection]:
+) -> AsyncGenerator[InputRecord | Rejection, None]:
     """Yield the records of input ``name`` (``-``: standard input) as they are read."""
     fmt = detect_format(name, input_format)
     source = "<stdin>" if name == "-" else name
@@ -306,10 +364,20 @@ async def read_records(
         else None
     )
     parse = parse_json if fmt == "jsonl" else parse_text
-    stream = (stdin or sys.stdin.buffer) if name == "-" else open(name, "rb")  # noqa: SIM115, ASYNC230
-    try:
-        number = 0
-        async for raw in iter_lines(_ChunkSource(_chunks(stream))):
+    if name == "-":
+        given = stdin or sys.stdin.buffer
+
+        def open_stream() -> BinaryIO:
+            return given
+
+    else:
+
+        def open_stream() -> BinaryIO:
+            return open(name, "rb")
+
+    number = 0
+    async with contextlib.aclosing(iter_lines(_ChunkSource(_chunks(open_stream)))) as lines:
+        async for raw in lines:
             number += 1
             try:
                 line = raw.decode("utf-8")
@@ -321,8 +389,5 @@ async def read_records(
             result = table.feed(line, source, number) if table else parse(line, source, number)
             if result is not None:
                 yield result
-        if table is not None and table.pending:
-            yield Rejection(source, table.first_line, "a quoted field is never closed")
-    finally:
-        if name != "-":
-            stream.close()
+    if table is not None and table.pending:
+        yield Rejection(source, table.first_line, "a quoted field is never closed")

@@ -30,7 +30,6 @@ from .options import RunOptions
 from .queue import DownloadItem, DownloadQueue, ItemState
 from .session import Session
 from .streams import merge
-from .validation import ValidationError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
 
@@ -61,6 +60,8 @@ class Job:
         )
         self.rejected: list[InputRejected] = []
         self.records_read = 0
+        self.input_errors = 0
+        self.annotation_failures = 0
         self.last_round: RoundFinished | None = None
         self._stdin = stdin
         self._inputs_started = False
@@ -108,16 +109,17 @@ class Job:
 
         async def run_session() -> AsyncIterator[Event]:
             try:
-                async for event in self.session.events():
-                    yield event
-                    if isinstance(event, ItemFinished) and event.success:
-                        warning = annotator.submit(self.queue.get(event.item_id))
-                        if warning is not None:
-                            yield warning
-                    elif isinstance(event, ItemFinished):
-                        retry = self._retry(event)
-                        if retry is not None:
-                            yield retry
+                async with contextlib.aclosing(self.session.events()) as events:
+                    async for event in events:
+                        yield event
+                        if isinstance(event, ItemFinished) and event.success:
+                            warning = await annotator.submit(self.queue.get(event.item_id))
+                            if warning is not None:
+                                yield warning
+                        elif isinstance(event, ItemFinished):
+                            retry = self._retry(event)
+                            if retry is not None:
+                                yield retry
             finally:
                 annotator.close()
                 if reader is not None and not reader.done():
@@ -142,6 +144,7 @@ class Job:
             async for event in stream:
                 self._write_log(event)
                 yield event
+        self.annotation_failures += annotator.failed
         finished = await self._finish_round(repo, done_before)
         self._write_log(finished)
         self.last_round = finished
@@ -150,32 +153,42 @@ class Job:
     async def _read_inputs(self, notices: asyncio.Queue[Event | None]) -> None:
         """Stream every input into the queue; rejections go to ``notices``."""
         options = self.options
+        name = "input"
         try:
             for name in options.inputs:
-                async for record in read_records(
+                records = read_records(
                     name,
                     input_format=options.input_format,
                     url_column=options.url_column,
                     path_column=options.path_column,
                     metadata_columns=options.metadata_columns,
                     stdin=self._stdin,
-                ):
-                    rejection = record if isinstance(record, Rejection) else self._add(record)
-                    if rejection is not None:
-                        event = InputRejected(
-                            source=rejection.source,
-                            line=rejection.line,
-                            reason=rejection.reason,
-                            text=rejection.text,
-                        )
-                        self.rejected.append(event)
-                        notices.put_nowait(event)
+                )
+                async with contextlib.aclosing(records):
+                    async for record in records:
+                        rejection = record if isinstance(record, Rejection) else self._add(record)
+                        if rejection is not None:
+                            event = InputRejected(
+                                source=rejection.source,
+                                line=rejection.line,
+                                reason=rejection.reason,
+                                text=rejection.text,
+                            )
+                            self.rejected.append(event)
+                            notices.put_nowait(event)
         except OSError as error:
-            event = InputRejected(source=str(error.filename or "input"), line=0, reason=str(error))
-            self.rejected.append(event)
-            notices.put_nowait(event)
+            self._input_failed(str(error.filename or name), str(error), notices)
+        except Exception as error:
+            self._input_failed(name, f"reading stopped: {type(error).__name__}: {error}", notices)
         finally:
             self.queue.close()
+
+    def _input_failed(self, source: str, reason: str, notices: asyncio.Queue[Event | None]) -> None:
+        """Reading an input failed part-way: say so, and let the run end as failed."""
+        self.input_errors += 1
+        event = InputRejected(source=source, line=0, reason=reason)
+        self.rejected.append(event)
+        notices.put_nowait(event)
 
     def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
@@ -188,7 +201,7 @@ class Job:
                 extra_urls=record.extra_urls,
                 source=record.location,
             )
-        except ValidationError as error:
+        except ValueError as error:  # ValidationError, or anything git-annex could not take
             reason = str(error)
             if record.path is None:
                 reason = f"{reason} (path {path!r} derived from the URL)"
@@ -229,7 +242,7 @@ class Job:
             code = EXIT_INTERRUPTED
         elif not len(self.queue):
             code = EXIT_USAGE
-        elif problems or self.rejected:
+        elif problems or self.rejected or self.annotation_failures:
             code = EXIT_FAILED
         else:
             code = EXIT_OK
@@ -251,7 +264,7 @@ class Job:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = path.open("a", encoding="utf-8")
+            self._log = path.open("a", encoding="utf-8", errors="backslashreplace")
         except OSError:
             self._log = None
 

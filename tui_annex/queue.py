@@ -119,11 +119,13 @@ class StopReport:
     failed: tuple[DownloadItem, ...]
     interrupted: tuple[DownloadItem, ...]
     unsent: tuple[DownloadItem, ...]
+    in_flight: tuple[DownloadItem, ...] = ()
+    """Sent and not answered yet (only while a run is going on)."""
 
     @property
     def complete(self) -> bool:
         """Whether every item was added."""
-        return not (self.failed or self.interrupted or self.unsent)
+        return not (self.failed or self.interrupted or self.unsent or self.in_flight)
 
 
 class DownloadQueue:
@@ -183,6 +185,7 @@ class DownloadQueue:
             failed=tuple(self.in_state(ItemState.FAILED)),
             interrupted=tuple(self.in_state(ItemState.INTERRUPTED)),
             unsent=tuple(self.pending()),
+            in_flight=tuple(self.in_state(ItemState.SENT)),
         )
 
     @property
@@ -338,6 +341,10 @@ class DownloadQueue:
         """Expect more input again (e.g. items added from the keyboard)."""
         self._closed = False
         self._changed(None)
+
+    def has_pending(self) -> bool:
+        """Whether any item is queued (paused or not); O(1), unlike :meth:`pending`."""
+        return bool(self._pending)
 
     def has_ready(self) -> bool:
         """Whether :meth:`take_next` would return an item now."""

@@ -14,8 +14,9 @@ Both front ends (the Textual app and ``--no-ui``) and library users drive a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
@@ -173,10 +174,11 @@ class Session:
             while not self._stop.is_set():
                 if self.queue.has_ready():
                     exited: ProcessExited | None = None
-                    async for event in self._pass(repo):
-                        if isinstance(event, ProcessExited):
-                            exited = event
-                        yield event
+                    async with contextlib.aclosing(self._pass(repo)) as events:
+                        async for event in events:
+                            if isinstance(event, ProcessExited):
+                                exited = event
+                            yield event
                     if exited is not None and exited.unexpected:
                         # Starting again could fail the same way forever; the
                         # user (or a later call) decides whether to retry.
@@ -188,14 +190,14 @@ class Session:
                         )
                         break
                     continue
-                if self.queue.closed and not self.queue.pending():
+                if self.queue.closed and not self.queue.has_pending():
                     break
                 await self._wait_for_work()
         finally:
             self._running = False
             self._finished = True
 
-    async def _pass(self, repo: Repo) -> AsyncIterator[Event]:
+    async def _pass(self, repo: Repo) -> AsyncGenerator[Event, None]:
         """One git-annex process: feed until done or stopped, then stage what it left."""
         driver = self._make_driver(repo.path)
         if self._stop.is_set():
@@ -203,18 +205,23 @@ class Session:
         self._driver = driver
         finished: list[str] = []
         exited: ProcessExited | None = None
+        message: LogLine | None = None
         try:
-            async for event in driver.run():
-                if isinstance(event, ItemFinished) and event.success:
-                    finished.append(event.path)
-                elif isinstance(event, ProcessExited):
-                    exited = event
-                yield event
+            async with contextlib.aclosing(driver.run()) as events:
+                async for event in events:
+                    if isinstance(event, ItemFinished) and event.success:
+                        finished.append(event.path)
+                    elif isinstance(event, ProcessExited):
+                        exited = event
+                    yield event
         finally:
             self._driver = None
-        if exited is not None and finished and (exited.forced or exited.returncode not in (0, 1)):
-            # git-annex stages only when it exits normally; do it for the files it finished.
-            message = await run_to_completion(self._stage(repo, finished))
+            # git-annex stages only when it exits normally; on any other end (a
+            # forced stop, a crash, a consumer that left early) stage what it finished.
+            normal = exited is not None and not exited.forced and exited.returncode in (0, 1)
+            if finished and not normal:
+                message = await run_to_completion(self._stage(repo, finished))
+        if message is not None:
             yield message
 
     async def _stage(self, repo: Repo, paths: list[str]) -> LogLine:
@@ -247,7 +254,7 @@ async def download(
     for url, path in items:
         session.queue.add(url, path)
     session.queue.close()
-    async with session:
-        async for _event in session.events():
+    async with session, contextlib.aclosing(session.events()) as events:
+        async for _event in events:
             pass
     return session.report()

@@ -101,7 +101,7 @@ class ByteSource(Protocol):
     async def read(self, n: int = -1) -> bytes: ...
 
 
-async def iter_lines(reader: ByteSource, chunk_size: int = 1 << 16) -> AsyncIterator[bytes]:
+async def iter_lines(reader: ByteSource, chunk_size: int = 1 << 16) -> AsyncGenerator[bytes, None]:
     """Yield the lines of ``reader`` without their line ending, however long each is.
 
     Unlike ``StreamReader.readline`` there is no per-line limit: a 1 MB line

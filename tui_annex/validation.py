@@ -11,7 +11,14 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_SCHEMES", "ValidationError", "check_url", "normalize_path"]
+__all__ = [
+    "DEFAULT_SCHEMES",
+    "ValidationError",
+    "check_field_name",
+    "check_metadata_value",
+    "check_url",
+    "normalize_path",
+]
 
 DEFAULT_SCHEMES = frozenset({"http", "https"})
 
@@ -27,16 +34,27 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}
 
 
+def _check_unicode(text: str, what: str) -> None:
+    """Lone surrogates (from JSON escapes) cannot be encoded for git-annex."""
+    if any(unicodedata.category(char) == "Cs" for char in text):
+        raise ValidationError(f"the {what} is not valid Unicode (a lone surrogate)")
+
+
 def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
     """Return ``url`` if git-annex can take it on a batch line, else raise ValidationError."""
     if not url:
         raise ValidationError("the URL is empty")
+    _check_unicode(url, "URL")
     for char in url:
         if char.isspace():
             raise ValidationError("the URL contains whitespace")
         if _is_control(char):
             raise ValidationError(f"the URL contains a control character (U+{ord(char):04X})")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as error:
+        raise ValidationError(f"the URL cannot be parsed ({error})") from error
     scheme = parts.scheme.lower()
     allowed = {s.lower() for s in schemes}
     if not scheme:
@@ -45,7 +63,7 @@ def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
         raise ValidationError(
             f"the URL scheme {scheme!r} is not allowed (allowed: {_or_list(allowed)})"
         )
-    if scheme in {"http", "https", "ftp"} and not parts.hostname:
+    if scheme in {"http", "https", "ftp"} and not host:
         raise ValidationError("the URL has no host")
     return url
 
@@ -63,6 +81,7 @@ def normalize_path(path: str) -> str:
     """
     if path == "":
         raise ValidationError("the path is empty")
+    _check_unicode(path, "path")
     for char, name in (("\n", "a newline"), ("\r", "a carriage return"), ("\0", "a NUL byte")):
         if char in path:
             raise ValidationError(f"the path contains {name}")
@@ -73,6 +92,9 @@ def normalize_path(path: str) -> str:
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if not parts:
         raise ValidationError("the path names the repository itself, not a file")
+    if parts[0].startswith(":"):
+        # git reads a leading colon as pathspec magic; its helpers then fail for every item.
+        raise ValidationError("the path starts with ':', which git takes for pathspec magic")
     for part in parts:
         if part == "..":
             raise ValidationError("the path contains '..'; it must stay inside the repository")
@@ -81,3 +103,28 @@ def normalize_path(path: str) -> str:
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise ValidationError(f"a name in the path is longer than {MAX_NAME_BYTES} bytes")
     return "/".join(parts)
+
+
+def check_field_name(name: str) -> str:
+    """Return ``name`` if git-annex takes it as a metadata field, else raise ValidationError.
+
+    git-annex's rule: a letter or digit first, then letters, digits, ``_``,
+    ``-`` or ``.``. One illegal name is a fatal parse error for the whole
+    metadata batch, so it is checked here.
+    """
+    if not name:
+        raise ValidationError("a metadata field name is empty")
+    if not name[0].isalnum() or not all(c.isalnum() or c in "_-." for c in name[1:]):
+        raise ValidationError(
+            f"illegal metadata field name {name!r} "
+            "(a letter or digit first, then letters, digits, '_', '-' or '.')"
+        )
+    if name == "lastchanged" or name.endswith("-lastchanged"):
+        raise ValidationError(f"metadata field {name!r} is kept by git-annex itself")
+    return name
+
+
+def check_metadata_value(value: str) -> str:
+    """Return ``value`` if it can be encoded for git-annex, else raise ValidationError."""
+    _check_unicode(value, "metadata value")
+    return value

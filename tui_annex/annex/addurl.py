@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import os
+import stat
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from ..events import (
@@ -129,28 +131,36 @@ class AddurlDriver:
                 self._terminator = asyncio.create_task(self._process.terminate())
 
     async def run(self) -> AsyncGenerator[Event, None]:
-        """Start git-annex, feed it, and yield every event until it has exited."""
-        async with BatchProcess(
-            self.argv, cwd=self.repo, env=self.git_annex.env(), grace=self.grace
-        ) as process:
-            self._process = process
-            if self._forced:
-                self._terminator = asyncio.create_task(process.terminate())
-            yield ProcessStarted(pid=process.pid, argv=tuple(self.argv))
-            async with contextlib.aclosing(
-                merge(self._feed(process), self._read(process))
-            ) as events:
-                async for event in events:
-                    if isinstance(event, _ReaderDone):
-                        break
-                    yield event
-            returncode = await process.wait()
-            if self._terminator is not None:
-                await self._terminator
-        for item in list(self.in_flight.values()):
-            self.queue.mark_interrupted(item)
+        """Start git-annex, feed it, and yield every event until it has exited.
+
+        However the run ends (even when the consumer stops early or is
+        cancelled), items still in flight are marked interrupted.
+        """
+        try:
+            async with BatchProcess(
+                self.argv, cwd=self.repo, env=self.git_annex.env(), grace=self.grace
+            ) as process:
+                self._process = process
+                if self._forced:
+                    self._terminator = asyncio.create_task(process.terminate())
+                yield ProcessStarted(pid=process.pid, argv=tuple(self.argv))
+                async with contextlib.aclosing(
+                    merge(self._feed(process), self._read(process))
+                ) as events:
+                    async for event in events:
+                        if isinstance(event, _ReaderDone):
+                            break
+                        yield event
+                returncode = await process.wait()
+                if self._terminator is not None:
+                    await self._terminator
+        finally:
+            left = list(self.in_flight.values())
+            self.in_flight.clear()
+            for item in left:
+                self.queue.mark_interrupted(item)
+        for item in left:
             yield ItemInterrupted(item_id=item.id, url=item.url, path=item.path)
-        self.in_flight.clear()
         unexpected = not self._forced and not self._input_closed
         yield ProcessExited(returncode=returncode, forced=self._forced, unexpected=unexpected)
 
@@ -160,6 +170,15 @@ class AddurlDriver:
             if queue.has_ready() and len(self.in_flight) < self.window:
                 item = queue.take_next()
                 assert item is not None
+                blocked = blocked_by_tree(Path(self.repo), item.path)
+                if blocked is not None:
+                    # Sent, git's check-attr helper would die and fail every later item.
+                    errors = (blocked,)
+                    queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
+                    yield ItemFinished(
+                        item_id=item.id, url=item.url, path=item.path, success=False, errors=errors
+                    )
+                    continue
                 line = item.input_line
                 self.in_flight[line] = item
                 try:
@@ -170,7 +189,7 @@ class AddurlDriver:
                     return
                 yield ItemSent(item_id=item.id, url=item.url, path=item.path, attempt=item.attempts)
                 continue
-            if queue.closed and not queue.pending():
+            if queue.closed and not queue.has_pending():
                 break
             await self._wait_for_work()
         self._input_closed = True
@@ -239,6 +258,28 @@ class AddurlDriver:
         if pop:
             return self.in_flight.pop(inputs[0], None)
         return self.in_flight.get(inputs[0])
+
+
+def blocked_by_tree(repo: Path, path: str) -> str | None:
+    """Why ``path`` cannot be created in the working tree, or None.
+
+    A parent that exists as a file or a symlink (an annexed file is a symlink)
+    makes git refuse the path, which kills git-annex's helper for the whole batch.
+    """
+    parts = path.split("/")
+    folder = repo
+    for depth, part in enumerate(parts[:-1], start=1):
+        folder = folder / part
+        try:
+            mode = folder.lstat().st_mode
+        except FileNotFoundError:
+            return None  # created by git-annex as needed
+        except OSError as error:
+            return f"{'/'.join(parts[:depth])}: {error.strerror}"
+        if not stat.S_ISDIR(mode):
+            kind = "a symlink" if stat.S_ISLNK(mode) else "a file"
+            return f"{'/'.join(parts[:depth])} is {kind} in the repository, not a folder"
+    return None
 
 
 def _as_int(value: Any) -> int | None:

@@ -30,6 +30,9 @@ class _Work:
     path: str
     what: str
 
+    def not_recorded(self) -> LogLine:
+        return LogLine(source="app", level="error", text=f"{self.path}: {self.what} not recorded")
+
 
 class _Channel:
     """One lazily started batch process and the lines waiting for it."""
@@ -41,14 +44,28 @@ class _Channel:
         self.sent: dict[str, _Work] = {}
         self.applied = 0
         self.failed = 0
+        self.ended = False
 
-    def submit(self, work: _Work) -> None:
+    def submit(self, work: _Work) -> LogLine | None:
+        """Queue ``work``; if the process has already ended, say it is not recorded."""
+        if self.ended:
+            self.failed += 1
+            return work.not_recorded()
         self.waiting.put_nowait(work)
+        return None
 
     def close(self) -> None:
         self.waiting.put_nowait(None)
 
     async def run(self) -> AsyncGenerator[Event, None]:
+        try:
+            async with contextlib.aclosing(self._run()) as events:
+                async for event in events:
+                    yield event
+        finally:
+            self.ended = True
+
+    async def _run(self) -> AsyncGenerator[Event, None]:
         first = await self.waiting.get()
         if first is None:
             return
@@ -61,9 +78,7 @@ class _Channel:
                 yield event
         for work in self.sent.values():
             self.failed += 1
-            yield LogLine(
-                source="app", level="error", text=f"{work.path}: {work.what} not recorded"
-            )
+            yield work.not_recorded()
         self.sent.clear()
 
     async def _feed(self, process: BatchProcess, first: _Work) -> AsyncIterator[Event]:
@@ -81,9 +96,7 @@ class _Channel:
             left = self.waiting.get_nowait()
             if left is not None:
                 self.failed += 1
-                yield LogLine(
-                    source="app", level="error", text=f"{left.path}: {left.what} not recorded"
-                )
+                yield left.not_recorded()
 
     async def _read(self, process: BatchProcess) -> AsyncIterator[Event]:
         async for output in process.output():
@@ -119,6 +132,7 @@ class Annotator:
     """Applies each finished item's metadata and extra URLs, by key."""
 
     def __init__(self, repo: Repo) -> None:
+        self.repo = repo
         annex = repo.git_annex
         self.metadata = _Channel(
             repo, annex.argv("metadata", "--batch", "--json", "--json-error-messages")
@@ -128,10 +142,16 @@ class Annotator:
         )
         self._closed = False
 
-    def submit(self, item: DownloadItem) -> LogLine | None:
-        """Queue ``item``'s metadata and extra URLs; a warning if they cannot be applied."""
+    async def submit(self, item: DownloadItem) -> LogLine | None:
+        """Queue ``item``'s metadata and extra URLs; a warning if they cannot be applied.
+
+        When addurl reported no key (the URL was registered on a file already
+        there), the key is looked up; only a file kept in git has none.
+        """
         if not (item.metadata or item.extra_urls):
             return None
+        if item.key is None:
+            item.key = await self.repo.lookup_key(item.path)
         if item.key is None:
             return LogLine(
                 source="app",
@@ -140,12 +160,20 @@ class Annotator:
                 "so its metadata and extra URLs were not recorded",
                 item_id=item.id,
             )
+        problems = []
         if item.metadata:
             line = json.dumps({"key": item.key, "fields": item.metadata}, ensure_ascii=False)
-            self.metadata.submit(_Work(line, item.path, "metadata"))
+            problems.append(self.metadata.submit(_Work(line, item.path, "metadata")))
         for url in item.extra_urls:
-            self.urls.submit(_Work(f"{item.key} {url}", item.path, f"extra URL {url}"))
-        return None
+            problems.append(
+                self.urls.submit(_Work(f"{item.key} {url}", item.path, f"extra URL {url}"))
+            )
+        return next((problem for problem in problems if problem is not None), None)
+
+    @property
+    def failed(self) -> int:
+        """How many metadata records and extra URLs could not be recorded."""
+        return self.metadata.failed + self.urls.failed
 
     def close(self) -> None:
         """No more work: the processes finish what they have and exit."""

@@ -202,8 +202,9 @@ class BatchProcess:
 
     @staticmethod
     async def _tag(reader: asyncio.StreamReader, stream: StreamName) -> AsyncIterator[OutputLine]:
-        async for raw in iter_lines(reader):
-            yield OutputLine(stream, raw.decode("utf-8", "surrogateescape"))
+        async with contextlib.aclosing(iter_lines(reader)) as lines:
+            async for raw in lines:
+                yield OutputLine(stream, raw.decode("utf-8", "surrogateescape"))
 
     # -- stopping -------------------------------------------------------------------
 

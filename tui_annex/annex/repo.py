@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +38,17 @@ class Repo:
     path: Path
     git_annex: GitAnnex
 
-    async def git(self, *args: str, input: bytes | None = None, check: bool = True) -> GitResult:
-        """Run ``git ARGS`` in the repository with git-annex on PATH."""
-        return await _run(["git", *args], self.path, self.git_annex, input=input, check=check)
+    async def git(
+        self,
+        *args: str,
+        input: bytes | None = None,
+        check: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> GitResult:
+        """Run ``git ARGS`` in the repository with git-annex on PATH (and ``env`` added)."""
+        return await _run(
+            ["git", *args], self.path, self.git_annex, input=input, check=check, env=env
+        )
 
     async def annex(self, *args: str, check: bool = True) -> GitResult:
         """Run ``git annex ARGS`` through the chosen git-annex executable."""
@@ -65,7 +74,10 @@ class Repo:
         if not folder.exists():
             if not create:
                 raise RepoError(f"{folder} does not exist")
-            folder.mkdir(parents=True)
+            try:
+                folder.mkdir(parents=True)
+            except OSError as error:
+                raise RepoError(f"cannot create {folder}: {error.strerror}") from error
         repo = cls(folder, git_annex)
         top = await repo.git("rev-parse", "--show-toplevel", check=False)
         if top.returncode == 0 and Path(top.stdout.strip()).resolve() != folder.resolve():
@@ -95,16 +107,57 @@ class Repo:
         await self._with_pathspecs(["-c", "annex.gitaddtoannex=false", "add", "--"], paths)
 
     async def commit(self, paths: Sequence[str], message: str) -> str | None:
-        """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any."""
+        """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any.
+
+        When nothing else is staged this is a plain ``git commit``. Otherwise the
+        commit is built in a temporary index (HEAD plus our paths' staged
+        entries), so the user's other staged changes stay staged and out of it;
+        unlike ``git commit --only`` with a pathspec file, this stays linear in
+        the number of paths.
+        """
         staged = await self.staged_paths()
-        existing = [path for path in paths if path in staged]
-        if not existing:
+        ours = [path for path in paths if path in staged]
+        if not ours:
             return None
-        await self._with_pathspecs(
-            ["commit", "--quiet", "--no-verify", "-m", message, "--only", "--"], existing
-        )
+        if staged <= set(ours):
+            await self.git("commit", "--quiet", "--no-verify", "-m", message)
+        else:
+            await self._commit_in_temporary_index(set(ours), message)
         head = await self.git("rev-parse", "HEAD")
         return head.stdout.strip()
+
+    async def _commit_in_temporary_index(self, paths: set[str], message: str) -> None:
+        head = await self.git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
+        parent = head.stdout.strip() if head.returncode == 0 else None
+        listing = await self.git("ls-files", "--stage", "-z")
+        # "mode object stage<TAB>path": the very format update-index --index-info takes.
+        entries = [
+            entry
+            for entry in listing.stdout.split("\0")
+            if entry and entry.split("\t", 1)[-1] in paths
+        ]
+        with tempfile.TemporaryDirectory(prefix="tui-annex-index-") as folder:
+            index = {"GIT_INDEX_FILE": str(Path(folder) / "index")}
+            await self.git("read-tree", *([parent] if parent else ["--empty"]), env=index)
+            data = "".join(entry + "\0" for entry in entries).encode("utf-8", "surrogateescape")
+            await self.git("update-index", "-z", "--index-info", input=data, env=index)
+            tree = (await self.git("write-tree", env=index)).stdout.strip()
+        parents = ["-p", parent] if parent else []
+        commit = (await self.git("commit-tree", tree, *parents, "-m", message)).stdout.strip()
+        await self.git(
+            "update-ref",
+            "-m",
+            f"commit: {message.splitlines()[0] if message else ''}",
+            "HEAD",
+            commit,
+            parent or "0" * 40,
+        )
+
+    async def lookup_key(self, path: str) -> str | None:
+        """The annex key of ``path``, or None if it is not an annexed file."""
+        result = await self.annex("lookupkey", "--", path, check=False)
+        key = result.stdout.strip()
+        return key if result.returncode == 0 and key else None
 
     async def staged_paths(self) -> set[str]:
         """Paths whose staged content differs from HEAD (all staged paths before a first commit)."""
@@ -135,11 +188,12 @@ async def _run(
     *,
     input: bytes | None = None,
     check: bool = True,
+    env: dict[str, str] | None = None,
 ) -> GitResult:
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env=git_annex.env(),
+        env={**git_annex.env(), **(env or {})},
         stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
