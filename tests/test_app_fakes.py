@@ -38,12 +38,14 @@ class FakeJob:
         state: RunState = RunState.RUNNING,
         rejected: Sequence[InputRejected] = (),
         finished: bool = False,
+        starts: bool = True,
     ) -> None:
         self._queue = queue
         self._events = list(events)
         self._session = FakeSession(state)
         self._rejected = list(rejected)
         self._finish = asyncio.Event() if not finished else None
+        self._starts = starts
         self.interrupts = 0
         self.stops: list[bool] = []
 
@@ -64,7 +66,7 @@ class FakeJob:
         return self.interrupts > 0
 
     async def events(self) -> AsyncIterator[Event]:
-        if self._session.state is RunState.IDLE:
+        if self._starts and self._session.state is RunState.IDLE:
             self._session.state = RunState.RUNNING
         for event in self._events:
             yield event
@@ -162,6 +164,23 @@ def mixed_queue() -> DownloadQueue:
         item.bytes_done = int(size * fraction)
         item.speed = speed
     assert not queue.in_state(ItemState.SENT)[0].errors
+    return queue
+
+
+def failures_queue() -> DownloadQueue:
+    """A run near its end: a few queued, one in flight, failures and interruptions, many done."""
+    queue = mixed_queue()
+    queue.remove([item.id for item in queue.pending()[3:]])
+    return queue
+
+
+def over_queue() -> DownloadQueue:
+    """A run that ended: what was in flight has finished, some items were never sent."""
+    queue = failures_queue()
+    for item in queue.in_state(ItemState.SENT):
+        queue.mark_finished(
+            item, success=True, key=f"SHA256E-s{item.total}--{'9' * 64}.dat", errors=(), note=None
+        )
     return queue
 
 

@@ -62,8 +62,11 @@ class TuiAnnexApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "tui-annex"
     BINDINGS: ClassVar[list[BindingType]] = [
+        # While the job runs, ctrl+c / ctrl+q stop it; once it is over they (and q) just quit.
         Binding("ctrl+c", "interrupt", "Stop", priority=True),
+        Binding("ctrl+c", "close", "Quit", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "close", "Quit", show=False, priority=True),
         Binding("q", "close", "Quit"),
         Binding("enter", "details", "Details"),
         Binding("p", "pause", "Pause"),
@@ -232,6 +235,8 @@ class TuiAnnexApp(App[int]):
         queue = self.job.queue
         if action == "close":
             return not self.running
+        if action in ("interrupt", "quit"):
+            return self.running
         if action == "pause":
             return self.running and not queue.paused and not self._stop_presses
         if action == "resume":

@@ -88,8 +88,8 @@ def render_row(item: DownloadItem, width: int) -> list[Segment]:
     style = STATE_STYLES[item.state]
     path_width = max(width - 2 - 1 - RIGHT, 10)
     segments = [
-        Segment(MARKS[item.state], style),
-        Segment(" "),
+        # The gap shares the mark's style: SVG renderers squeeze a span's leading space.
+        Segment(MARKS[item.state] + " ", style),
         Segment(
             _fit_path(item.path, path_width), PLAIN if item.state is not ItemState.QUEUED else DIM
         ),

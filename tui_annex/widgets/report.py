@@ -24,7 +24,7 @@ def report_headline(report: StopReport, *, stopped: bool) -> Text:
     text.append(f"{len(report.interrupted)} interrupted", "yellow" if report.interrupted else "")
     text.append(", ")
     text.append(f"{len(report.unsent)} never sent", "yellow" if report.unsent else "")
-    text.append(".")
+    text.append(".  ")
     return text
 
 
@@ -78,6 +78,6 @@ class ReportBanner(Static):
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
         """Show the headline of ``report`` and the keys that apply now."""
         text = report_headline(report, stopped=stopped)
-        text.append("  " + hint, "dim")
+        text.append(hint, "dim")
         self.update(text)
         self.add_class("-shown")

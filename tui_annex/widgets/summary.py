@@ -23,7 +23,7 @@ STATE_LABELS: dict[RunState, tuple[str, str]] = {
 
 
 def summary_text(totals: Totals, state: RunState) -> Text:
-    """One line: ``running │ 3 done · 1 failed · 2 in flight · 10 queued / 16 │ 1.2/4 MB ...``."""
+    """One line: run state, counts by state, bytes, speed and ETA of what is in flight."""
     counts = totals.counts
     label, style = STATE_LABELS[state]
     text = Text.assemble((f" {label.upper()} ", f"reverse {style}"), "  ")
@@ -35,22 +35,23 @@ def summary_text(totals: Totals, state: RunState) -> Text:
         (f"{counts[ItemState.QUEUED]} queued", ""),
         (f"{totals.items} total", "bold"),
     ]
+    # Gaps end the previous span rather than start the next: SVG renderers squeeze leading spaces.
     for position, (part, part_style) in enumerate(parts):
         if position:
-            text.append(" · ", "dim")
-        text.append(part, part_style)
+            text.append("· ", "dim")
+        text.append(part + " ", part_style)
     size = f"{human_bytes(totals.bytes_done)} / {human_bytes(totals.bytes_total)}"
     if totals.unknown_sizes:
         # Sizes are known only once git-annex reports them: the total is a lower bound.
         size += "+"
-    text.append("  │  ", "dim")
-    text.append(size)
+    text.append("│  ", "dim")
+    text.append(size + " ")
     speed = human_speed(totals.speed)
     if speed:
-        text.append("  │  ", "dim")
-        text.append(speed, "cyan")
+        text.append("│  ", "dim")
+        text.append(speed + " ", "cyan")
     if totals.eta is not None:
-        text.append("  │  ", "dim")
+        text.append("│  ", "dim")
         text.append(f"ETA {human_duration(totals.eta)}")
     return text
 
