@@ -1,4 +1,4 @@
-"""Snapshots of the app's main states, from a fake job over a queue we fill (no git-annex, no clock).
+"""Snapshots of the main states, from a fake job over a queue we fill (no git-annex, no clock).
 
 Plain ``def`` tests: ``snap_compare`` runs its own event loop.
 """
