@@ -11,12 +11,12 @@ LogLevel = Literal["info", "warning", "error"]
 
 __all__ = [
     "Event",
+    "InputRejected",
     "ItemEvent",
     "ItemFinished",
     "ItemInterrupted",
     "ItemProgress",
     "ItemSent",
-    "InputRejected",
     "LogLevel",
     "LogLine",
     "LogSource",

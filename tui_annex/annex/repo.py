@@ -94,16 +94,17 @@ class Repo:
         """
         await self._with_pathspecs(["-c", "annex.gitaddtoannex=false", "add", "--"], paths)
 
-    async def commit(self, paths: Sequence[str], message: str) -> bool:
-        """Commit exactly ``paths`` (nothing else the user staged); False if there was nothing."""
+    async def commit(self, paths: Sequence[str], message: str) -> str | None:
+        """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any."""
         staged = await self.staged_paths()
         existing = [path for path in paths if path in staged]
         if not existing:
-            return False
+            return None
         await self._with_pathspecs(
             ["commit", "--quiet", "--no-verify", "-m", message, "--only", "--"], existing
         )
-        return True
+        head = await self.git("rev-parse", "HEAD")
+        return head.stdout.strip()
 
     async def staged_paths(self) -> set[str]:
         """Paths whose staged content differs from HEAD (all staged paths before a first commit)."""

@@ -1,0 +1,44 @@
+"""The settings of one run, shared by the command line, the headless mode and the app."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .validation import DEFAULT_SCHEMES
+
+__all__ = ["DEFAULT_MESSAGE", "RunOptions"]
+
+DEFAULT_MESSAGE = "Add {count} file(s) with tui-annex"
+
+
+@dataclass
+class RunOptions:
+    """Everything a :class:`~tui_annex.job.Job` needs to know."""
+
+    repo: Path = Path(".")
+    """The repository (``-C``)."""
+    inputs: tuple[str, ...] = ()
+    """Input files; ``-`` is standard input."""
+    input_format: str | None = None
+    """``text``, ``jsonl``, ``csv`` or ``tsv``; None: by extension, else text."""
+    url_column: str = "url"
+    path_column: str = "path"
+    metadata_columns: tuple[str, ...] = ()
+    """CSV/TSV columns whose values become git-annex metadata; ``*`` for all others."""
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    addurl_options: tuple[str, ...] = ()
+    git_annex: str | None = None
+    schemes: frozenset[str] = DEFAULT_SCHEMES
+    message: str = DEFAULT_MESSAGE
+    """Commit message; ``{count}`` becomes the number of files."""
+    commit: bool = True
+    commit_on_failure: bool = True
+    failures: Path | None = None
+    """Where failed and unsent items are written as JSON Lines."""
+    create: bool = True
+    """Create the repository (git init + git annex init) when missing."""
+    grace: float = 5.0
+    """Seconds between SIGTERM and SIGKILL in a forced stop."""
+    log_file: Path | None = None
