@@ -1,0 +1,89 @@
+"""The app in a real pseudo-terminal: it draws, ctrl+c twice (or SIGTERM) stops it, the
+terminal is restored, the report is printed after, and no git-annex is left behind.
+
+Run as a module it is the launcher: ``python -m tests.test_app_pty REPO URLS``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.test_app_fakes import no_stray_annex_processes
+from tui_annex.demo_server import LocalServer
+
+ROOT = Path(__file__).parent.parent
+ALT_SCREEN_OFF = "\x1b[?1049l"
+__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard
+
+
+def spawn(tmp_path: Path, repo: Path, server: LocalServer) -> pexpect.spawn:
+    """Start the launcher in a 35x120 pty over two stalled URLs and a few quick ones."""
+    urls = tmp_path / "urls.txt"
+    lines = [f"{server.stall(f's{n}', after=2000)} stall/{n}.bin" for n in range(2)]
+    lines += [f"{server.file(f'f{n}', 1000)} quick/{n}.bin" for n in range(3)]
+    urls.write_text("\n".join(lines) + "\n")
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "tests.test_app_pty", str(repo), str(urls)],
+        cwd=str(ROOT),
+        dimensions=(35, 120),
+        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+
+
+@pytest.mark.pty
+def test_ctrl_c_twice_stops_restores_the_terminal_and_prints_the_report(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect(r"[1-9] in flight")
+    child.send("\x03")
+    child.expect("DRAINING")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    output = child.before
+    assert ALT_SCREEN_OFF in output, "the alternate screen was left"
+    after = output.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "interrupted (outcome unknown)" in after
+    assert "stall/0.bin" in after
+
+
+@pytest.mark.pty
+def test_sigterm_forces_a_stop_and_restores_the_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect(r"[1-9] in flight")
+    child.kill(signal.SIGTERM)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 128 + signal.SIGTERM
+    output = child.before
+    assert ALT_SCREEN_OFF in output
+    assert "Stopped:" in output.rsplit(ALT_SCREEN_OFF, 1)[1]
+
+
+def main(argv: list[str]) -> int:
+    """The launcher: a Job over REPO and the URL list, in the app."""
+    from tui_annex.app import run_app
+    from tui_annex.job import Job
+    from tui_annex.options import RunOptions
+
+    repo, urls = argv
+    return run_app(Job(RunOptions(repo=Path(repo), inputs=(urls,), jobs=2, grace=2.0)))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
