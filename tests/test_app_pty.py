@@ -75,12 +75,45 @@ def test_sigterm_forces_a_stop_and_restores_the_terminal(
     assert "Stopped:" in output.rsplit(ALT_SCREEN_OFF, 1)[1]
 
 
+@pytest.mark.pty
+def test_demo_runs_and_removes_its_temporary_folder(tmp_path: Path) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tests.test_app_pty", "demo"],
+        cwd=str(ROOT),
+        dimensions=(35, 120),
+        env={
+            "TERM": "xterm-256color",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "TMPDIR": str(temp),
+        },
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    child.expect("RUNNING")
+    child.expect(r"[1-9][0-9]* done")
+    assert list(temp.iterdir()), "the demo works in a temporary folder"
+    child.send("\x03")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "Stopped:" in child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert not list(temp.iterdir()), "the demo's temporary folder was removed"
+
+
 def main(argv: list[str]) -> int:
-    """The launcher: a Job over REPO and the URL list, in the app."""
+    """The launcher: a Job over REPO and the URL list in the app, or ``demo``."""
     from tui_annex.app import run_app
+    from tui_annex.demo import run_demo
     from tui_annex.job import Job
     from tui_annex.options import RunOptions
 
+    if argv == ["demo"]:
+        return run_demo(jobs=2)
     repo, urls = argv
     return run_app(Job(RunOptions(repo=Path(repo), inputs=(urls,), jobs=2, grace=2.0)))
 
