@@ -17,7 +17,6 @@ from rich.console import Console
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -90,25 +89,20 @@ class TuiAnnexApp(App[int]):
         self._stop_presses = 0
         self._last_state: RunState | None = None
         self._banner = ""
+        # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
+        self.summary = SummaryLine(id="summary")
+        self.banner = ReportBanner(id="banner")
+        self.downloads = DownloadsView(self.model, id="downloads")
+        self.log_pane = LogPane(id="log")
 
     # -- layout -----------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield SummaryLine(id="summary")
-        yield ReportBanner(id="banner")
-        yield DownloadsView(self.model, id="downloads")
-        yield LogPane(id="log")
+        yield self.summary
+        yield self.banner
+        yield self.downloads
+        yield self.log_pane
         yield Footer()
-
-    @property
-    def downloads(self) -> DownloadsView:
-        """The downloads list."""
-        return self.query_one(DownloadsView)
-
-    @property
-    def log_pane(self) -> LogPane:
-        """The log pane."""
-        return self.query_one(LogPane)
 
     def on_mount(self) -> None:
         self.log_pane.display = False
@@ -137,7 +131,7 @@ class TuiAnnexApp(App[int]):
         """Iterate one round of the job's events; file log lines away; then settle."""
         self.running = True
         self.round = None
-        self.query_one(ReportBanner).remove_class("-shown")
+        self.banner.remove_class("-shown")
         try:
             async for event in self.job.events():
                 if isinstance(event, LogLine | InputRejected):
@@ -185,7 +179,7 @@ class TuiAnnexApp(App[int]):
         downloads.update_rows(dirty, self.model.rebuilds != before)
         state = self.job.session.state
         totals = self.model.totals()
-        self.query_one(SummaryLine).show(totals, state)
+        self.summary.show(totals, state)
         self.log_pane.flush()
         if state is not self._last_state:
             self._last_state = state
@@ -196,7 +190,7 @@ class TuiAnnexApp(App[int]):
             screen.refresh_details()
 
     def _update_banner(self, state: RunState, in_flight: int) -> None:
-        banner = self.query_one(ReportBanner)
+        banner = self.banner
         if state is RunState.DRAINING:
             text = f"draining:{in_flight}"
             if text != self._banner:
@@ -251,10 +245,7 @@ class TuiAnnexApp(App[int]):
         return True
 
     def _selected(self) -> DownloadItem | None:
-        try:
-            return self.downloads.selected
-        except NoMatches:
-            return None
+        return self.downloads.selected
 
     def _can_retry(self) -> bool:
         return not self.job.interrupted and not self.quitting and self.error is None

@@ -118,6 +118,11 @@ class LogPane(ScrollView, can_focus=True):
         width = self.scrollable_content_region.width
         row = y + int(self.scroll_offset.y)
         base = self.rich_style
+        if not self._shown and row == 0:
+            note = "no log lines yet" if not self.entries else "no lines at this level"
+            return Strip(
+                [Segment(set_cell_size(f" {note}", width), Style(dim=True))], width
+            ).apply_style(base)
         if not 0 <= row < len(self._shown):
             return Strip.blank(width, base)
         entry = self._shown[row]
