@@ -188,7 +188,11 @@ def over_queue() -> DownloadQueue:
     queue = failures_queue()
     for item in queue.in_state(ItemState.SENT):
         queue.mark_finished(
-            item, success=True, key=f"SHA256E-s{item.total}--{'9' * 64}.dat", errors=(), note=None
+            item,
+            success=True,
+            key=f"SHA256E-s{item.total or 12_000}--{'9' * 64}.dat",
+            errors=(),
+            note=None,
         )
     return queue
 

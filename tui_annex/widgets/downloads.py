@@ -112,7 +112,7 @@ def render_row(item: DownloadItem, width: int) -> list[Segment]:
             Segment(_fit(size, size_width, right=True)),
         ]
     elif item.state is ItemState.FAILED:
-        message = item.errors[-1] if item.errors else (item.note or "failed")
+        message = item.errors[0] if item.errors else (item.note or "failed")
         segments.append(Segment(_fit(" ".join(message.split()), rest), ERROR))
     elif item.state is ItemState.INTERRUPTED:
         text = f"interrupted at {human_bytes(item.bytes_done)}; outcome unknown"

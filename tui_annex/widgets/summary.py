@@ -26,32 +26,42 @@ def summary_text(totals: Totals, state: RunState) -> Text:
     """One line: run state, counts by state, bytes, speed and ETA of what is in flight."""
     counts = totals.counts
     label, style = STATE_LABELS[state]
-    text = Text.assemble((f" {label.upper()} ", f"reverse {style}"), "  ")
-    failed = counts[ItemState.FAILED] + counts[ItemState.INTERRUPTED]
+    text = Text.assemble((f" {label.upper()} ", f"reverse {style}"), " ")
+    failed = counts[ItemState.FAILED]
+    interrupted = counts[ItemState.INTERRUPTED]
     parts: list[tuple[str, str]] = [
         (f"{counts[ItemState.DONE]} done", "green"),
         (f"{failed} failed", "red" if failed else "dim"),
+    ]
+    if interrupted:
+        parts.append((f"{interrupted} interrupted", "yellow"))
+    parts += [
         (f"{counts[ItemState.SENT]} in flight", "cyan"),
         (f"{counts[ItemState.QUEUED]} queued", ""),
-        (f"{totals.items} total", "bold"),
     ]
+    text.append(f"{totals.items} files: ", "bold")
     # Gaps end the previous span rather than start the next: SVG renderers squeeze leading spaces.
     for position, (part, part_style) in enumerate(parts):
-        if position:
-            text.append("· ", "dim")
-        text.append(part + " ", part_style)
-    size = f"{human_bytes(totals.bytes_done)} / {human_bytes(totals.bytes_total)}"
-    if totals.unknown_sizes:
+        text.append(part, part_style)
+        text.append(", " if position < len(parts) - 1 else " ", "dim")
+    done, total = human_bytes(totals.bytes_done), human_bytes(totals.bytes_total)
+    if done.split()[-1] == total.split()[-1]:
+        size = f"{done.split()[0]}/{total}"
+    else:
+        size = f"{done}/{total}"
+    if totals.unknown_sizes and not totals.bytes_total:
+        size = "sizes not known yet"
+    elif totals.unknown_sizes:
         # Sizes are known only once git-annex reports them: the total is a lower bound.
         size += "+"
-    text.append("│  ", "dim")
+    text.append("│ ", "dim")
     text.append(size + " ")
     speed = human_speed(totals.speed)
     if speed:
-        text.append("│  ", "dim")
+        text.append("│ ", "dim")
         text.append(speed + " ", "cyan")
     if totals.eta is not None:
-        text.append("│  ", "dim")
+        text.append("│ ", "dim")
         text.append(f"ETA {human_duration(totals.eta)}")
     return text
 
