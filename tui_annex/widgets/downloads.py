@@ -84,7 +84,11 @@ def _bar(item: DownloadItem) -> list[Segment]:
 
 
 def render_row(item: DownloadItem, width: int) -> list[Segment]:
-    """The segments of one row, exactly ``width`` cells wide."""
+    """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end)."""
+    return list(Segment.adjust_line_length(_row_segments(item, width), width))
+
+
+def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
     style = STATE_STYLES[item.state]
     path_width = max(width - 2 - 1 - RIGHT, 10)
     segments = [
