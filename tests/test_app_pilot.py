@@ -182,3 +182,19 @@ async def test_pause_stops_feeding_and_resume_goes_on(
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
+
+
+async def test_an_unusable_repository_is_shown_and_reported(tmp_path: Path) -> None:
+    source = tmp_path / "urls.txt"
+    source.write_text("https://example.org/a a.bin\n")
+    job = Job(RunOptions(repo=tmp_path / "missing", inputs=(str(source),), create=False))
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: not app.running)
+        await pilot.pause()
+        assert app.error is not None
+        assert app.query_one(LogPane).display, "with nothing to list, the log opens"
+        assert app.error.split(":")[0] in str(app.query_one(ReportBanner).render())
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 1

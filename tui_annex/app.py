@@ -151,6 +151,9 @@ class TuiAnnexApp(App[int]):
         if self.quitting:
             self._leave()
             return
+        if not len(self.job.queue) and self.log_pane.entries:
+            # Nothing to list (no valid input, or the repository was unusable): the log says why.
+            self.log_pane.display = True
         self.refresh_bindings()
 
     def _leave(self) -> None:
