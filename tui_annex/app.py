@@ -87,7 +87,7 @@ class TuiAnnexApp(App[int]):
         self.quitting = False
         self.signalled: int | None = None
         self._stop_presses = 0
-        self._last_state: RunState | None = None
+        self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
         self.summary = SummaryLine(id="summary")
@@ -184,8 +184,16 @@ class TuiAnnexApp(App[int]):
         totals = self.model.totals()
         self.summary.show(totals, state)
         self.log_pane.flush()
-        if state is not self._last_state:
-            self._last_state = state
+        # The footer depends on the run state and the selected item: redraw it when they change.
+        selected = self.downloads.selected
+        key = (
+            state,
+            self.running,
+            selected.state if selected else None,
+            self.model.retryable_count() > 0,
+        )
+        if key != self._bindings_key:
+            self._bindings_key = key
             self.refresh_bindings()
         self._update_banner(state, totals.counts[ItemState.SENT])
         screen = self.screen
