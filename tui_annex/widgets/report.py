@@ -14,7 +14,7 @@ from ..queue import DownloadItem, StopReport
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
 
-def report_headline(report: StopReport, *, stopped: bool) -> Text:
+def report_headline(report: StopReport, *, stopped: bool, end: str = ".") -> Text:
     """``Stopped: 3 added, 1 failed, 2 interrupted, 10 never sent.``"""
     text = Text("Stopped: " if stopped else "Finished: ", "bold")
     text.append(f"{len(report.done)} added", "green")
@@ -24,7 +24,7 @@ def report_headline(report: StopReport, *, stopped: bool) -> Text:
     text.append(f"{len(report.interrupted)} interrupted", "yellow" if report.interrupted else "")
     text.append(", ")
     text.append(f"{len(report.unsent)} never sent", "yellow" if report.unsent else "")
-    text.append(".  ")
+    text.append(end)
     return text
 
 
@@ -77,7 +77,8 @@ class ReportBanner(Static):
 
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
         """Show the headline of ``report`` and the keys that apply now."""
-        text = report_headline(report, stopped=stopped)
+        # The gap ends the headline's span: SVG renderers squeeze a span's leading spaces.
+        text = report_headline(report, stopped=stopped, end=".  ")
         text.append(hint, "dim")
         self.update(text)
         self.add_class("-shown")
