@@ -60,16 +60,17 @@ def test_ctrl_c_twice_stops_restores_the_terminal_and_prints_the_report(
 
 
 @pytest.mark.pty
-def test_sigterm_forces_a_stop_and_restores_the_terminal(
-    tmp_path: Path, repo: Path, server: LocalServer
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_forces_a_stop_and_restores_the_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer, signum: int
 ) -> None:
     child = spawn(tmp_path, repo, server)
     child.expect("RUNNING")
     child.expect(r"[1-9] in flight")
-    child.kill(signal.SIGTERM)
+    child.kill(signum)
     child.expect(pexpect.EOF)
     child.close()
-    assert child.exitstatus == 128 + signal.SIGTERM
+    assert child.exitstatus == 128 + signum
     output = child.before
     assert ALT_SCREEN_OFF in output
     assert "Stopped:" in output.rsplit(ALT_SCREEN_OFF, 1)[1]
