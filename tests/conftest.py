@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,11 @@ from tui_annex.annex.locate import GitAnnex, find_git_annex
 from tui_annex.demo_server import LocalServer
 
 TESTS = Path(__file__).parent
+
+# Every process this test run starts inherits this mark, so the leak check
+# below counts only our own processes (not another test run's on the machine).
+RUN_MARK = f"TUI_ANNEX_TEST_RUN={os.getpid()}-{uuid.uuid4().hex}"
+os.environ["TUI_ANNEX_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
 
 
 @pytest.fixture(scope="session")
@@ -80,14 +86,17 @@ def fake_annex(tmp_path: Path) -> GitAnnex:
 
 
 def annex_processes() -> dict[int, str]:
-    """Live (non-zombie) processes that are git-annex or the fake stand-in, by pid."""
+    """Live (non-zombie) git-annex or fake stand-in processes of this test run, by pid."""
     found = {}
+    mark = RUN_MARK.encode()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
             stat = (entry / "stat").read_text()
+            if mark not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
         except OSError:
             continue
         if stat[stat.rfind(")") + 2 :].startswith("Z"):

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.helpers import collect, pids, staged
 from tui_annex.annex.batch import group_alive
 from tui_annex.annex.locate import GitAnnex
-from tui_annex.demo_server import LocalServer, content
+from tui_annex.demo_server import LocalServer, Request, content
 from tui_annex.events import (
     Event,
     ItemFinished,
@@ -122,26 +122,35 @@ async def test_graceful_stop_finishes_in_flight_items_stages_them_and_reports_un
     repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0)
-    session.queue.add(server.file("quick", 1000), "quick.bin")
-    session.queue.add(server.gate("held", 3000), "held.bin")
+    session.queue.add(server.gate("first", 1000), "first.bin")
+    session.queue.add(server.gate("second", 3000), "second.bin")
     for index in range(5):
         session.queue.add(server.file(f"later{index}", 100), f"later{index}.bin")
     session.queue.close()
     states: list[RunState] = []
 
-    def stop() -> None:
+    async def stop_while_both_download() -> None:
+        # Both are in flight and the window is full: nothing else can be sent.
+        await asyncio.to_thread(server.wait_for, lambda rs: {"first", "second"} <= _got(rs))
         session.stop()
         states.append(session.state)
-        server.open_gate("held")
+        server.open_gate("first")
+        server.open_gate("second")
 
-    await collect(session, until=lambda e: isinstance(e, ItemFinished), then=stop)
+    stopper = asyncio.create_task(stop_while_both_download())
+    await collect(session)
+    await stopper
     report = session.report()
     assert states == [RunState.DRAINING]
     assert session.state is RunState.FINISHED
-    assert sorted(i.path for i in report.done) == ["held.bin", "quick.bin"]
+    assert sorted(i.path for i in report.done) == ["first.bin", "second.bin"]
     assert [i.path for i in report.unsent] == [f"later{i}.bin" for i in range(5)]
     assert not report.interrupted
-    assert staged(repo) == {"held.bin", "quick.bin"}
+    assert staged(repo) == {"first.bin", "second.bin"}
+
+
+def _got(requests: list[Request]) -> set[str]:
+    return {r.name for r in requests if r.method == "GET"}
 
 
 async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished(
@@ -219,3 +228,17 @@ async def test_items_added_after_a_pass_ended_start_a_new_one(
     assert len(pids(events)) == 1
     assert [i.path for i in session.report().done] == ["new.bin"]
     assert failed[0].attempts == 2
+
+
+async def test_a_stopped_session_runs_again_after_resume(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=0)
+    session.queue.add(server.file("one", 10), "one.bin")
+    session.queue.add(server.file("two", 10), "two.bin")
+    session.queue.close()
+    await collect(session, until=lambda e: isinstance(e, ItemSent), then=session.stop)
+    assert [i.path for i in session.report().unsent] == ["two.bin"]
+    session.resume()
+    await collect(session)
+    assert sorted(i.path for i in session.report().done) == ["one.bin", "two.bin"]

@@ -1,10 +1,261 @@
-"""Command line entry point (placeholder until the options are built)."""
+"""Command line: parse options, pick a front end (the app, ``--no-ui``, or the demo)."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import os
+import shlex
+import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_log_dir
+
+from . import __version__
+from .annex.locate import GitAnnexNotFound, find_git_annex
+from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
+from .inputs import FORMATS
+from .job import EXIT_USAGE, Job
+from .options import DEFAULT_MESSAGE, RunOptions
+from .validation import DEFAULT_SCHEMES
+
+__all__ = ["build_parser", "main", "options_from_args"]
+
+EPILOG = """\
+inputs:
+  text   URL [PATH] per line; # comments and blank lines are skipped; PATH may hold spaces
+  jsonl  {"url": ..., "path": ..., "metadata": {"field": ["value"]}, "extra_urls": [...]}
+  csv/tsv  a header naming the url and path columns (--url-column, --path-column)
+  A record without a path is saved under the last segment of its URL.
+
+exit status: 0 all added, 1 some failed, 2 bad usage or no valid input, 130 interrupted.
+Run `tui-annex demo` to see the app on generated downloads from a local server.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``tui-annex``."""
+    parser = argparse.ArgumentParser(
+        prog="tui-annex",
+        description="Add URLs to a git-annex repository, with live progress.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        help="input files; '-' or none: standard input (read as a stream)",
+    )
+    parser.add_argument("--version", action="version", version=f"tui-annex {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        type=Path,
+        help=f"configuration file (default: ${CONFIG_ENV} or {default_config_path()})",
+    )
+    where = parser.add_argument_group("repository")
+    where.add_argument(
+        "-C",
+        "--chdir",
+        metavar="DIR",
+        default=".",
+        help="the repository (created with git init + git annex init when missing)",
+    )
+    where.add_argument(
+        "-J",
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="parallel downloads (default: number of CPUs, %(default)s here)",
+    )
+    where.add_argument(
+        "--retries",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="queue a failed download again up to N times (default: %(default)s)",
+    )
+    where.add_argument(
+        "--addurl-opts",
+        metavar="OPTS",
+        default="",
+        help="options passed to git annex addurl, e.g. '--fast' or '--raw --backend SHA1'",
+    )
+    where.add_argument(
+        "--git-annex",
+        metavar="PATH",
+        help="the git-annex executable (default: $TUI_ANNEX_GIT_ANNEX, PATH, beside python)",
+    )
+    where.add_argument(
+        "--allow-scheme",
+        metavar="SCHEME",
+        action="append",
+        default=[],
+        help="accept URLs with this scheme too (repeatable; http and https always)",
+    )
+    inputs = parser.add_argument_group("input")
+    inputs.add_argument(
+        "-f", "--format", choices=FORMATS, help="input format (default: by extension)"
+    )
+    inputs.add_argument("--url-column", default="url", help="CSV/TSV column of the URL")
+    inputs.add_argument("--path-column", default="path", help="CSV/TSV column of the path")
+    inputs.add_argument(
+        "--metadata-columns",
+        metavar="COLS",
+        default="",
+        help="comma-separated CSV/TSV columns to record as metadata; '*' for all others",
+    )
+    ending = parser.add_argument_group("commit and report")
+    ending.add_argument(
+        "-m",
+        "--message",
+        default=DEFAULT_MESSAGE,
+        help="commit message; {count} is the number of files (default: %(default)r)",
+    )
+    ending.add_argument("--no-commit", action="store_true", help="stage only; do not commit")
+    ending.add_argument(
+        "--no-commit-on-failure",
+        action="store_true",
+        help="do not commit when anything failed or was not sent",
+    )
+    ending.add_argument(
+        "-F",
+        "--failures",
+        metavar="FILE",
+        type=Path,
+        help="write failed and unsent items here as JSON Lines (an input you can feed back)",
+    )
+    ending.add_argument(
+        "--log-file",
+        metavar="FILE",
+        type=Path,
+        help="log file (default: a new file in the user log folder)",
+    )
+    ending.add_argument(
+        "--grace",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="forced stop: SIGKILL this long after SIGTERM (default: %(default)s)",
+    )
+    mode = parser.add_argument_group("front end")
+    mode.add_argument(
+        "--no-ui", action="store_true", help="no Textual app: progress or plain lines"
+    )
+    mode.add_argument(
+        "--json", action="store_true", help="one JSON object per event (implies --no-ui)"
+    )
+    return parser
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+#: How many log files of earlier runs are kept in the user log folder.
+KEEP_LOGS = 50
+
+
+def default_log_file() -> Path:
+    """A new log file in the platform's user log folder; the oldest beyond KEEP_LOGS go."""
+    folder = Path(user_log_dir("tui-annex", appauthor=False))
+    with contextlib.suppress(OSError):
+        old = sorted(folder.glob("tui-annex-*.log"))
+        for stale in old[: max(len(old) - KEEP_LOGS + 1, 0)]:
+            stale.unlink()
+    return folder / time.strftime(f"tui-annex-%Y%m%d-%H%M%S-{os.getpid()}.log")
+
+
+def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = None) -> RunOptions:
+    """Turn parsed arguments into :class:`RunOptions`."""
+    return RunOptions(
+        repo=Path(args.chdir),
+        inputs=tuple(args.inputs) or ("-",),
+        input_format=args.format,
+        url_column=args.url_column,
+        path_column=args.path_column,
+        metadata_columns=tuple(c.strip() for c in args.metadata_columns.split(",") if c.strip()),
+        jobs=args.jobs,
+        addurl_options=tuple(shlex.split(args.addurl_opts)),
+        git_annex=args.git_annex,
+        schemes=frozenset(DEFAULT_SCHEMES | {s.lower() for s in args.allow_scheme}),
+        message=args.message,
+        commit=not args.no_commit,
+        commit_on_failure=not args.no_commit_on_failure,
+        failures=args.failures,
+        retries=args.retries,
+        grace=args.grace,
+        log_file=args.log_file if args.log_file is not None else default_log_file(),
+        keys=dict(keys or {}),
+    )
+
+
+def _config_argument(arguments: list[str]) -> Path | None:
+    """The --config value, read before the full parse so the file can set defaults."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    known, _ = pre.parse_known_args(arguments)
+    config: Path | None = known.config
+    return config
+
+
+def _parser_defaults(config: Config) -> dict[str, Any]:
+    defaults = dict(config.defaults)
+    for name in ("failures", "log_file"):
+        if name in defaults:
+            defaults[name] = Path(defaults[name]).expanduser()
+    if "allow_scheme" in defaults:
+        defaults["allow_scheme"] = [str(s) for s in defaults["allow_scheme"]]
+    return defaults
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run tui-annex."""
-    return 0
+    """Run tui-annex; return the exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["demo"]:
+        from .demo import main as demo_main  # type: ignore[import-not-found]
+
+        return int(demo_main(arguments[1:]))
+    parser = build_parser()
+    try:
+        config = load_config(_config_argument(arguments))
+    except ConfigError as error:
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.set_defaults(**_parser_defaults(config))
+    args = parser.parse_args(arguments)
+    try:
+        options = options_from_args(args, config.keys)
+        find_git_annex(options.git_annex)
+        job = Job(options)
+    except (GitAnnexNotFound, ValueError) as error:
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json or args.no_ui:
+        from .headless import run_headless
+
+        return run_headless(job, json_mode=args.json)
+    if "-" in options.inputs and not sys.stdin.isatty():
+        print(
+            "tui-annex: the app reads keys from the terminal; give the input as a file, "
+            "or use --no-ui to read it from standard input",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from .app import run_app  # type: ignore[import-not-found]
+
+    return int(run_app(job))

@@ -8,6 +8,8 @@ Routes (``size`` in bytes, ``rate`` in bytes per second):
 - ``/status/CODE/NAME``: answers with that status (404, 500, ...).
 - ``/stall/NAME?size=N[&after=K]``: sends the headers and K bytes, then nothing
   until the test calls :meth:`LocalServer.release` or the server closes.
+- ``/flaky/NAME?size=N&fail=K``: answers 503 to the first K requests for NAME,
+  then serves the file.
 - ``/gate/NAME?size=N``: waits until :meth:`LocalServer.open_gate` opens NAME,
   then sends the file; lets a test choose the order in which downloads finish.
 
@@ -113,6 +115,10 @@ class LocalServer:
         """URL that sends ``after`` bytes of ``size`` and then stalls until released."""
         return f"{self.base}/stall/{quote(name)}?size={size}&after={after}"
 
+    def flaky(self, name: str, size: int = 1000, *, fail: int = 1) -> str:
+        """URL that fails (503) ``fail`` times, then serves ``size`` bytes."""
+        return f"{self.base}/flaky/{quote(name)}?size={size}&fail={fail}"
+
     def gate(self, name: str, size: int = 1000) -> str:
         """URL whose body is held back until :meth:`open_gate` opens ``name``."""
         return f"{self.base}/gate/{quote(name)}?size={size}"
@@ -151,7 +157,7 @@ class LocalServer:
     def _handle(self, handler: BaseHTTPRequestHandler, *, head: bool) -> None:
         url = urlsplit(handler.path)
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-        match = re.fullmatch(r"/(file|status|stall|gate)/(.*)", url.path)
+        match = re.fullmatch(r"/(file|status|stall|gate|flaky)/(.*)", url.path)
         kind, rest = (match.group(1), match.group(2)) if match else ("", url.path)
         name = rest.split("/", 1)[1] if kind == "status" and "/" in rest else rest
         with self._log_changed:
@@ -178,6 +184,15 @@ class LocalServer:
             if not kind:
                 handler.send_error(404)
                 return
+            if kind == "flaky":
+                seen = sum(
+                    1 for r in self.requests if r.name == name and r.path.startswith("/flaky/")
+                )
+                if seen <= int(query.get("fail", "1")):
+                    handler.send_response(503)
+                    handler.send_header("Content-Length", "0")
+                    handler.end_headers()
+                    return
             size = int(query.get("size", "1000"))
             data = content(name, size)
             if kind == "gate" and not head:

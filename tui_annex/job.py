@@ -101,16 +101,23 @@ class Job:
             self._inputs_started = True
             reader = asyncio.create_task(self._read_inputs(notices))
         else:
+            # A later round (retries, items added by hand): an earlier stop is over.
+            self._interrupts = 0
+            self.session.resume()
             self.queue.close()
 
         async def run_session() -> AsyncIterator[Event]:
             try:
                 async for event in self.session.events():
+                    yield event
                     if isinstance(event, ItemFinished) and event.success:
                         warning = annotator.submit(self.queue.get(event.item_id))
                         if warning is not None:
                             yield warning
-                    yield event
+                    elif isinstance(event, ItemFinished):
+                        retry = self._retry(event)
+                        if retry is not None:
+                            yield retry
             finally:
                 annotator.close()
                 if reader is not None and not reader.done():
@@ -187,6 +194,19 @@ class Job:
                 reason = f"{reason} (path {path!r} derived from the URL)"
             return Rejection(record.source, record.line, reason, record.url)
         return None
+
+    def _retry(self, event: ItemFinished) -> LogLine | None:
+        """Queue a failed item again while it has retries left (not after a stop)."""
+        item = self.queue.get(event.item_id)
+        if item.attempts > self.options.retries or self.session.stop_requested:
+            return None
+        self.queue.retry([item.id])
+        return LogLine(
+            source="app",
+            level="warning",
+            text=f"{item.path}: retrying ({item.attempts} of {self.options.retries} retries)",
+            item_id=item.id,
+        )
 
     # -- the end of a round -----------------------------------------------------------
 

@@ -35,6 +35,8 @@ class RunOptions:
     """Commit message; ``{count}`` becomes the number of files."""
     commit: bool = True
     commit_on_failure: bool = True
+    retries: int = 0
+    """How many times a failed download is queued again automatically."""
     failures: Path | None = None
     """Where failed and unsent items are written as JSON Lines."""
     create: bool = True
@@ -42,3 +44,5 @@ class RunOptions:
     grace: float = 5.0
     """Seconds between SIGTERM and SIGKILL in a forced stop."""
     log_file: Path | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    """Rebound keys of the app: action name to key(s), from the configuration file."""

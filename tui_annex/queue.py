@@ -145,6 +145,7 @@ class DownloadQueue:
         self._closed = False
         self._waiters: set[asyncio.Future[None]] = set()
         self._dirty: set[int] = set()
+        self._counts = dict.fromkeys(ItemState, 0)
         self.version = 0
         """Bumped on every change of membership or order (not on progress)."""
 
@@ -172,11 +173,8 @@ class DownloadQueue:
         return [item for item in self._items.values() if item.state in states]
 
     def counts(self) -> dict[ItemState, int]:
-        """How many items are in each state."""
-        counts = dict.fromkeys(ItemState, 0)
-        for item in self._items.values():
-            counts[item.state] += 1
-        return counts
+        """How many items are in each state (kept up to date, not counted)."""
+        return dict(self._counts)
 
     def report(self) -> StopReport:
         """What became of every item so far."""
@@ -229,6 +227,7 @@ class DownloadQueue:
         )
         self._next_id += 1
         self._items[item.id] = item
+        self._counts[item.state] += 1
         self._claim(path, item.id)
         self._pending.append(item.id)
         self._changed(item.id)
@@ -259,6 +258,7 @@ class DownloadQueue:
         self._pending = [item_id for item_id in self._pending if item_id not in removed]
         for item in items:
             del self._items[item.id]
+            self._counts[item.state] -= 1
             self._release(item.path)
             self._changed(item.id)
         return items
@@ -269,6 +269,7 @@ class DownloadQueue:
             item = self._items.get(item_id)
             if item is not None and item.state is ItemState.DONE:
                 del self._items[item_id]
+                self._counts[item.state] -= 1
                 self._changed(item_id)
 
     # -- order ------------------------------------------------------------------------
@@ -347,7 +348,7 @@ class DownloadQueue:
         if not self.has_ready():
             return None
         item = self._items[self._pending.pop(0)]
-        item.state = ItemState.SENT
+        self._set_state(item, ItemState.SENT)
         item.attempts += 1
         item.sent_at = time.time()
         item._reset_progress()
@@ -358,7 +359,7 @@ class DownloadQueue:
         """Return a taken item that never reached git-annex to the front of the queue."""
         if item.state is not ItemState.SENT:
             raise ItemLocked(f"{item.path}: only an item just taken can be given back")
-        item.state = ItemState.QUEUED
+        self._set_state(item, ItemState.QUEUED)
         item.attempts -= 1
         item.sent_at = None
         self._pending.insert(0, item.id)
@@ -370,7 +371,7 @@ class DownloadQueue:
         for item_id in item_ids:
             item = self.get(item_id)
             if item.state.retryable:
-                item.state = ItemState.QUEUED
+                self._set_state(item, ItemState.QUEUED)
                 item.errors = ()
                 item.note = None
                 item.finished_at = None
@@ -399,7 +400,7 @@ class DownloadQueue:
         note: str | None,
     ) -> None:
         """Record git-annex's answer for a sent item."""
-        item.state = ItemState.DONE if success else ItemState.FAILED
+        self._set_state(item, ItemState.DONE if success else ItemState.FAILED)
         item.key = key
         item.errors = tuple(errors)
         item.note = note
@@ -411,7 +412,7 @@ class DownloadQueue:
 
     def mark_interrupted(self, item: DownloadItem) -> None:
         """Record that a sent item's process was stopped before it answered."""
-        item.state = ItemState.INTERRUPTED
+        self._set_state(item, ItemState.INTERRUPTED)
         item.speed = 0.0
         item.finished_at = time.time()
         self._changed(item.id)
@@ -464,6 +465,11 @@ class DownloadQueue:
                 self._folders[folder] = left
             else:
                 del self._folders[folder]
+
+    def _set_state(self, item: DownloadItem, state: ItemState) -> None:
+        self._counts[item.state] -= 1
+        self._counts[state] += 1
+        item.state = state
 
     def _changed(self, item_id: int | None) -> None:
         self.version += 1

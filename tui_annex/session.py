@@ -82,12 +82,17 @@ class Session:
         self._finished = False
         self._running = False
         # Fail fast on options that would break the batch protocol.
-        AddurlDriver(
+        self._make_driver(self.repo_path)
+
+    def _make_driver(self, repo_path: Path) -> AddurlDriver:
+        return AddurlDriver(
             self.queue,
-            self.repo_path,
+            repo_path,
             git_annex=self.git_annex,
             jobs=self.jobs,
+            lookahead=self.lookahead,
             options=self.addurl_options,
+            grace=self.grace,
         )
 
     async def __aenter__(self) -> Self:
@@ -146,6 +151,14 @@ class Session:
         if self._driver is not None:
             self._driver.stop(force=force)
 
+    def resume(self) -> None:
+        """Clear an earlier stop so that :meth:`events` runs again (a new round)."""
+        if self._running:
+            raise RuntimeError("cannot resume while events() is running")
+        self._stop.clear()
+        self._forced = False
+        self._finished = False
+
     def report(self) -> StopReport:
         """What became of every item: added, failed, interrupted, never sent."""
         return self.queue.report()
@@ -184,15 +197,7 @@ class Session:
 
     async def _pass(self, repo: Repo) -> AsyncIterator[Event]:
         """One git-annex process: feed until done or stopped, then stage what it left."""
-        driver = AddurlDriver(
-            self.queue,
-            repo.path,
-            git_annex=self.git_annex,
-            jobs=self.jobs,
-            lookahead=self.lookahead,
-            options=self.addurl_options,
-            grace=self.grace,
-        )
+        driver = self._make_driver(repo.path)
         if self._stop.is_set():
             driver.stop(force=self._forced)
         self._driver = driver

@@ -1,0 +1,48 @@
+"""Driving the real command in a pseudo-terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pexpect
+
+from tests.cli_helpers import cli_env
+
+
+def spawn(tmp: Path, *args: str, size: tuple[int, int] = (35, 120)) -> pexpect.spawn:
+    """Start ``python -m tui_annex ARGS`` on a terminal of ``size`` (rows, columns)."""
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "tui_annex", *args],
+        env=cli_env(tmp),
+        dimensions=size,
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+
+
+def pump_until(child: pexpect.spawn, condition: Callable[[], bool], timeout: float = 60) -> str:
+    """Keep reading the terminal (so the program never blocks on it) until ``condition``."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached; screen:\n" + "".join(seen)[-3000:])
+        try:
+            child.expect(pexpect.TIMEOUT, timeout=0.05)
+        except pexpect.EOF:
+            seen.append(child.before or "")
+            break
+        seen.append(child.before or "")
+    return "".join(seen)
+
+
+def read_to_end(child: pexpect.spawn, timeout: float = 60) -> str:
+    """Everything the program prints until it exits; then its exit status is set."""
+    child.expect(pexpect.EOF, timeout=timeout)
+    child.close()
+    return child.before or ""

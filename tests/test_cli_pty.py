@@ -1,0 +1,93 @@
+"""Ctrl-C and signals in a real pseudo-terminal, during slow downloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git
+from tests.pty_helpers import pump_until, read_to_end, spawn
+from tui_annex.demo_server import LocalServer
+
+pytestmark = pytest.mark.pty
+
+
+def committed(repo: Path) -> set[str]:
+    """The files in HEAD's tree (none before the first commit)."""
+    try:
+        return set(git(repo, "ls-tree", "-r", "--name-only", "HEAD").split("\n")) - {""}
+    except subprocess.CalledProcessError:
+        return set()
+
+
+def getting(server: LocalServer, count: int) -> bool:
+    return len({r.name for r in server.gets()}) >= count
+
+
+def test_one_ctrl_c_drains_in_flight_downloads_and_reports_the_unsent(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "slow.txt"
+    urls.write_text(
+        "".join(f"{server.file(f's{i}', 120_000, rate=60_000)} s{i}.bin\n" for i in range(8))
+    )
+    failures = tmp_path / "left.jsonl"
+    child = spawn(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls), "-F", str(failures))
+    pump_until(child, lambda: getting(server, 2))
+    child.sendcontrol("c")
+    screen = read_to_end(child)
+    assert child.exitstatus == 130, screen
+    assert "stopping: no more downloads start" in screen
+    done = committed(repo)
+    unsent = [json.loads(line)["path"] for line in failures.read_text().splitlines()]
+    assert len(done) >= 2 and unsent
+    assert done.isdisjoint(unsent) and done | set(unsent) == {f"s{i}.bin" for i in range(8)}
+    assert f"{len(unsent)} never sent:" in screen
+    assert "interrupted" not in screen.split("finished:")[-1]
+    assert git(repo, "status", "--porcelain").strip() == ""  # nothing left unstaged
+
+
+def test_two_ctrl_c_force_the_stop_and_stage_what_had_finished(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "stuck.txt"
+    urls.write_text(
+        f"{server.file('quick', 1000)} quick.bin\n"
+        f"{server.stall('stuck1', after=1000)} stuck1.bin\n"
+        f"{server.stall('stuck2', after=1000)} stuck2.bin\n"
+        f"{server.stall('stuck3', after=1000)} stuck3.bin\n"
+        f"{server.file('never', 10)} never.bin\n"
+    )
+    # One job, so a window of three: quick and two stalls fill it, then a third
+    # stall takes quick's place, and never.bin is never sent.
+    child = spawn(tmp_path, "--no-ui", "-J", "1", "-C", str(repo), str(urls))
+    pump_until(child, lambda: getting(server, 2))
+    pump_until(child, lambda: (repo / "quick.bin").is_symlink())
+    child.sendcontrol("c")
+    child.expect("press Ctrl-C again")
+    child.sendcontrol("c")
+    screen = read_to_end(child)
+    assert child.exitstatus == 130, screen
+    assert "forced stop" in screen
+    assert "interrupted (outcome unknown):" in screen
+    interrupted = screen.split("interrupted (outcome unknown):")[1].split("never sent")[0]
+    assert all(f"stuck{i}.bin" in interrupted for i in (1, 2, 3))
+    assert "1 never sent:" in screen and "never.bin <-" in screen
+    assert committed(repo) == {"quick.bin"}
+    assert not (repo / "never.bin").exists()
+
+
+def test_sigterm_acts_like_a_forced_stop(tmp_path: Path, repo: Path, server: LocalServer) -> None:
+    urls = tmp_path / "stuck.txt"
+    urls.write_text(f"{server.stall('held', after=100)} held.bin\n")
+    child = spawn(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    pump_until(child, lambda: getting(server, 1))
+    os.kill(child.pid, signal.SIGTERM)
+    screen = read_to_end(child)
+    assert child.exitstatus == 130, screen
+    assert "terminated" in screen and "held.bin" in screen

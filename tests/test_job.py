@@ -1,0 +1,41 @@
+"""A job's rounds: retries and added items after the input is done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import git
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.demo_server import LocalServer
+from tui_annex.events import Event, ItemSent, RoundFinished
+from tui_annex.job import Job
+from tui_annex.options import RunOptions
+
+
+async def run_round(job: Job) -> list[Event]:
+    return [event async for event in job.events()]
+
+
+async def test_a_retry_after_an_interrupt_is_a_new_round_with_its_own_commit(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('one', 10)} one.bin\n{server.status(404)} gone.bin\n")
+    job = Job(
+        RunOptions(repo=repo, inputs=(str(urls),), jobs=1, git_annex=str(git_annex.executable))
+    )
+    first = await run_round(job)
+    assert isinstance(first[-1], RoundFinished)
+    assert (first[-1].done, first[-1].failed, first[-1].exit_code) == (1, 1, 1)
+    gone = job.queue.report().failed[0]
+    job.queue.retry([gone.id])
+    job.queue.edit(gone.id, url=server.file("back", 10))
+    job.queue.add(server.file("two", 10), "two.bin")
+    job.interrupt()  # an interrupt of the finished round must not stop the next one
+    second = await run_round(job)
+    last = second[-1]
+    assert isinstance(last, RoundFinished)
+    assert (last.done, last.failed, last.exit_code) == (3, 0, 0)
+    assert sorted(e.path for e in second if isinstance(e, ItemSent)) == ["gone.bin", "two.bin"]
+    files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(files) == ["gone.bin", "two.bin"]

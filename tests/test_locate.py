@@ -1,0 +1,64 @@
+"""Choosing the git-annex executable and the PATH its children get."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import run_cli
+from tui_annex.annex.locate import ENV_VAR, GitAnnex, GitAnnexNotFound, find_git_annex
+
+
+def executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_explicit_path_wins_over_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = executable(tmp_path / "a" / "git-annex")
+    monkeypatch.setenv(ENV_VAR, str(executable(tmp_path / "b" / "git-annex")))
+    assert find_git_annex(chosen).executable == chosen
+
+
+def test_environment_variable_wins_over_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chosen = executable(tmp_path / "env" / "my-annex")
+    monkeypatch.setenv(ENV_VAR, str(chosen))
+    assert find_git_annex().executable == chosen
+
+
+def test_without_path_the_one_beside_python_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = find_git_annex()
+    assert found.executable.parent == Path(sys.executable).parent.absolute()
+
+
+def test_a_missing_or_non_executable_choice_is_a_clear_error(tmp_path: Path) -> None:
+    plain = tmp_path / "not-executable"
+    plain.write_text("x")
+    with pytest.raises(GitAnnexNotFound, match=r"--git-annex: .* is not an executable file"):
+        find_git_annex(plain)
+    with pytest.raises(GitAnnexNotFound):
+        find_git_annex(tmp_path / "missing")
+
+
+def test_children_get_the_executables_folder_first_on_path(tmp_path: Path) -> None:
+    annex = GitAnnex(executable(tmp_path / "bin" / "git-annex"))
+    env = annex.env({"PATH": "/usr/bin:/bin"})
+    assert env["PATH"].split(os.pathsep) == [str(tmp_path / "bin"), "/usr/bin", "/bin"]
+    assert annex.env(env)["PATH"] == env["PATH"]  # not added twice
+
+
+def test_the_command_reports_a_bad_git_annex_option(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(tmp_path / "nope"), "-")
+    assert result.returncode == 2
+    assert "is not an executable file" in result.stderr

@@ -1,0 +1,286 @@
+"""The ``--no-ui`` front end: rich progress on a terminal, plain lines or JSON otherwise.
+
+Ctrl-C once: stop feeding and let in-flight downloads finish (then stage and
+commit them). Twice, or SIGTERM/SIGHUP: forced stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from .annex.repo import RepoError
+from .events import (
+    Event,
+    InputRejected,
+    ItemFinished,
+    ItemInterrupted,
+    ItemProgress,
+    ItemSent,
+    LogLine,
+    RoundFinished,
+)
+from .job import EXIT_INTERRUPTED, EXIT_USAGE, Job, describe
+from .queue import ItemState, StopReport
+
+__all__ = ["Output", "run_headless"]
+
+
+class Output:
+    """Where events go; one subclass per output mode."""
+
+    def start(self) -> None:
+        """Called before the first event."""
+
+    def handle(self, event: Event) -> None:
+        """Show one event."""
+
+    def notice(self, text: str) -> None:
+        """Show a message of the front end itself (e.g. about Ctrl-C)."""
+
+    def finish(self, job: Job, result: RoundFinished | None) -> None:
+        """Show the final report."""
+
+
+def _stamp(at: float | None = None) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at if at is not None else time.time()))
+
+
+class PlainOutput(Output):
+    """One timestamped line per finished or failed file and per log line; no progress."""
+
+    def __init__(self, out: TextIO, err: TextIO) -> None:
+        self.out = out
+        self.err = err
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, ItemFinished):
+            print(f"{_stamp(event.time)} {describe(event)}", file=self.out, flush=True)
+        elif isinstance(event, ItemInterrupted):
+            print(f"{_stamp(event.time)} interrupted {event.path}", file=self.out, flush=True)
+        elif isinstance(event, (LogLine, InputRejected)):
+            print(f"{_stamp(event.time)} {describe(event)}", file=self.err, flush=True)
+
+    def notice(self, text: str) -> None:
+        print(f"{_stamp()} {text}", file=self.err, flush=True)
+
+    def finish(self, job: Job, result: RoundFinished | None) -> None:
+        for line in report_lines(job.queue.report(), job):
+            print(line, file=self.err)
+        if result is not None:
+            print(f"{_stamp(result.time)} {describe(result)}", file=self.out, flush=True)
+
+
+class JsonOutput(Output):
+    """One JSON object per event on stdout, for scripts."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def handle(self, event: Event) -> None:
+        print(json.dumps(event_record(event), ensure_ascii=False), file=self.out, flush=True)
+
+    def notice(self, text: str) -> None:
+        record = {"event": "notice", "time": time.time(), "text": text}
+        print(json.dumps(record), file=self.out, flush=True)
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """The JSON form of an event: ``{"event": kind, "time": ..., fields...}``."""
+    record: dict[str, Any] = {"event": event.kind}
+    record.update(dataclasses.asdict(event))
+    return record
+
+
+class RichOutput(Output):
+    """An overall bar and one bar per active file; log lines scroll above them."""
+
+    def __init__(self, console: Console, job: Job) -> None:
+        self.console = console
+        self.job = job
+        self.progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(bar_width=None),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            refresh_per_second=8,
+            expand=True,
+        )
+        self.overall: TaskID | None = None
+        self.tasks: dict[int, TaskID] = {}
+        self.bytes_seen: dict[int, int] = {}
+        self.bytes_done = 0
+
+    def start(self) -> None:
+        self.progress.start()
+        self.overall = self.progress.add_task("all files", total=None)
+
+    def _summary(self) -> str:
+        counts = self.job.queue.counts()
+        total = len(self.job.queue)
+        finished = counts[ItemState.DONE] + counts[ItemState.FAILED]
+        return (
+            f"{finished}/{total} files · {counts[ItemState.FAILED]} failed · "
+            f"{counts[ItemState.SENT]} active · {self.job.session.state.value}"
+        )
+
+    def handle(self, event: Event) -> None:
+        progress = self.progress
+        if isinstance(event, ItemSent):
+            label = _shorten(event.path, 40)
+            self.tasks[event.item_id] = progress.add_task(label, total=None)
+        elif isinstance(event, ItemProgress):
+            task = self.tasks.get(event.item_id)
+            if task is not None:
+                progress.update(task, completed=event.bytes_done, total=event.total)
+            self._count_bytes(event.item_id, event.bytes_done)
+        elif isinstance(event, (ItemFinished, ItemInterrupted)):
+            task = self.tasks.pop(event.item_id, None)
+            if task is not None:
+                progress.remove_task(task)
+            if isinstance(event, ItemFinished) and not event.success:
+                self.console.print(f"[red]✗[/] {event.path}: {'; '.join(event.errors)}")
+            elif isinstance(event, ItemInterrupted):
+                self.console.print(f"[yellow]![/] {event.path}: interrupted")
+        elif isinstance(event, InputRejected):
+            self.console.print(f"[yellow]rejected[/] {event.location}: {event.reason}")
+        elif isinstance(event, LogLine):
+            style = {"error": "red", "warning": "yellow"}.get(event.level, "dim")
+            self.console.print(f"[{style}]\\[{event.source}][/] {event.text}", markup=True)
+        self._update_overall()
+
+    def _count_bytes(self, item_id: int, bytes_done: int) -> None:
+        before = self.bytes_seen.get(item_id, 0)
+        if bytes_done >= before:
+            self.bytes_done += bytes_done - before
+            self.bytes_seen[item_id] = bytes_done
+
+    def _update_overall(self) -> None:
+        # Sizes are unknown until each download starts, so the overall bar
+        # counts bytes with no total; the description carries the file counts.
+        if self.overall is not None:
+            self.progress.update(
+                self.overall, description=self._summary(), completed=self.bytes_done
+            )
+
+    def notice(self, text: str) -> None:
+        self.console.print(f"[bold yellow]{text}[/]")
+
+    def finish(self, job: Job, result: RoundFinished | None) -> None:
+        self._update_overall()
+        self.progress.stop()
+        for line in report_lines(job.queue.report(), job):
+            self.console.print(line, markup=False, highlight=False)
+        if result is not None:
+            self.console.print(describe(result), markup=False, highlight=False)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
+
+
+def report_lines(report: StopReport, job: Job, limit: int = 20) -> list[str]:
+    """What did not get added, item by item (the first ``limit`` of each kind)."""
+    lines: list[str] = []
+    sections = (
+        ("failed", report.failed),
+        ("interrupted (outcome unknown)", report.interrupted),
+        ("never sent", report.unsent),
+    )
+    for title, items in sections:
+        if not items:
+            continue
+        lines.append(f"{len(items)} {title}:")
+        for item in items[:limit]:
+            why = f": {'; '.join(item.errors)}" if item.errors else ""
+            lines.append(f"  {item.path} <- {item.url}{why}")
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more")
+    if lines and job.options.failures is not None:
+        lines.append(f"written to {job.options.failures} (feed it back in to retry)")
+    return lines
+
+
+def choose_output(job: Job, *, json_mode: bool, out: TextIO, err: TextIO) -> Output:
+    """JSON when asked, rich on a terminal, plain lines otherwise."""
+    if json_mode:
+        return JsonOutput(out)
+    if out.isatty():
+        return RichOutput(Console(file=out), job)
+    return PlainOutput(out, err)
+
+
+async def run_job(job: Job, output: Output) -> int:
+    """Run ``job`` to its end under signal handling; return the exit status."""
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+
+    def on_interrupt() -> None:
+        job.interrupt()
+        if job.session.forced:
+            output.notice("forced stop: terminating git-annex")
+        else:
+            output.notice(
+                "stopping: no more downloads start; in-flight ones finish "
+                "(press Ctrl-C again to stop them now)"
+            )
+
+    def on_terminate() -> None:
+        job.stop(force=True)
+        output.notice("terminated: stopping git-annex")
+
+    handlers: dict[int, Callable[[], None]] = {
+        signal.SIGINT: on_interrupt,
+        signal.SIGTERM: on_terminate,
+        signal.SIGHUP: on_terminate,
+    }
+    for signum, handler in handlers.items():
+        try:
+            loop.add_signal_handler(signum, handler)
+            installed.append(signum)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass
+    result: RoundFinished | None = None
+    output.start()
+    try:
+        async for event in job.events():
+            if isinstance(event, RoundFinished):
+                result = event
+            output.handle(event)
+    except RepoError as error:
+        output.notice(f"error: {error}")
+        return EXIT_USAGE
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+        output.finish(job, result)
+        job.close()
+    if result is None:
+        return EXIT_INTERRUPTED if job.interrupted else 1
+    return result.exit_code
+
+
+def run_headless(job: Job, *, json_mode: bool = False) -> int:
+    """Run ``job`` without the Textual app; return the exit status."""
+    output = choose_output(job, json_mode=json_mode, out=sys.stdout, err=sys.stderr)
+    return asyncio.run(run_job(job, output))
