@@ -56,6 +56,7 @@ class FakeJob:
         self._finish = asyncio.Event() if not finished else None
         self._starts = starts
         self.interrupts = 0
+        self.closed = False
         self.stops: list[bool] = []
 
     @property
@@ -93,6 +94,9 @@ class FakeJob:
             rejected=len(self._rejected),
             exit_code=130 if self.interrupted else (0 if report.complete else 1),
         )
+
+    def close(self) -> None:
+        self.closed = True
 
     def finish(self) -> None:
         if self._finish is None:

@@ -53,6 +53,7 @@ class JobLike(Protocol):
     def events(self) -> AsyncIterator[Event]: ...
     def interrupt(self) -> None: ...
     def stop(self, *, force: bool = False) -> None: ...
+    def close(self) -> None: ...
 
 
 class TuiAnnexApp(App[int]):
@@ -162,10 +163,8 @@ class TuiAnnexApp(App[int]):
 
     def exit_code(self) -> int:
         """0 all added, 1 some failed or unsent, 2 no valid input, 130 interrupted."""
-        if self.signalled is not None:
-            return 128 + self.signalled
-        if self.job.interrupted:
-            return 130
+        if self.signalled is not None or self.job.interrupted:
+            return 130  # as in --no-ui: a signal is a forced stop
         if self.error is not None:
             return 1
         if self.round is not None:
@@ -365,9 +364,16 @@ class TuiAnnexApp(App[int]):
 
 
 def run_app(job: JobLike, *, console: Console | None = None) -> int:
-    """Run the app on ``job``; after it closed, print the report; return the exit code."""
+    """Run the app on ``job``, close it, print the report; return the exit code.
+
+    0 all added, 1 some failed or never sent, 2 no valid input, 130 interrupted
+    (ctrl+c, ctrl+q while running, SIGTERM, SIGHUP).
+    """
     app = TuiAnnexApp(job)
-    code = app.run()
+    try:
+        code = app.run()
+    finally:
+        job.close()
     if code is None:
         code = app.exit_code()
     console = console or Console()

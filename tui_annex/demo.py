@@ -6,9 +6,11 @@ only that repository may download from 127.0.0.1.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +21,7 @@ from .demo_server import LocalServer
 from .job import Job
 from .options import RunOptions
 
-__all__ = ["demo_lines", "make_demo_repo", "run_demo"]
+__all__ = ["demo_lines", "main", "make_demo_repo", "run_demo"]
 
 
 def demo_lines(server: LocalServer) -> list[tuple[str, str]]:
@@ -87,10 +89,22 @@ def run_demo(
         job = Job(options)
         return run_app(job, console=console)
     finally:
-        if job is not None:
-            job.close()
         server.close()
         if keep:
             console.print(f"demo repository kept in {workdir / 'repo'}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """``tui-annex demo [--keep] [-J N] [--git-annex PATH]``."""
+    parser = argparse.ArgumentParser(
+        prog="tui-annex demo",
+        description="Run the app on generated downloads from a local server, in a "
+        "temporary repository that is removed afterwards.",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the demo repository")
+    parser.add_argument("-J", "--jobs", type=int, default=4, help="parallel downloads")
+    parser.add_argument("--git-annex", metavar="PATH", help="the git-annex to use")
+    args = parser.parse_args(list(argv))
+    return run_demo(keep=args.keep, jobs=args.jobs, git_annex=args.git_annex)
