@@ -77,6 +77,34 @@ def test_a_signal_forces_a_stop_and_restores_the_terminal(
 
 
 @pytest.mark.pty
+def test_the_command_opens_the_app_in_a_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.stall('held', after=1000)} held.bin\n")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tui_annex", "-C", str(repo), "-J", "1", str(urls)],
+        cwd=str(tmp_path),
+        dimensions=(35, 120),
+        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    child.expect("RUNNING")
+    child.expect("held.bin")
+    child.send("\x11")  # ctrl+q: stop gracefully, then quit; the stall needs a second one
+    child.expect("DRAINING")
+    child.send("\x11")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    after = child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "held.bin" in after
+
+
+@pytest.mark.pty
 def test_demo_runs_and_removes_its_temporary_folder(tmp_path: Path) -> None:
     temp = tmp_path / "temp"
     temp.mkdir()
