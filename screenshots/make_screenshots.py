@@ -1,0 +1,80 @@
+"""Regenerate ``screenshots/*.svg`` and ``*.png`` of the app's main states.
+
+Deterministic: a fake job over a queue filled by hand (the same data as the
+snapshot tests), no git-annex, no clock. Needs ``rsvg-convert`` for the PNGs.
+
+    .venv/bin/python screenshots/make_screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from tests.test_app_fakes import (  # noqa: E402
+    FakeJob,
+    failures_queue,
+    mixed_logs,
+    mixed_queue,
+    over_queue,
+    queued_queue,
+)
+from tui_annex.app import TuiAnnexApp  # noqa: E402
+from tui_annex.session import RunState  # noqa: E402
+
+SIZE = (120, 35)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One screenshot: a name, the job to show and the keys to press first."""
+
+    name: str
+    job: Callable[[], FakeJob]
+    keys: Sequence[str] = ()
+
+
+SHOTS = [
+    Shot("01-queued", lambda: FakeJob(queued_queue(40), state=RunState.IDLE, starts=False)),
+    Shot("02-running", lambda: FakeJob(mixed_queue(), mixed_logs()), ["down", "down"]),
+    Shot("03-failures-and-log", lambda: FakeJob(failures_queue(), mixed_logs()), ["l"]),
+    Shot("04-details", lambda: FakeJob(failures_queue(), mixed_logs()), ["down"] * 8 + ["enter"]),
+    Shot("05-draining", lambda: FakeJob(mixed_queue(), mixed_logs()), ["ctrl+c"]),
+    Shot("06-finished", lambda: FakeJob(over_queue(), mixed_logs(), finished=True)),
+]
+
+
+async def take(shot: Shot) -> Path:
+    """Run the app headless, press the keys, save the SVG."""
+    app = TuiAnnexApp(shot.job())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for key in shot.keys:
+            await pilot.press(key)
+        await pilot.pause()
+        return Path(app.save_screenshot(f"{shot.name}.svg", path=str(HERE)))
+
+
+def main() -> int:
+    """Make every screenshot, then its PNG."""
+    converter = shutil.which("rsvg-convert")
+    for shot in SHOTS:
+        svg = asyncio.run(take(shot))
+        if converter:
+            subprocess.run([converter, str(svg), "-o", str(svg.with_suffix(".png"))], check=True)
+        print(svg.with_suffix(".png" if converter else ".svg").name)
+    if not converter:
+        print("rsvg-convert not found: SVGs only (apt-get install librsvg2-bin)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""Deterministic stand-ins for the app's tests and screenshots: a fake job over a queue we fill.
+
+No tests here; ``tests/test_app_snapshots.py`` and ``screenshots/make_screenshots.py``
+import from it. Nothing runs git-annex, nothing reads a clock. Also the narrowed
+process guard the app's real-engine tests use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import annex_processes
+from tui_annex.events import Event, InputRejected, LogLine, RoundFinished
+from tui_annex.queue import DownloadQueue, ItemState
+from tui_annex.session import RunState
+
+BASE = "https://data.example.org/survey-2026"
+
+
+class FakeSession:
+    """Has the run state the app reads; the fake job moves it."""
+
+    def __init__(self, state: RunState) -> None:
+        self.state = state
+
+
+class FakeJob:
+    """The shape of :class:`tui_annex.job.Job`: yields a fixed list of events, then waits.
+
+    ``interrupt()`` moves the state to draining, then stopping, like the real job.
+    ``finish()`` ends the round with a :class:`RoundFinished`.
+    """
+
+    def __init__(
+        self,
+        queue: DownloadQueue,
+        events: Sequence[Event] = (),
+        *,
+        state: RunState = RunState.RUNNING,
+        rejected: Sequence[InputRejected] = (),
+        finished: bool = False,
+        starts: bool = True,
+    ) -> None:
+        self._queue = queue
+        self._events = list(events)
+        self._session = FakeSession(state)
+        self._rejected = list(rejected)
+        self._finish = asyncio.Event() if not finished else None
+        self._starts = starts
+        self.interrupts = 0
+        self.closed = False
+        self.stops: list[bool] = []
+
+    @property
+    def session(self) -> FakeSession:
+        return self._session
+
+    @property
+    def queue(self) -> DownloadQueue:
+        return self._queue
+
+    @property
+    def rejected(self) -> list[InputRejected]:
+        return self._rejected
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interrupts > 0
+
+    async def events(self) -> AsyncIterator[Event]:
+        if self._starts and self._session.state is RunState.IDLE:
+            self._session.state = RunState.RUNNING
+        for event in self._events:
+            yield event
+        if self._finish is None:
+            self._finish = asyncio.Event()
+            self._finish.set()
+        await self._finish.wait()
+        self._session.state = RunState.FINISHED
+        report = self._queue.report()
+        yield RoundFinished(
+            done=len(report.done),
+            failed=len(report.failed),
+            interrupted=len(report.interrupted),
+            unsent=len(report.unsent),
+            rejected=len(self._rejected),
+            exit_code=130 if self.interrupted else (0 if report.complete else 1),
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+    def finish(self) -> None:
+        if self._finish is None:
+            self._finish = asyncio.Event()
+        self._finish.set()
+
+    def interrupt(self) -> None:
+        self.interrupts += 1
+        if self.interrupts == 1:
+            self._session.state = RunState.DRAINING
+        else:
+            self.stop(force=True)
+
+    def stop(self, *, force: bool = False) -> None:
+        self.stops.append(force)
+        self._session.state = RunState.STOPPING if force else RunState.DRAINING
+
+
+def queued_queue(count: int = 30) -> DownloadQueue:
+    """A queue of ``count`` items, nothing sent yet."""
+    queue = DownloadQueue()
+    for number in range(1, count + 1):
+        folder = ("raw", "images", "tables")[number % 3]
+        queue.add(
+            f"{BASE}/{folder}/part-{number:03d}.dat",
+            f"{folder}/part-{number:03d}.dat",
+            source=f"urls.txt:{number}",
+        )
+    queue.close()
+    return queue
+
+
+def mixed_queue() -> DownloadQueue:
+    """Items in every state: 4 in flight at different points, done, failed, interrupted, queued."""
+    queue = queued_queue(30)
+    sizes = [48_000_000, 5_200_000, 730_000_000, 12_000]
+    done_ids = [queue.take_next() for _ in range(8)]
+    for number, item in enumerate(done_ids):
+        assert item is not None
+        if number == 2:
+            queue.mark_finished(
+                item,
+                success=False,
+                key=None,
+                errors=("download failed: Not Found (HTTP 404)",),
+                note=None,
+            )
+        elif number == 5:
+            queue.mark_finished(
+                item,
+                success=False,
+                key=None,
+                errors=(
+                    "download failed: Internal Server Error (HTTP 500)",
+                    "addurl: 1 failed to download from the web",
+                ),
+                note=None,
+            )
+        elif number == 6:
+            item.bytes_done = 3_400_000
+            item.total = 9_000_000
+            queue.mark_interrupted(item)
+        else:
+            item.total = 1_000_000 * (number + 1)
+            queue.mark_finished(
+                item,
+                success=True,
+                key=f"SHA256E-s{item.total}--{'0123456789abcdef' * 4}.dat",
+                errors=(),
+                note=None,
+            )
+    for size, fraction, speed in zip(
+        sizes, (0.35, 0.8, 0.04, 0.0), (2.4e6, 850e3, 11.2e6, 0.0), strict=True
+    ):
+        item = queue.take_next()
+        assert item is not None
+        item.total = size if size > 20_000 else None
+        item.bytes_done = int(size * fraction)
+        item.speed = speed
+    assert not queue.in_state(ItemState.SENT)[0].errors
+    return queue
+
+
+def failures_queue() -> DownloadQueue:
+    """A run near its end: a few queued, one in flight, failures and interruptions, many done."""
+    queue = mixed_queue()
+    queue.remove([item.id for item in queue.pending()[3:]])
+    return queue
+
+
+def over_queue() -> DownloadQueue:
+    """A run that ended: what was in flight has finished, some items were never sent."""
+    queue = failures_queue()
+    for item in queue.in_state(ItemState.SENT):
+        queue.mark_finished(
+            item,
+            success=True,
+            key=f"SHA256E-s{item.total or 12_000}--{'9' * 64}.dat",
+            errors=(),
+            note=None,
+        )
+    return queue
+
+
+def mixed_logs() -> list[Event]:
+    """Log lines of every tag, at fixed times."""
+    return [
+        LogLine(source="app", level="info", text="git-annex 10.20261026 in /tmp/repo", time=0.0),
+        LogLine(source="stderr", level="warning", text="  Not Found", time=0.0),
+        LogLine(
+            source="app",
+            level="error",
+            text="images/part-003.dat: download failed (HTTP 404)",
+            time=0.0,
+        ),
+        InputRejected(
+            source="urls.txt",
+            line=31,
+            reason="path escapes the repository: ../etc/passwd",
+            time=0.0,
+        ),
+        LogLine(source="stderr", level="error", text="addurl: 2 failed", time=0.0),
+    ]
+
+
+def _cwd_under(pid: int, base: Path) -> bool:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(base)
+    except OSError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_stray_annex_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """conftest's guard, narrowed to git-annex processes working in this session's temp dirs.
+
+    The shared guard SIGKILLs every new git-annex on the machine, including those of
+    another test session running at the same time (seen: it killed one from another
+    worktree, and a run of theirs killed ours). Ours always run inside a repo under
+    the session's base temp dir, so the narrowed check misses none of them.
+    """
+    base = tmp_path_factory.getbasetemp()
+
+    def ours() -> dict[int, str]:
+        return {pid: cmd for pid, cmd in annex_processes().items() if _cwd_under(pid, base)}
+
+    before = set(ours())
+    yield
+    deadline = time.monotonic() + 5
+    while True:
+        left = {pid: cmd for pid, cmd in ours().items() if pid not in before}
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, f"git-annex processes outlived the test: {left}"

@@ -1,0 +1,200 @@
+"""The app against the real engine: real git-annex, real HTTP server, keys pressed while
+downloads run. Every wait is on a condition (bounded), never a fixed sleep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from tests.test_app_fakes import no_stray_annex_processes
+from tui_annex.app import TuiAnnexApp
+from tui_annex.demo_server import LocalServer
+from tui_annex.job import Job
+from tui_annex.options import RunOptions
+from tui_annex.queue import ItemState
+from tui_annex.screens import DetailsScreen
+from tui_annex.session import RunState
+from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
+
+SIZE = (120, 35)
+__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard (see there)
+
+
+def make_job(tmp_path: Path, repo: Path, lines: Sequence[tuple[str, str]], jobs: int = 2) -> Job:
+    """A job over an input file of ``URL PATH`` lines."""
+    source = tmp_path / "urls.txt"
+    source.write_text("".join(f"{url} {path}\n" for url, path in lines))
+    return Job(RunOptions(repo=repo, inputs=(str(source),), jobs=jobs, grace=2.0))
+
+
+async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: int = 1500) -> None:
+    """Let the app run until ``condition`` holds; fail after ``limit`` short rounds (~30 s)."""
+    for _ in range(limit):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    app = pilot.app
+    assert isinstance(app, TuiAnnexApp)
+    states = {item.path: item.state.value for item in app.job.queue}
+    raise AssertionError(f"condition never held; items: {states}; error: {app.error}")
+
+
+def sent(job: Job) -> int:
+    return len(job.queue.in_state(ItemState.SENT))
+
+
+async def test_ctrl_c_drains_then_forces_and_quits(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.stall(f"s{n}", after=1000), f"stall/{n}.bin") for n in range(2)]
+    lines += [(server.file(f"q{n}", 1000), f"queued/{n}.bin") for n in range(5)]
+    job = make_job(tmp_path, repo, lines)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(server.gets("s0") + server.gets("s1")) == 2)
+        await pilot.press("ctrl+c")
+        assert job.session.state is RunState.DRAINING
+        await pilot.pause()
+        assert "DRAINING" in str(app.query_one("#summary").render())
+        assert app.query_one(ReportBanner).has_class("-shown")
+        assert app.running, "a graceful stop waits for the stalled downloads"
+        await pilot.press("ctrl+c")
+        assert job.session.state in (RunState.STOPPING, RunState.FINISHED)
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 130
+    report = job.queue.report()
+    assert {"stall/0.bin", "stall/1.bin"} <= {item.path for item in report.interrupted}
+    # The quick items may have finished beside the stalls (-J2 plus lookahead); none is lost.
+    assert all(item.path.startswith("queued/") for item in report.done)
+    assert len(report.done) + len(report.unsent) + len(report.interrupted) == 7
+
+
+async def test_graceful_stop_finishes_in_flight_and_shows_the_report(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.gate(f"g{n}", 3000), f"gate/{n}.bin") for n in range(8)]
+    job = make_job(tmp_path, repo, lines)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(server.gets()) >= 2)
+        await pilot.press("ctrl+c")
+        in_flight = {item.path for item in job.queue.in_state(ItemState.SENT)}
+        for n in range(8):
+            server.open_gate(f"g{n}")
+        await wait_until(pilot, lambda: not app.running)
+        assert app.is_running, "after a single ctrl+c the app stays to show the report"
+        await pilot.pause()
+        banner = str(app.query_one(ReportBanner).render())
+        expected = f"Stopped: {len(in_flight)} added, 0 failed, 0 interrupted, "
+        assert expected + f"{8 - len(in_flight)} never sent" in banner
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 130
+    assert {item.path for item in job.queue.report().done} == in_flight
+
+
+async def test_ctrl_q_waits_for_the_job_then_quits(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.gate(f"g{n}", 2000), f"gate/{n}.bin") for n in range(5)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(server.gets("g0")) == 1)
+        await pilot.press("ctrl+q")
+        in_flight = {item.path for item in job.queue.in_state(ItemState.SENT)}
+        await pilot.pause()
+        assert app.is_running and app.running, "the app waits for the in-flight downloads"
+        assert job.session.state is RunState.DRAINING
+        for n in range(5):
+            server.open_gate(f"g{n}")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 130
+    report = job.queue.report()
+    assert {item.path for item in report.done} == in_flight
+    assert len(report.unsent) == 5 - len(in_flight) > 0
+
+
+async def test_keys_move_the_cursor_open_details_toggle_log_retry_and_quit(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file(f"f{n}", 2000 + n), f"ok/{n}.bin") for n in range(5)]
+    lines.append((server.status(404, "gone"), "gone.bin"))
+    job = make_job(tmp_path, repo, lines)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: not app.running and job.last_round is not None)
+        await pilot.pause()
+        view = app.query_one(DownloadsView)
+        # Failed items sort before done ones.
+        assert view.selected is not None and view.selected.path == "gone.bin"
+        await pilot.press("end")
+        assert view.cursor == 5
+        await pilot.press("up", "up")
+        assert view.cursor == 3
+        await pilot.press("home")
+        assert view.cursor == 0
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailsScreen)
+        assert app.screen.item.path == "gone.bin"
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailsScreen)
+        log = app.query_one(LogPane)
+        assert not log.display
+        await pilot.press("l")
+        assert log.display
+        await pilot.press("L")
+        assert log.min_level == "warning"
+        await pilot.press("L", "L")
+        assert log.min_level == "info"
+        rounds = server.gets("gone")
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(server.gets("gone")) > len(rounds))
+        await wait_until(pilot, lambda: not app.running)
+        assert job.queue.get(view.model.order[0]).attempts == 2
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 1
+
+
+async def test_pause_stops_feeding_and_resume_goes_on(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.gate("first", 1000), "first.bin")]
+    lines += [(server.file(f"f{n}", 1000), f"f{n}.bin") for n in range(5)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(server.gets("first")) == 1)
+        await pilot.press("p")
+        assert job.queue.paused and job.session.state is RunState.PAUSED
+        pending = len(job.queue.pending())
+        assert pending > 0
+        server.open_gate("first")
+        await wait_until(pilot, lambda: not job.queue.in_state(ItemState.SENT))
+        assert len(job.queue.pending()) == pending, "nothing new is sent while paused"
+        await pilot.press("p")
+        assert not job.queue.paused
+        await wait_until(pilot, lambda: not app.running)
+        assert len(job.queue.report().done) == 6
+        await pilot.press("ctrl+c")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0
+
+
+async def test_an_unusable_repository_is_shown_and_reported(tmp_path: Path) -> None:
+    source = tmp_path / "urls.txt"
+    source.write_text("https://example.org/a a.bin\n")
+    job = Job(RunOptions(repo=tmp_path / "missing", inputs=(str(source),), create=False))
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: not app.running)
+        await pilot.pause()
+        assert app.error is not None
+        assert app.query_one(LogPane).display, "with nothing to list, the log opens"
+        assert app.error.split(":")[0] in str(app.query_one(ReportBanner).render())
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 1

@@ -1,0 +1,152 @@
+"""The app in a real pseudo-terminal: it draws, ctrl+c twice (or SIGTERM) stops it, the
+terminal is restored, the report is printed after, and no git-annex is left behind.
+
+Run as a module it is the launcher: ``python -m tests.test_app_pty REPO URLS``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.test_app_fakes import no_stray_annex_processes
+from tui_annex.demo_server import LocalServer
+
+ROOT = Path(__file__).parent.parent
+ALT_SCREEN_OFF = "\x1b[?1049l"
+__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard
+
+
+def spawn(tmp_path: Path, repo: Path, server: LocalServer) -> pexpect.spawn:
+    """Start the launcher in a 35x120 pty over two stalled URLs and a few quick ones."""
+    urls = tmp_path / "urls.txt"
+    lines = [f"{server.stall(f's{n}', after=2000)} stall/{n}.bin" for n in range(2)]
+    lines += [f"{server.file(f'f{n}', 1000)} quick/{n}.bin" for n in range(3)]
+    urls.write_text("\n".join(lines) + "\n")
+    return pexpect.spawn(
+        sys.executable,
+        ["-m", "tests.test_app_pty", str(repo), str(urls)],
+        cwd=str(ROOT),
+        dimensions=(35, 120),
+        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+
+
+@pytest.mark.pty
+def test_ctrl_c_twice_stops_restores_the_terminal_and_prints_the_report(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect(r"[1-9] in flight")
+    child.send("\x03")
+    child.expect("DRAINING")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    output = child.before
+    assert ALT_SCREEN_OFF in output, "the alternate screen was left"
+    after = output.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "interrupted (outcome unknown)" in after
+    assert "stall/0.bin" in after
+
+
+@pytest.mark.pty
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_forces_a_stop_and_restores_the_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer, signum: int
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect(r"[1-9] in flight")
+    child.kill(signum)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130, "a signal is a forced stop, as in --no-ui"
+    output = child.before
+    assert ALT_SCREEN_OFF in output
+    assert "Stopped:" in output.rsplit(ALT_SCREEN_OFF, 1)[1]
+
+
+@pytest.mark.pty
+def test_the_command_opens_the_app_in_a_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.stall('held', after=1000)} held.bin\n")
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tui_annex", "-C", str(repo), "-J", "1", str(urls)],
+        cwd=str(tmp_path),
+        dimensions=(35, 120),
+        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    child.expect("RUNNING")
+    child.expect("held.bin")
+    child.send("\x11")  # ctrl+q: stop gracefully, then quit; the stall needs a second one
+    child.expect("DRAINING")
+    child.send("\x11")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    after = child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "held.bin" in after
+
+
+@pytest.mark.pty
+def test_demo_runs_and_removes_its_temporary_folder(tmp_path: Path) -> None:
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tests.test_app_pty", "demo"],
+        cwd=str(ROOT),
+        dimensions=(35, 120),
+        env={
+            "TERM": "xterm-256color",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "TMPDIR": str(temp),
+        },
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    child.expect("RUNNING")
+    child.expect(r"[1-9][0-9]* done")
+    assert list(temp.glob("tui-annex-demo-*")), "the demo works in a temporary folder"
+    child.send("\x03")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "Stopped:" in child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    # (git-annex may leave its own scratch files in TMPDIR when it is killed.)
+    assert not list(temp.glob("tui-annex-demo-*")), "the demo's temporary folder was removed"
+
+
+def main(argv: list[str]) -> int:
+    """The launcher: a Job over REPO and the URL list in the app, or ``demo``."""
+    from tui_annex.app import run_app
+    from tui_annex.demo import main as demo_main
+    from tui_annex.job import Job
+    from tui_annex.options import RunOptions
+
+    if argv == ["demo"]:
+        return demo_main(["-J", "2"])
+    repo, urls = argv
+    return run_app(Job(RunOptions(repo=Path(repo), inputs=(urls,), jobs=2, grace=2.0)))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

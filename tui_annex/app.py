@@ -1,0 +1,388 @@
+"""The Textual front end: drives a job, shows its queue live, and stops it cleanly.
+
+One worker iterates ``job.events()``; it only files log lines away. Everything
+else is read from the plain queue by one ~15 Hz timer (dirty set + version), so
+the downloads never wait for the UI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import ClassVar, Protocol
+
+from rich.console import Console
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from .events import Event, InputRejected, LogLine, RoundFinished
+from .queue import DownloadItem, DownloadQueue, ItemState
+from .screens import DetailsScreen
+from .session import RunState
+from .widgets import DownloadsView, LogPane, QueueModel, ReportBanner, SummaryLine, final_report
+
+__all__ = ["JobLike", "TuiAnnexApp", "run_app"]
+
+#: Redraws per second; the timer is the only path from the engine to the screen.
+REFRESH_HZ = 15.0
+
+
+class SessionLike(Protocol):
+    """The part of :class:`tui_annex.session.Session` the app reads."""
+
+    @property
+    def state(self) -> RunState: ...
+
+
+class JobLike(Protocol):
+    """What the app needs of :class:`tui_annex.job.Job` (tests pass a fake with this shape)."""
+
+    @property
+    def session(self) -> SessionLike: ...
+    @property
+    def queue(self) -> DownloadQueue: ...
+    @property
+    def rejected(self) -> Sequence[InputRejected]: ...
+    @property
+    def interrupted(self) -> bool: ...
+    def events(self) -> AsyncIterator[Event]: ...
+    def interrupt(self) -> None: ...
+    def stop(self, *, force: bool = False) -> None: ...
+    def close(self) -> None: ...
+
+
+class TuiAnnexApp(App[int]):
+    """The download manager's screen: summary, downloads, log, footer."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "tui-annex"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        # While the job runs, ctrl+c / ctrl+q stop it; once it is over they (and q) just quit.
+        Binding("ctrl+c", "interrupt", "Stop", priority=True),
+        Binding("ctrl+c", "close", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "close", "Quit", show=False, priority=True),
+        Binding("q", "close", "Quit"),
+        Binding("enter", "details", "Details"),
+        Binding("p", "pause", "Pause"),
+        Binding("p", "resume", "Resume"),
+        Binding("r", "retry", "Retry"),
+        Binding("R", "retry_all", "Retry failed"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("L", "cycle_log_level", "Log level"),
+    ]
+
+    def __init__(self, job: JobLike, *, refresh_hz: float = REFRESH_HZ) -> None:
+        super().__init__()
+        self.job = job
+        self.model = QueueModel(job.queue)
+        self.refresh_hz = refresh_hz
+        self.round: RoundFinished | None = None
+        self.error: str | None = None
+        self.running = False
+        self.quitting = False
+        self.signalled: int | None = None
+        self._stop_presses = 0
+        self._bindings_key: tuple[object, ...] = ()
+        self._banner = ""
+        # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
+        self.summary = SummaryLine(id="summary")
+        self.banner = ReportBanner(id="banner")
+        self.downloads = DownloadsView(self.model, id="downloads")
+        self.log_pane = LogPane(id="log")
+
+    # -- layout -----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield self.summary
+        yield self.banner
+        yield self.downloads
+        yield self.log_pane
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.log_pane.display = False
+        self.downloads.focus()
+        self._install_signal_handlers()
+        self.tick()
+        self.set_interval(1 / self.refresh_hz, self.tick)
+        self.run_round()
+
+    def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signum)
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.on_signal, signum)
+
+    # -- the job ----------------------------------------------------------------------
+
+    @work(group="job", exclusive=True, exit_on_error=False)
+    async def run_round(self) -> None:
+        """Iterate one round of the job's events; file log lines away; then settle."""
+        self.running = True
+        self.round = None
+        self.banner.remove_class("-shown")
+        try:
+            async for event in self.job.events():
+                if isinstance(event, LogLine | InputRejected):
+                    self.log_pane.add(event)
+                elif isinstance(event, RoundFinished):
+                    self.round = event
+        except Exception as error:  # shown to the user and printed after exit
+            self.error = f"{type(error).__name__}: {error}"
+            self.log_pane.add(LogLine(source="app", level="error", text=self.error))
+        finally:
+            self.running = False
+        self.round_over()
+
+    def round_over(self) -> None:
+        """The job's round ended: quit if asked to, else show the report and what to do next."""
+        self.tick()
+        if self.quitting:
+            self._leave()
+            return
+        if not len(self.job.queue) and self.log_pane.entries:
+            # Nothing to list (no valid input, or the repository was unusable): the log says why.
+            self.log_pane.display = True
+        self.refresh_bindings()
+
+    def _leave(self) -> None:
+        code = self.exit_code()
+        self.exit(code, return_code=code)
+
+    def exit_code(self) -> int:
+        """0 all added, 1 some failed or unsent, 2 no valid input, 130 interrupted."""
+        if self.signalled is not None or self.job.interrupted:
+            return 130  # as in --no-ui: a signal is a forced stop
+        if self.error is not None:
+            return 1
+        if self.round is not None:
+            return self.round.exit_code
+        return 1
+
+    # -- the timer --------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Fold the queue's changes in and redraw what changed (the only refresh path)."""
+        before = self.model.rebuilds
+        dirty = self.model.update()
+        downloads = self.downloads
+        downloads.update_rows(dirty, self.model.rebuilds != before)
+        state = self.job.session.state
+        totals = self.model.totals()
+        self.summary.show(totals, state)
+        self.log_pane.flush()
+        # The footer depends on the run state and the selected item: redraw it when they change.
+        selected = self.downloads.selected
+        key = (
+            state,
+            self.running,
+            selected.state if selected else None,
+            self.model.retryable_count() > 0,
+        )
+        if key != self._bindings_key:
+            self._bindings_key = key
+            self.refresh_bindings()
+        self._update_banner(state, totals.counts[ItemState.SENT])
+        screen = self.screen
+        if isinstance(screen, DetailsScreen) and screen.item.id in dirty:
+            screen.refresh_details()
+
+    def _update_banner(self, state: RunState, in_flight: int) -> None:
+        banner = self.banner
+        if state is RunState.DRAINING:
+            text = f"draining:{in_flight}"
+            if text != self._banner:
+                banner.update(
+                    f"[b yellow]Stopping[/]: no new downloads; waiting for {in_flight} in flight."
+                    "  [dim]ctrl+c again: stop them now[/]"
+                )
+                banner.add_class("-shown")
+        elif state is RunState.STOPPING:
+            text = "stopping"
+            if text != self._banner:
+                banner.update(
+                    "[b red]Stopping now[/]: git-annex is being terminated;"
+                    " finished files are kept and staged."
+                )
+                banner.add_class("-shown")
+        elif not self.running and (self.round is not None or self.error is not None):
+            text = f"over:{self.model.queue.version}:{self.error}"
+            if text != self._banner:
+                hint = "q: quit · l: log · enter: details"
+                if self._can_retry():
+                    hint = "r/R: retry · " + hint
+                if self.error:
+                    hint = f"{self.error} · {hint}"
+                banner.show_report(self.job.queue.report(), stopped=self.job.interrupted, hint=hint)
+        else:
+            text = ""
+            if text != self._banner:
+                banner.remove_class("-shown")
+        self._banner = text
+
+    # -- actions ----------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the bindings (and commands) that do not apply now."""
+        queue = self.job.queue
+        if action == "close":
+            return not self.running
+        if action in ("interrupt", "quit"):
+            return self.running
+        if action == "pause":
+            return self.running and not queue.paused and not self._stop_presses
+        if action == "resume":
+            return self.running and queue.paused and not self._stop_presses
+        if action == "retry":
+            selected = self._selected()
+            return self._can_retry() and selected is not None and selected.state.retryable
+        if action == "retry_all":
+            return self._can_retry() and self.model.retryable_count() > 0
+        if action == "details":
+            return self._selected() is not None
+        return True
+
+    def _selected(self) -> DownloadItem | None:
+        return self.downloads.selected
+
+    def _can_retry(self) -> bool:
+        return not self.job.interrupted and not self.quitting and self.error is None
+
+    def action_interrupt(self) -> None:
+        """ctrl+c: stop feeding and drain; again: force the stop and quit; when over: quit."""
+        if not self.running:
+            self._leave()
+            return
+        self._stop_presses += 1
+        if self._stop_presses > 1:
+            self.quitting = True
+        self.job.interrupt()
+        self.tick()
+
+    async def action_quit(self) -> None:
+        """ctrl+q: the same clean stop, then quit once the job has ended; again: force it."""
+        self.quitting = True
+        if not self.running:
+            self._leave()
+            return
+        self._stop_presses += 1
+        self.job.interrupt()
+        self.tick()
+
+    def action_close(self) -> None:
+        """q, once the run is over: quit."""
+        if not self.running:
+            self._leave()
+
+    def on_signal(self, signum: int) -> None:
+        """SIGTERM/SIGHUP: forced stop, then quit (restoring the terminal)."""
+        self.signalled = signum
+        self.quitting = True
+        if self.running:
+            self.job.stop(force=True)
+        else:
+            self._leave()
+
+    def action_details(self) -> None:
+        """Open the details of the selected item."""
+        item = self.downloads.selected
+        if item is not None:
+            self.push_screen(DetailsScreen(item))
+
+    def on_downloads_view_activated(self) -> None:
+        self.action_details()
+
+    def action_pause(self) -> None:
+        """Stop sending new items; in-flight downloads go on."""
+        self.job.queue.pause()
+        self.tick()
+
+    def action_resume(self) -> None:
+        """Send items again."""
+        self.job.queue.resume()
+        self.tick()
+
+    def action_retry(self) -> None:
+        """Queue the selected failed or interrupted item again."""
+        item = self.downloads.selected
+        if item is not None:
+            self._retry(self.job.queue.retry([item.id]))
+
+    def action_retry_all(self) -> None:
+        """Queue every failed or interrupted item again."""
+        self._retry(self.job.queue.retry_failed())
+
+    def _retry(self, items: Sequence[object]) -> None:
+        if items and not self.running:
+            self.run_round()
+        self.tick()
+
+    def action_toggle_log(self) -> None:
+        """Show or hide the log pane."""
+        pane = self.log_pane
+        pane.display = not pane.display
+
+    def action_cycle_log_level(self) -> None:
+        """Show all log lines, then warnings and errors, then errors only."""
+        pane = self.log_pane
+        pane.display = True
+        level = pane.cycle_level()
+        self.notify(f"log shows {'all lines' if level == 'info' else level + ' and worse'}")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette offers the same actions as the keys, when they apply."""
+        yield from super().get_system_commands(screen)
+        commands = [
+            (
+                "interrupt",
+                "Stop downloads",
+                "Stop feeding; in-flight downloads finish (again: now)",
+            ),
+            ("pause", "Pause", "Stop sending new items; in-flight downloads go on"),
+            ("resume", "Resume", "Send items again"),
+            ("retry", "Retry item", "Queue the selected failed item again"),
+            ("retry_all", "Retry failed", "Queue every failed or interrupted item again"),
+            ("details", "Details", "Show the selected item's URL, key and errors"),
+            ("toggle_log", "Toggle log", "Show or hide the log pane"),
+            ("cycle_log_level", "Log level", "Cycle the log filter: all, warning+, error"),
+        ]
+        for action, title, help_text in commands:
+            if self.check_action(action, ()):
+                yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+
+
+def run_app(job: JobLike, *, console: Console | None = None) -> int:
+    """Run the app on ``job``, close it, print the report; return the exit code.
+
+    0 all added, 1 some failed or never sent, 2 no valid input, 130 interrupted
+    (ctrl+c, ctrl+q while running, SIGTERM, SIGHUP).
+    """
+    app = TuiAnnexApp(job)
+    try:
+        code = app.run()
+    finally:
+        job.close()
+    if code is None:
+        code = app.exit_code()
+    console = console or Console()
+    console.print(
+        final_report(
+            job.queue.report(),
+            job.rejected,
+            stopped=job.interrupted or app.signalled is not None,
+            error=app.error,
+        )
+    )
+    return code

@@ -1,0 +1,87 @@
+"""One item's details as a modal screen: URL, path, state, key, errors, source, attempts."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ..queue import DownloadItem, ItemState
+from ..widgets.format import human_bytes, human_duration, human_speed
+
+__all__ = ["DetailsScreen", "details_table"]
+
+_STATE_STYLE = {
+    ItemState.SENT: "bold cyan",
+    ItemState.QUEUED: "dim",
+    ItemState.DONE: "bold green",
+    ItemState.FAILED: "bold red",
+    ItemState.INTERRUPTED: "bold yellow",
+}
+
+
+def details_table(item: DownloadItem) -> Table:
+    """Every field worth knowing about ``item``, one per row."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_row("URL", Text(item.url))
+    table.add_row("path", Text(item.path))
+    table.add_row("state", Text(item.state.value, _STATE_STYLE[item.state]))
+    size = f"{human_bytes(item.bytes_done)} of {human_bytes(item.total)}"
+    if item.state is ItemState.SENT and item.speed > 0:
+        size += f" at {human_speed(item.speed)}"
+        if item.eta is not None:
+            size += f", {human_duration(item.eta)} left"
+    table.add_row("progress", size)
+    table.add_row("key", Text(item.key or "—", "" if item.key else "dim"))
+    if item.note:
+        table.add_row("note", Text(item.note))
+    errors = Text("\n".join(item.errors), "red") if item.errors else Text("none", "dim")
+    table.add_row("errors", errors)
+    table.add_row("source", Text(item.source or "—"))
+    table.add_row("attempts", str(item.attempts))
+    if item.extra_urls:
+        table.add_row("extra URLs", Text("\n".join(item.extra_urls)))
+    if item.metadata:
+        meta = "\n".join(f"{name}={', '.join(values)}" for name, values in item.metadata.items())
+        table.add_row("metadata", Text(meta))
+    return table
+
+
+class DetailsScreen(ModalScreen[None]):
+    """A dialog with one item's details; escape, enter or q closes it."""
+
+    DEFAULT_CSS = """
+    DetailsScreen { align: center middle; }
+    DetailsScreen > VerticalScroll {
+        width: 90%; max-width: 110; height: auto; max-height: 80%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter,q", "close", "Close"),
+    ]
+
+    def __init__(self, item: DownloadItem) -> None:
+        super().__init__()
+        self.item = item
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll() as box:
+            box.border_title = f"item {self.item.id}"
+            yield Static(details_table(self.item), id="details")
+
+    def refresh_details(self) -> None:
+        """Redraw with the item's current values (the app calls it from its timer)."""
+        self.query_one("#details", Static).update(details_table(self.item))
+
+    def action_close(self) -> None:
+        """Close the dialog."""
+        self.dismiss(None)

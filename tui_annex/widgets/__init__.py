@@ -1,0 +1,17 @@
+"""The app's widgets, one per module, over the plain queue model."""
+
+from .downloads import DownloadsView
+from .log_pane import LogPane
+from .model import QueueModel, Totals
+from .report import ReportBanner, final_report
+from .summary import SummaryLine
+
+__all__ = [
+    "DownloadsView",
+    "LogPane",
+    "QueueModel",
+    "ReportBanner",
+    "SummaryLine",
+    "Totals",
+    "final_report",
+]

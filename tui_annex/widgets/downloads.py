@@ -1,0 +1,231 @@
+"""The downloads list: one line per item over the plain queue model, drawn with the line API.
+
+No widget per row: :class:`DownloadsView` is a :class:`ScrollView` whose
+:meth:`render_line` draws the visible rows only, so 100,000 items cost what
+the ~30 visible ones cost.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ..queue import DownloadItem, ItemState
+from .format import human_bytes, human_duration, human_speed
+from .model import QueueModel
+
+__all__ = ["DownloadsView", "render_row"]
+
+MARKS: dict[ItemState, str] = {
+    ItemState.SENT: "↓",
+    ItemState.QUEUED: "·",
+    ItemState.DONE: "✓",
+    ItemState.FAILED: "✗",
+    ItemState.INTERRUPTED: "!",
+}
+STATE_STYLES: dict[ItemState, Style] = {
+    ItemState.SENT: Style(color="cyan", bold=True),
+    ItemState.QUEUED: Style(dim=True),
+    ItemState.DONE: Style(color="green"),
+    ItemState.FAILED: Style(color="red", bold=True),
+    ItemState.INTERRUPTED: Style(color="yellow", bold=True),
+}
+PLAIN = Style()
+DIM = Style(dim=True)
+BAR_DONE = Style(color="cyan")
+BAR_LEFT = Style(color="bright_black")
+ERROR = Style(color="red")
+WARNING = Style(color="yellow")
+
+BAR = 20
+BYTES = 19
+SPEED = 10
+ETA = 7
+#: Cells right of the path on an active row: bar, bytes, speed, ETA and their gaps.
+RIGHT = BAR + 1 + BYTES + 1 + SPEED + 1 + ETA
+
+
+def _fit(text: str, width: int, *, right: bool = False) -> str:
+    """Pad or crop ``text`` to exactly ``width`` cells (cropping ends with an ellipsis)."""
+    if width <= 0:
+        return ""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return text.rjust(width) if right else set_cell_size(text, width)
+
+
+def _fit_path(path: str, width: int) -> str:
+    """Crop a path on the left, keeping the file name visible: ``…/dir/name.bin``."""
+    if cell_len(path) <= width:
+        return set_cell_size(path, width)
+    kept = ""
+    for char in reversed(path):
+        if cell_len(kept) + cell_len(char) > width - 1:
+            break
+        kept = char + kept
+    return set_cell_size("…" + kept, width)
+
+
+def _bar(item: DownloadItem) -> list[Segment]:
+    if not item.total:
+        return [Segment(_fit("size unknown", BAR), DIM)]
+    filled = min(BAR, int(BAR * item.bytes_done / item.total))
+    return [Segment("━" * filled, BAR_DONE), Segment("━" * (BAR - filled), BAR_LEFT)]
+
+
+def render_row(item: DownloadItem, width: int) -> list[Segment]:
+    """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end)."""
+    return list(Segment.adjust_line_length(_row_segments(item, width), width))
+
+
+def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
+    style = STATE_STYLES[item.state]
+    path_width = max(width - 2 - 1 - RIGHT, 10)
+    segments = [
+        # The gap shares the mark's style: SVG renderers squeeze a span's leading space.
+        Segment(MARKS[item.state] + " ", style),
+        Segment(
+            _fit_path(item.path, path_width), PLAIN if item.state is not ItemState.QUEUED else DIM
+        ),
+        Segment(" "),
+    ]
+    rest = max(width - 2 - path_width - 1, 0)
+    if item.state is ItemState.SENT:
+        size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
+        segments += [
+            *_bar(item),
+            Segment(" " + _fit(size, BYTES, right=True)),
+            Segment(" " + _fit(human_speed(item.speed), SPEED, right=True), style),
+            Segment(" " + _fit(human_duration(item.eta), ETA, right=True)),
+        ]
+    elif item.state is ItemState.DONE:
+        size = human_bytes(item.total) if item.total is not None else ""
+        size_width = min(9, rest)
+        segments += [
+            Segment(_fit(item.key or item.note or "added", rest - size_width), DIM),
+            Segment(_fit(size, size_width, right=True)),
+        ]
+    elif item.state is ItemState.FAILED:
+        message = item.errors[0] if item.errors else (item.note or "failed")
+        segments.append(Segment(_fit(" ".join(message.split()), rest), ERROR))
+    elif item.state is ItemState.INTERRUPTED:
+        text = f"interrupted at {human_bytes(item.bytes_done)}; outcome unknown"
+        segments.append(Segment(_fit(text, rest), WARNING))
+    else:
+        text = "queued" if item.attempts == 0 else f"queued again (attempt {item.attempts + 1})"
+        segments.append(Segment(_fit(text, rest), DIM))
+    return segments
+
+
+class DownloadsView(ScrollView, can_focus=True):
+    """Every item of the queue, grouped by state, with a keyboard cursor."""
+
+    COMPONENT_CLASSES = {"downloads--cursor", "downloads--empty"}
+    DEFAULT_CSS = """
+    DownloadsView { height: 1fr; overflow-x: hidden; }
+    DownloadsView > .downloads--cursor { background: $accent 40%; }
+    DownloadsView:focus > .downloads--cursor { background: $accent 70%; }
+    DownloadsView > .downloads--empty { color: $text-muted; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor(-1)", "Up", show=False),
+        Binding("down,j", "cursor(1)", "Down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First", show=False),
+        Binding("end", "last", "Last", show=False),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=True)
+
+    class Activated(Message):
+        """The user asked for the item under the cursor (enter, or a double click)."""
+
+    def __init__(self, model: QueueModel, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.model = model
+
+    @property
+    def selected(self) -> DownloadItem | None:
+        """The item under the cursor."""
+        return self.model.item_at(self.cursor)
+
+    def update_rows(self, dirty: set[int], reordered: bool) -> None:
+        """Redraw after a model update: everything if the order changed, else the dirty rows."""
+        rows = len(self.model.order)
+        if self.virtual_size.height != rows:
+            self.virtual_size = Size(self.scrollable_content_region.width, rows)
+        if rows and self.cursor >= rows:
+            self.cursor = rows - 1
+        if reordered:
+            self.refresh()
+            return
+        top = int(self.scroll_offset.y)
+        bottom = top + self.size.height
+        for item_id in dirty:
+            row = self.model.index.get(item_id)
+            if row is not None and top <= row < bottom:
+                self.refresh_lines(row)
+
+    def render_line(self, y: int) -> Strip:
+        """Draw the row at screen line ``y``."""
+        width = self.scrollable_content_region.width
+        row = y + int(self.scroll_offset.y)
+        base = self.rich_style
+        if not self.model.order:
+            if y == 0:
+                empty = self.get_component_rich_style("downloads--empty")
+                return Strip([Segment(_fit(" nothing in the queue", width), base + empty)], width)
+            return Strip.blank(width, base)
+        item = self.model.item_at(row)
+        if item is None:
+            return Strip.blank(width, base)
+        strip = Strip(render_row(item, width), width)
+        if row == self.cursor:
+            strip = strip.apply_style(self.get_component_rich_style("downloads--cursor"))
+        return strip.apply_style(base)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        rows = len(self.model.order)
+        if rows and not 0 <= new < rows:
+            self.cursor = max(0, min(new, rows - 1))
+            return
+        self.refresh_lines(old)
+        self.refresh_lines(new)
+        self.scroll_to_region(Region(0, new, max(self.size.width, 1), 1), animate=False, force=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.order))
+
+    def action_cursor(self, step: int) -> None:
+        """Move the cursor by ``step`` rows."""
+        self.cursor = max(0, min(self.cursor + step, len(self.model.order) - 1))
+
+    def action_page(self, direction: int) -> None:
+        """Move the cursor by one screen."""
+        self.action_cursor(direction * max(self.size.height - 1, 1))
+
+    def action_first(self) -> None:
+        """Move the cursor to the first row."""
+        self.cursor = 0
+
+    def action_last(self) -> None:
+        """Move the cursor to the last row."""
+        self.cursor = max(len(self.model.order) - 1, 0)
+
+    def on_click(self, event: events.Click) -> None:
+        row = event.y + int(self.scroll_offset.y)
+        if 0 <= row < len(self.model.order):
+            if row == self.cursor and event.chain >= 2:
+                self.post_message(self.Activated())
+            self.cursor = row

@@ -1,0 +1,36 @@
+"""Small formatting helpers shared by the widgets and the final report (sizes, speeds, times)."""
+
+from __future__ import annotations
+
+__all__ = ["human_bytes", "human_duration", "human_speed"]
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def human_bytes(count: float | None) -> str:
+    """``1234567`` -> ``1.2 MB`` (decimal units, like git-annex); ``?`` when unknown."""
+    if count is None:
+        return "?"
+    value = float(count)
+    for unit in _UNITS:
+        if abs(value) < 1000 or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_speed(bytes_per_second: float) -> str:
+    """Bytes per second as ``1.2 MB/s``; empty when nothing moves."""
+    return f"{human_bytes(bytes_per_second)}/s" if bytes_per_second > 0 else ""
+
+
+def human_duration(seconds: float | None) -> str:
+    """``75`` -> ``1:15``, ``3725`` -> ``1:02:05``; empty when unknown."""
+    if seconds is None:
+        return ""
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours > 99:
+        return ">99h"
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,84 @@
+"""What became of every item, as a banner in the app and as text printed after it closed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.widgets import Static
+
+from ..events import InputRejected
+from ..queue import DownloadItem, StopReport
+
+__all__ = ["ReportBanner", "final_report", "report_headline"]
+
+
+def report_headline(report: StopReport, *, stopped: bool, end: str = ".") -> Text:
+    """``Stopped: 3 added, 1 failed, 2 interrupted, 10 never sent.``"""
+    text = Text("Stopped: " if stopped else "Finished: ", "bold")
+    text.append(f"{len(report.done)} added", "green")
+    text.append(", ")
+    text.append(f"{len(report.failed)} failed", "red" if report.failed else "")
+    text.append(", ")
+    text.append(f"{len(report.interrupted)} interrupted", "yellow" if report.interrupted else "")
+    text.append(", ")
+    text.append(f"{len(report.unsent)} never sent", "yellow" if report.unsent else "")
+    text.append(end)
+    return text
+
+
+def _section(title: str, items: Sequence[DownloadItem], style: str, limit: int) -> list[Text]:
+    if not items:
+        return []
+    lines = [Text(f"{title} ({len(items)}):", f"bold {style}")]
+    for item in items[:limit]:
+        line = Text(f"  {item.path}  ")
+        line.append(item.url, "dim")
+        if item.errors:
+            line.append("  " + " ".join(item.errors[-1].split()), style)
+        lines.append(line)
+    if len(items) > limit:
+        lines.append(Text(f"  … and {len(items) - limit} more", "dim"))
+    return lines
+
+
+def final_report(
+    report: StopReport,
+    rejected: Sequence[InputRejected] = (),
+    *,
+    stopped: bool,
+    limit: int = 20,
+    error: str | None = None,
+) -> RenderableType:
+    """The report printed to the terminal after the app closed: headline, then the lists."""
+    lines: list[Text] = []
+    if error:
+        lines.append(Text(f"error: {error}", "bold red"))
+    lines.append(report_headline(report, stopped=stopped))
+    lines += _section("failed", report.failed, "red", limit)
+    lines += _section("interrupted (outcome unknown)", report.interrupted, "yellow", limit)
+    lines += _section("never sent", report.unsent, "yellow", limit)
+    if rejected:
+        lines.append(Text(f"rejected input ({len(rejected)}):", "bold yellow"))
+        lines += [Text(f"  {r.location}: {r.reason}") for r in rejected[:limit]]
+        if len(rejected) > limit:
+            lines.append(Text(f"  … and {len(rejected) - limit} more", "dim"))
+    return Group(*lines)
+
+
+class ReportBanner(Static):
+    """Shown once the run is over (or stopped): what finished, failed, was never sent; next keys."""
+
+    DEFAULT_CSS = """
+    ReportBanner { height: auto; padding: 0 1; background: $boost; display: none; }
+    ReportBanner.-shown { display: block; }
+    """
+
+    def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
+        """Show the headline of ``report`` and the keys that apply now."""
+        # The gap ends the headline's span: SVG renderers squeeze a span's leading spaces.
+        text = report_headline(report, stopped=stopped, end=".  ")
+        text.append(hint, "dim")
+        self.update(text)
+        self.add_class("-shown")
