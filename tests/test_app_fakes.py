@@ -8,16 +8,8 @@ process guard the app's real-engine tests use.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
 
-import pytest
-
-from tests.conftest import annex_processes
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished
 from tui_annex.queue import DownloadQueue, ItemState
 from tui_annex.session import RunState
@@ -220,38 +212,3 @@ def mixed_logs() -> list[Event]:
         ),
         LogLine(source="stderr", level="error", text="addurl: 2 failed", time=0.0),
     ]
-
-
-def _cwd_under(pid: int, base: Path) -> bool:
-    try:
-        return Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(base)
-    except OSError:
-        return False
-
-
-@pytest.fixture(autouse=True)
-def no_stray_annex_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """conftest's guard, narrowed to git-annex processes working in this session's temp dirs.
-
-    The shared guard SIGKILLs every new git-annex on the machine, including those of
-    another test session running at the same time (seen: it killed one from another
-    worktree, and a run of theirs killed ours). Ours always run inside a repo under
-    the session's base temp dir, so the narrowed check misses none of them.
-    """
-    base = tmp_path_factory.getbasetemp()
-
-    def ours() -> dict[int, str]:
-        return {pid: cmd for pid, cmd in annex_processes().items() if _cwd_under(pid, base)}
-
-    before = set(ours())
-    yield
-    deadline = time.monotonic() + 5
-    while True:
-        left = {pid: cmd for pid, cmd in ours().items() if pid not in before}
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not left, f"git-annex processes outlived the test: {left}"

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tests.test_app_fakes import no_stray_annex_processes
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.job import Job
@@ -19,7 +18,6 @@ from tui_annex.session import RunState
 from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
 
 SIZE = (120, 35)
-__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard (see there)
 
 
 def make_job(tmp_path: Path, repo: Path, lines: Sequence[tuple[str, str]], jobs: int = 2) -> Job:

@@ -13,12 +13,10 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.test_app_fakes import no_stray_annex_processes
 from tui_annex.demo_server import LocalServer
 
 ROOT = Path(__file__).parent.parent
 ALT_SCREEN_OFF = "\x1b[?1049l"
-__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard
 
 
 def spawn(tmp_path: Path, repo: Path, server: LocalServer) -> pexpect.spawn:

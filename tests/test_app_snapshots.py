@@ -12,14 +12,11 @@ from tests.test_app_fakes import (
     failures_queue,
     mixed_logs,
     mixed_queue,
-    no_stray_annex_processes,
     over_queue,
     queued_queue,
 )
 from tui_annex.app import TuiAnnexApp
 from tui_annex.session import RunState
-
-__all__ = ["no_stray_annex_processes"]  # overrides conftest's machine-wide guard
 
 SIZE = (120, 35)
 Snap = Callable[..., bool]

@@ -227,9 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run tui-annex; return the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["demo"]:
-        from .demo import main as demo_main  # type: ignore[import-not-found]
+        from .demo import main as demo_main
 
-        return int(demo_main(arguments[1:]))
+        return demo_main(arguments[1:])
     parser = build_parser()
     try:
         config = load_config(_config_argument(arguments))
@@ -256,6 +256,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from .app import run_app  # type: ignore[import-not-found]
+    from .app import run_app
 
-    return int(run_app(job))
+    return run_app(job)
