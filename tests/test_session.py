@@ -242,3 +242,27 @@ async def test_a_stopped_session_runs_again_after_resume(
     session.resume()
     await collect(session)
     assert sorted(i.path for i in session.report().done) == ["one.bin", "two.bin"]
+
+
+async def test_a_stalled_download_fails_and_the_others_resume_after_a_restart(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=1.0)
+    session.queue.add(server.stall("stuck", 100_000, after=2000), "stuck.bin")
+    session.queue.add(server.file("steady", 400_000, rate=100_000), "steady.bin")
+    session.queue.add(server.file("after", 100), "after.bin")
+    session.queue.close()
+    events = await collect(session)
+    report = session.report()
+    stuck = session.queue.get(1)
+    assert stuck.state is ItemState.FAILED
+    assert stuck.errors[0].startswith("stalled: no data for")
+    assert sorted(i.path for i in report.done) == ["after.bin", "steady.bin"]
+    assert len(pids(events)) == 2  # git-annex was restarted once
+    assert any(
+        isinstance(e, LogLine) and "stalled; git-annex was restarted" in e.text for e in events
+    )
+    # steady.bin was cut off by the restart and continued where it was.
+    ranges = [r.range for r in server.gets("steady")]
+    assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None
+    assert (repo / "steady.bin").read_bytes() == content("steady", 400_000)

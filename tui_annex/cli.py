@@ -80,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="queue a failed download again up to N times (default: %(default)s)",
     )
     where.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="a download that got no data for this long fails as stalled; git-annex is "
+        "restarted and the others resume (0: never; default: %(default)g)",
+    )
+    where.add_argument(
         "--addurl-opts",
         metavar="OPTS",
         default="",
@@ -198,6 +206,7 @@ def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = No
         commit_on_failure=not args.no_commit_on_failure,
         failures=args.failures,
         retries=args.retries,
+        stall_timeout=args.stall_timeout or None,
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),
         keys=dict(keys or {}),

@@ -47,6 +47,7 @@ DEFAULT_TYPES: dict[str, type | tuple[type, ...]] = {
     "failures": str,
     "log-file": str,
     "grace": (int, float),
+    "stall-timeout": (int, float),
     "no-ui": bool,
 }
 

@@ -57,6 +57,7 @@ class Job:
             schemes=options.schemes,
             create=options.create,
             grace=options.grace,
+            stall_timeout=options.stall_timeout,
         )
         self.rejected: list[InputRejected] = []
         self.records_read = 0

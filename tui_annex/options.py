@@ -43,6 +43,8 @@ class RunOptions:
     """Create the repository (git init + git annex init) when missing."""
     grace: float = 5.0
     """Seconds between SIGTERM and SIGKILL in a forced stop."""
+    stall_timeout: float | None = None
+    """Seconds without data after which a download counts as stalled (None: never)."""
     log_file: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)
     """Rebound keys of the app: action name to key(s), from the configuration file."""

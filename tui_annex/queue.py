@@ -87,6 +87,11 @@ class DownloadItem:
             return None
         return max(self.total - self.bytes_done, 0) / self.speed
 
+    @property
+    def last_progress_at(self) -> float | None:
+        """When (``time.monotonic()``) data last arrived, or None before any did."""
+        return None if self._last_sample is None else self._last_sample[0]
+
     def record_progress(self, bytes_done: int, total: int | None, now: float) -> None:
         """Take a progress report and update the smoothed speed."""
         if self._last_sample is not None:

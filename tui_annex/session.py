@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -26,7 +27,7 @@ from .annex.addurl import AddurlDriver
 from .annex.batch import run_to_completion
 from .annex.locate import GitAnnex, find_git_annex
 from .annex.repo import GitError, Repo
-from .events import Event, ItemFinished, LogLine, ProcessExited
+from .events import Event, ItemFinished, ItemInterrupted, LogLine, ProcessExited
 from .queue import DownloadQueue, ItemState, StopReport
 from .streams import wait_first
 from .validation import DEFAULT_SCHEMES
@@ -67,6 +68,7 @@ class Session:
         schemes: Iterable[str] = DEFAULT_SCHEMES,
         create: bool = False,
         grace: float = 5.0,
+        stall_timeout: float | None = None,
     ) -> None:
         self.repo_path = Path(repo).expanduser()
         self.queue = queue if queue is not None else DownloadQueue(schemes=schemes)
@@ -76,6 +78,7 @@ class Session:
         self.addurl_options = tuple(addurl_options)
         self.create = create
         self.grace = grace
+        self.stall_timeout = stall_timeout if stall_timeout else None
         self.repo: Repo | None = None
         self._driver: AddurlDriver | None = None
         self._stop = asyncio.Event()
@@ -204,17 +207,30 @@ class Session:
             driver.stop(force=self._forced)
         self._driver = driver
         finished: list[str] = []
+        interrupted: list[int] = []
+        stalled: dict[int, float] = {}
         exited: ProcessExited | None = None
         message: LogLine | None = None
+        watchdog = (
+            asyncio.create_task(self._watch_stalls(driver, stalled))
+            if self.stall_timeout is not None
+            else None
+        )
         try:
             async with contextlib.aclosing(driver.run()) as events:
                 async for event in events:
                     if isinstance(event, ItemFinished) and event.success:
                         finished.append(event.path)
+                    elif isinstance(event, ItemInterrupted):
+                        interrupted.append(event.item_id)
                     elif isinstance(event, ProcessExited):
                         exited = event
                     yield event
         finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watchdog
             self._driver = None
             # git-annex stages only when it exits normally; on any other end (a
             # forced stop, a crash, a consumer that left early) stage what it finished.
@@ -223,6 +239,57 @@ class Session:
                 message = await run_to_completion(self._stage(repo, finished))
         if message is not None:
             yield message
+        if stalled and not self._stop.is_set():
+            for event in self._after_stall(stalled, interrupted):
+                yield event
+
+    async def _watch_stalls(self, driver: AddurlDriver, stalled: dict[int, float]) -> None:
+        """Force a restart of git-annex when an item got data and then none for too long.
+
+        Batch mode cannot cancel one item, and a stalled server would hold its
+        download forever. Items that never got any data are not judged: they may
+        be waiting for a free job inside git-annex.
+        """
+        timeout = self.stall_timeout
+        assert timeout is not None
+        while not driver.stopping:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            for item in list(driver.in_flight.values()):
+                last = item.last_progress_at
+                if last is not None and now - last > timeout:
+                    stalled[item.id] = now - last
+            if stalled:
+                driver.stop(force=True)
+
+    def _after_stall(self, stalled: dict[int, float], interrupted: list[int]) -> list[Event]:
+        """Fail the stalled items; send the others that were cut off again, first."""
+        events: list[Event] = []
+        for item_id, idle in stalled.items():
+            item = self.queue.get(item_id)
+            if item.state is not ItemState.INTERRUPTED:
+                continue
+            errors = (f"stalled: no data for {idle:.0f} s (--stall-timeout)",)
+            self.queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
+            events.append(
+                ItemFinished(
+                    item_id=item.id, url=item.url, path=item.path, success=False, errors=errors
+                )
+            )
+        others = [i for i in interrupted if i not in stalled and i in self.queue]
+        resumed = self.queue.retry(others)
+        self.queue.move_to_top(item.id for item in resumed)
+        names = ", ".join(self.queue.get(i).path for i in stalled if i in self.queue)
+        events.insert(
+            0,
+            LogLine(
+                source="app",
+                level="warning",
+                text=f"{names}: stalled; git-annex was restarted "
+                f"({len(resumed)} other download(s) resume where they were)",
+            ),
+        )
+        return events
 
     async def _stage(self, repo: Repo, paths: list[str]) -> LogLine:
         present = [path for path in paths if os.path.lexists(repo.path / path)]
