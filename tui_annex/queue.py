@@ -252,11 +252,17 @@ class DownloadQueue:
         With ``item_id``, check them as new values of that item (its own path is
         no conflict). Return the URL and the normalized path; raise ValidationError.
         """
-        url = check_url(url, self.schemes)
+        return check_url(url, self.schemes), self.check_path(path, item_id=item_id)
+
+    def check_path(self, path: str, *, item_id: int | None = None) -> str:
+        """Normalize ``path`` and check that it is free (ValidationError with the reason).
+
+        With ``item_id``, that item's own path counts as free.
+        """
         path = normalize_path(path)
         if item_id is None or path != self.get(item_id).path:
             self._check_destination(path)
-        return url, path
+        return path
 
     def add_records(
         self, records: Iterable[InputRecord | Rejection]
