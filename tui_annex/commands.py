@@ -21,7 +21,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("retry", "Retry item", "Queue the selected failed items again"),
     ("retry_all", "Retry failed", "Queue every failed or interrupted item again"),
     ("filter", "Filter", "Show only items whose path or URL contains a text"),
-    ("clear_filter", "Clear filter", "Show every item again"),
+    ("clear_filter", "Clear filter or selection", "Show every item again, else unselect all"),
     ("clear_done", "Clear finished", "Drop finished items from the view (the report keeps them)"),
     ("details", "Details", "Show the selected item's URL, key and errors"),
     ("toggle_log", "Toggle log", "Show or hide the log pane"),

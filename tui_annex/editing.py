@@ -50,7 +50,7 @@ EDIT_BINDINGS: list[BindingType] = [
     Binding("B", "move_to_bottom", "Bottom", show=False, id="move_to_bottom"),
     Binding("B", "attempt('move_to_bottom')", show=False, id="move_to_bottom"),
     Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-    Binding("escape", "clear_filter", "Unfilter", id="clear_filter"),
+    Binding("escape", "clear_filter", "Clear", id="clear_filter"),
     Binding("c", "clear_done", "Clear done", id="clear_done"),
 ]
 
@@ -120,7 +120,7 @@ class QueueEditing(App[int]):
         if action == "filter":
             return True
         if action == "clear_filter":
-            return self.filter_bar.shown or bool(self.model.filter_text)
+            return self.filter_bar.shown or bool(self.model.filter_text or self.downloads.marked)
         if action not in EDIT_ACTIONS:
             return None
         if not self.can_edit():
@@ -322,7 +322,11 @@ class QueueEditing(App[int]):
         self.filter_bar.open()
 
     def action_clear_filter(self) -> None:
-        """Clear the filter and show every item again."""
+        """Clear the filter and show every item again; with no filter, clear the selection."""
+        if not (self.filter_bar.shown or self.model.filter_text):
+            self.downloads.clear_marks()
+            self.refresh_bindings()
+            return
         self.filter_bar.close()
         self.model.set_filter("")
         self.downloads.follow()
