@@ -107,6 +107,7 @@ class TuiAnnexApp(QueueEditing):
         self.quitting = False
         self.signalled: int | None = None
         self._stop_presses = 0
+        self._queued_during_round = False
         self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
@@ -153,6 +154,7 @@ class TuiAnnexApp(QueueEditing):
     async def run_round(self) -> None:
         """Iterate one round of the job's events; file log lines away; then settle."""
         self.running = True
+        self._queued_during_round = False
         self.round = None
         self.banner.remove_class("-shown")
         try:
@@ -174,8 +176,8 @@ class TuiAnnexApp(QueueEditing):
         if self.quitting:
             self._leave()
             return
-        if self.job.queue.has_ready() and self.can_edit():
-            # Items were added (or retried) while the round was ending: send them too.
+        if self._queued_during_round and self.job.queue.has_ready() and self.can_edit():
+            # Items were added while the round was ending (after its last send): send them too.
             self.run_round()
             return
         if not len(self.job.queue) and self.log_pane.entries:
@@ -302,7 +304,9 @@ class TuiAnnexApp(QueueEditing):
 
     def start_round_if_idle(self) -> None:
         """Start a new round when items were queued after the last one ended."""
-        if not self.running and self.job.queue.has_ready():
+        if self.running:
+            self._queued_during_round = True
+        elif self.job.queue.has_ready():
             self.run_round()
 
     def action_interrupt(self) -> None:
