@@ -121,9 +121,8 @@ class QueueModel:
         text = text.strip().casefold()
         if text != self.filter_text:
             self.filter_text = text
+            # Applied by the next rebuild, which large queues still space out.
             self._stale = True
-            # A new filter is shown at once, even on a large queue.
-            self._last_rebuild = 0.0
 
     def matches(self, item: DownloadItem) -> bool:
         """Whether ``item`` passes the filter."""
