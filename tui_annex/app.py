@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import ClassVar, Protocol
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.console import Console
 from textual import work
@@ -20,10 +20,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer
 
+from .app_protocols import JobLike
 from .commands import COMMANDS
 from .editing import EDIT_ACTIONS, EDIT_BINDINGS, QueueEditing
-from .events import Event, InputRejected, LogLine, RoundFinished
-from .queue import DownloadItem, DownloadQueue, ItemState
+from .events import InputRejected, LogLine, RoundFinished
+from .queue import DownloadItem, ItemState
 from .screens import DetailsScreen
 from .session import RunState
 from .widgets import (
@@ -47,30 +48,6 @@ OWN_ACTIONS = frozenset(
 
 #: Redraws per second; the timer is the only path from the engine to the screen.
 REFRESH_HZ = 15.0
-
-
-class SessionLike(Protocol):
-    """The part of :class:`tui_annex.session.Session` the app reads."""
-
-    @property
-    def state(self) -> RunState: ...
-
-
-class JobLike(Protocol):
-    """What the app needs of :class:`tui_annex.job.Job` (tests pass a fake with this shape)."""
-
-    @property
-    def session(self) -> SessionLike: ...
-    @property
-    def queue(self) -> DownloadQueue: ...
-    @property
-    def rejected(self) -> Sequence[InputRejected]: ...
-    @property
-    def interrupted(self) -> bool: ...
-    def events(self) -> AsyncIterator[Event]: ...
-    def interrupt(self) -> None: ...
-    def stop(self, *, force: bool = False) -> None: ...
-    def close(self) -> None: ...
 
 
 class TuiAnnexApp(QueueEditing):

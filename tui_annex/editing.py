@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
+from .app_protocols import JobLike
 from .events import InputRejected, LogLine
 from .inputs import InputRecord, Rejection, parse_lines, read_records
 from .queue import DownloadItem, ItemLocked, ItemState
@@ -25,9 +26,6 @@ from .screens import AddManyDialog, ItemDialog
 from .screens.add_many import input_file
 from .validation import ValidationError
 from .widgets import DownloadsView, FilterBar, LogPane, QueueModel
-
-if TYPE_CHECKING:
-    from .app import JobLike
 
 __all__ = ["EDIT_ACTIONS", "EDIT_BINDINGS", "QueueEditing"]
 
