@@ -17,12 +17,12 @@ from rich.console import Console
 from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from .app_protocols import JobLike
 from .commands import COMMANDS
-from .editing import EDIT_ACTIONS, EDIT_BINDINGS, QueueEditing
+from .editing import EDIT_BINDINGS, QueueEditing
 from .events import InputRejected, LogLine, RoundFinished
 from .queue import DownloadItem, ItemState
 from .screens import DetailsScreen
@@ -38,13 +38,6 @@ from .widgets import (
 )
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
-
-#: The app's own actions that a dialog on top disables (Textual's, like focus_next, stay).
-OWN_ACTIONS = frozenset(
-    {"close", "details", "pause", "resume", "retry", "retry_all", "toggle_log", "cycle_log_level"}
-    | EDIT_ACTIONS
-    | {"filter", "clear_filter"}
-)
 
 #: Redraws per second; the timer is the only path from the engine to the screen.
 REFRESH_HZ = 15.0
@@ -246,8 +239,6 @@ class TuiAnnexApp(QueueEditing):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the bindings (and commands) that do not apply now."""
-        if isinstance(self.screen, ModalScreen) and action in OWN_ACTIONS:
-            return False  # the dialogs have their own keys
         editing = self.check_edit_action(action, parameters)
         if editing is not None:
             return editing

@@ -260,7 +260,8 @@ class DownloadQueue:
         With ``item_id``, that item's own path counts as free.
         """
         path = normalize_path(path)
-        if item_id is None or path != self.get(item_id).path:
+        own = self._items.get(item_id) if item_id is not None else None
+        if own is None or path != own.path:
             self._check_destination(path)
         return path
 
