@@ -127,3 +127,20 @@ async def test_palette_offers_the_editing_commands_until_a_stop() -> None:
         await pilot.press("ctrl+c")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert not titles & {"Add an item", "Edit item", "Remove", "Move to top"}
+
+
+async def test_an_item_sent_while_its_edit_dialog_was_open_is_sent_unchanged() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*["down"] * 4, "e")
+        dialog = app.screen
+        assert isinstance(dialog, ItemDialog) and dialog.item is not None
+        item = dialog.item
+        path = item.path
+        assert queue.take_next() is item  # the feeder takes it meanwhile
+        await pilot.press("tab", "end", *".new", "enter")
+        await pilot.pause()
+        assert item.path == path and item.state is ItemState.SENT
+        assert any("already sent to git-annex; it cannot be edited" in n for n in notes(app))
