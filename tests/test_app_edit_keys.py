@@ -144,3 +144,15 @@ async def test_an_item_sent_while_its_edit_dialog_was_open_is_sent_unchanged() -
         await pilot.pause()
         assert item.path == path and item.state is ItemState.SENT
         assert any("already sent to git-annex; it cannot be edited" in n for n in notes(app))
+
+
+async def test_reasons_with_brackets_are_shown_as_is() -> None:
+    queue = mixed_queue()
+    queue.add("https://example.org/x", "odd[b]/name.bin")
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *"https://example.org/y", "tab", *"odd[b]/name.bin")
+        await pilot.pause()
+        error = str(app.screen.query_one("#path-error").render())
+        assert "another item already downloads to 'odd[b]/name.bin'" in error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App
@@ -149,18 +149,22 @@ class QueueEditing(App[int]):
         if action == "edit":
             item = self.downloads.selected
             if self.downloads.marked:
-                self.notify("edit works on one item: unselect (space) first", severity="warning")
+                self.say("edit works on one item: unselect (space) first", severity="warning")
             elif item is not None:
                 self._refuse(lambda: self.job.queue.edit(item.id))
             return
         getattr(self, f"action_{action}")()
+
+    def say(self, message: str, **options: Any) -> None:
+        """A notification; its text is shown as is (paths and URLs may hold [brackets])."""
+        self.notify(message, markup=False, **options)
 
     def _refuse(self, edit: Callable[[], object]) -> bool:
         """Run ``edit``; if refused, say why (nothing changed). True if it went through."""
         try:
             edit()
         except (ItemLocked, ValidationError) as error:
-            self.notify(str(error), title="Not changed", severity="error")
+            self.say(str(error), title="Not changed", severity="error")
             return False
         finally:
             self.tick()
@@ -220,7 +224,7 @@ class QueueEditing(App[int]):
                 async for record in stream:
                     records.append(record)
         except (OSError, ValueError) as error:
-            self.notify(f"{file}: {error}", title="Not read", severity="error")
+            self.say(f"{file}: {error}", title="Not read", severity="error")
             return
         self._add_records(records, str(file))
 
@@ -240,7 +244,7 @@ class QueueEditing(App[int]):
             lines = "; ".join(f"line {r.line}: {r.reason}" for r in refused[:3])
             more = f" (and {len(refused) - 3} more, see the log)" if len(refused) > 3 else ""
             message += f"; refused {len(refused)}: {lines}{more}"
-        self.notify(message, severity="warning" if refused else "information", timeout=8)
+        self.say(message, severity="warning" if refused else "information", timeout=8)
         if added:
             self.downloads.follow(added[0].id)
             self.start_round_if_idle()
@@ -255,7 +259,7 @@ class QueueEditing(App[int]):
         self.downloads.follow()
         if self._refuse(lambda: removed.extend(self.job.queue.remove(ids))):
             self.downloads.marked.difference_update(ids)
-            self.notify(f"removed {len(removed)} item(s)")
+            self.say(f"removed {len(removed)} item(s)")
 
     def action_toggle_mark(self) -> None:
         """Select or unselect the item under the cursor, then go to the next row."""
@@ -266,7 +270,7 @@ class QueueEditing(App[int]):
             reason = (
                 "already sent to git-annex" if item.state is ItemState.SENT else "already added"
             )
-            self.notify(f"{item.path}: {reason}; only queued or failed items can be selected")
+            self.say(f"{item.path}: {reason}; only queued or failed items can be selected")
             return
         self.downloads.toggle_mark(item.id)
         self.downloads.action_cursor(1)
@@ -308,9 +312,7 @@ class QueueEditing(App[int]):
         ]
         if gone:
             marked.difference_update(gone)
-            self.notify(
-                f"{len(gone)} selected item(s) were sent to git-annex and left the selection"
-            )
+            self.say(f"{len(gone)} selected item(s) were sent to git-annex and left the selection")
             self.downloads.refresh()
 
     # -- filter and clear -------------------------------------------------------------
@@ -346,5 +348,5 @@ class QueueEditing(App[int]):
         queue = self.job.queue
         self.downloads.follow()
         done = queue.forget([item.id for item in queue.in_state(ItemState.DONE)])
-        self.notify(f"cleared {len(done)} finished item(s); the report still counts them")
+        self.say(f"cleared {len(done)} finished item(s); the report still counts them")
         self.tick()

@@ -53,7 +53,7 @@ class AddManyDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = "Add many items"
-            yield Label("One item per line: URL [PATH] or a JSON record", classes="field")
+            yield Label(Text("One item per line: URL [PATH], or a JSON record"), classes="field")
             yield Static(
                 "or the path of an input file (text, .jsonl, .csv, .tsv). ctrl+s adds.",
                 classes="hint",
@@ -84,7 +84,7 @@ class AddManyDialog(ModalScreen[str | None]):
         self.query_one("#ok", Button).disabled = False
         file = input_file(text)
         if file is not None:
-            preview.update(f"read the input file {file}")
+            preview.update(Text(f"read the input file {file}"))
             return
         records = parse_lines(text)
         refused = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -93,8 +94,8 @@ class ItemDialog(ModalScreen[tuple[str, str] | None]):
             if self.url
             else "derived from the URL"
         )
-        self.query_one("#url-error", Static).update(url_error)
-        self.query_one("#path-error", Static).update(path_error)
+        self.query_one("#url-error", Static).update(Text(url_error))
+        self.query_one("#path-error", Static).update(Text(path_error))
         fine = not (url_error or path_error)
         self.query_one("#ok", Button).disabled = not fine
         return fine
