@@ -21,7 +21,8 @@ def notes(app: TuiAnnexApp) -> list[str]:
 
 async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_logged() -> None:
     job = FakeJob(mixed_queue())
-    job.options = RunOptions(keys={"add": "n", "select": "x,m", "no_such": "z"})  # type: ignore[attr-defined]
+    keys = {"add": "n", "select": "x,m", "remove": "ctrl+r", "no_such": "z"}
+    job.options = RunOptions(keys=keys)  # type: ignore[attr-defined]
     app = TuiAnnexApp(job)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -33,6 +34,12 @@ async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_lo
         assert not isinstance(app.screen, ItemDialog)
         await pilot.press(*["down"] * 4, "x", "m")
         assert len(app.downloads.marked) == 2
+        # The hidden binding that explains a refusal moves with its action.
+        await pilot.press("escape", "home", "d", "ctrl+r")
+        await pilot.pause()
+        assert [n for n in notes(app) if "cannot be removed" in n] == [
+            "raw/part-009.dat: already sent to git-annex; it cannot be removed"
+        ]
         app.log_pane.flush()
         assert any("no_such: no such action" in entry.text for entry in app.log_pane.entries)
 
