@@ -49,6 +49,17 @@ SHOTS = [
     Shot("04-details", lambda: FakeJob(failures_queue(), mixed_logs()), ["down"] * 8 + ["enter"]),
     Shot("05-draining", lambda: FakeJob(mixed_queue(), mixed_logs()), ["ctrl+c"]),
     Shot("06-finished", lambda: FakeJob(over_queue(), mixed_logs(), finished=True)),
+    Shot(
+        "07-selection",
+        lambda: FakeJob(mixed_queue(), mixed_logs()),
+        ["down"] * 4 + ["space", "space", "down", "space"],
+    ),
+    Shot(
+        "08-add-dialog",
+        lambda: FakeJob(mixed_queue(), mixed_logs()),
+        ["a", *"ftp://data.example.org/survey-2026/new.dat", "tab", *"tables/part-002.dat"],
+    ),
+    Shot("09-filter", lambda: FakeJob(mixed_queue(), mixed_logs()), ["slash", *"images", "enter"]),
 ]
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.pilot import Pilot
+
 from tests.test_app_fakes import (
     FakeJob,
     failures_queue,
@@ -57,3 +59,28 @@ def test_forced_stop_in_progress(snap_compare: Snap) -> None:
 def test_run_over_shows_the_report(snap_compare: Snap) -> None:
     job = FakeJob(over_queue(), mixed_logs(), finished=True)
     assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE)
+
+
+async def _type_in_add_dialog(pilot: Pilot[int]) -> None:
+    await pilot.press("a")
+    await pilot.press(*"ftp://data.example.org/survey-2026/new.dat")
+    await pilot.press("tab", *"tables/part-002.dat")
+    await pilot.pause()
+
+
+def test_add_dialog_shows_why_ok_is_disabled(snap_compare: Snap) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, run_before=_type_in_add_dialog)
+
+
+def test_multi_selection_marks_rows(snap_compare: Snap) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    # Rows: 4 in flight, then the queued ones; select three of them, skipping one.
+    keys = ["down"] * 4 + ["space", "space", "down", "space"]
+    assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, press=keys)
+
+
+def test_filtered_view_shows_matching_items_and_counts_all(snap_compare: Snap) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    keys = ["slash", *"IMAGES", "enter"]
+    assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, press=keys)

@@ -39,3 +39,25 @@ async def test_a_retry_after_an_interrupt_is_a_new_round_with_its_own_commit(
     assert sorted(e.path for e in second if isinstance(e, ItemSent)) == ["gone.bin", "two.bin"]
     files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
     assert sorted(files) == ["gone.bin", "two.bin"]
+
+
+async def test_items_cleared_from_the_view_are_not_counted_again_in_a_later_commit(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('one', 10)} one.bin\n")
+    options = RunOptions(
+        repo=repo,
+        inputs=(str(urls),),
+        jobs=1,
+        git_annex=str(git_annex.executable),
+        message="Add {count} file(s)",
+    )
+    job = Job(options)
+    await run_round(job)
+    job.queue.forget([item.id for item in job.queue.report().done])
+    job.queue.add(server.file("two", 10), "two.bin")
+    last = (await run_round(job))[-1]
+    assert isinstance(last, RoundFinished) and last.done == 2
+    assert git(repo, "log", "-1", "--format=%s").strip() == "Add 1 file(s)"
+    assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["two.bin"]

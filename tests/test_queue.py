@@ -168,3 +168,63 @@ def test_speed_and_eta_follow_progress() -> None:
     item.record_progress(100, 1000, now=11.0)
     assert item.speed == pytest.approx(100.0)
     assert item.eta == pytest.approx(9.0)
+
+
+def test_validate_checks_like_add_without_adding() -> None:
+    queue = queue_of("a.bin")
+    assert queue.validate(U + "x", "./new.bin") == (U + "x", "new.bin")
+    with pytest.raises(ValidationError, match="already downloads"):
+        queue.validate(U + "x", "a.bin")
+    with pytest.raises(ValidationError, match="scheme"):
+        queue.validate("ftp://example.org/x", "b.bin")
+    item = queue.pending()[0]
+    assert queue.validate(U + "y", "a.bin", item_id=item.id) == (U + "y", "a.bin")
+    assert len(queue) == 1
+
+
+def test_add_records_adds_the_good_ones_and_returns_the_refusals_with_lines() -> None:
+    from tui_annex.inputs import parse_lines
+
+    queue = queue_of("taken.bin")
+    text = "\n".join(
+        [
+            f"{U}one.bin",
+            "# a comment",
+            f'{{"url": "{U}two", "path": "dir/two.bin", "metadata": {{"tag": "x"}}}}',
+            f"{U}other taken.bin",
+            "not-a-url path.bin",
+            '{"url": 3}',
+            f"{U}three three with spaces.bin",
+        ]
+    )
+    added, refused = queue.add_records(parse_lines(text, "pasted"))
+    assert [item.path for item in added] == ["one.bin", "dir/two.bin", "three with spaces.bin"]
+    assert added[1].metadata == {"tag": ["x"]}
+    assert added[0].source == "pasted:1"
+    assert [(r.line, r.source) for r in refused] == [(4, "pasted"), (5, "pasted"), (6, "pasted")]
+    assert "already downloads" in refused[0].reason
+    assert order(queue)[1:] == ["one.bin", "dir/two.bin", "three with spaces.bin"]
+
+
+def test_add_records_names_a_derived_path_in_the_reason() -> None:
+    from tui_annex.inputs import InputRecord
+
+    queue = queue_of("one.bin")
+    record = InputRecord(url=U + "one.bin", path=None, source="typed", line=1)
+    added, refused = queue.add_records([record])
+    assert not added and "derived from the URL" in refused[0].reason
+
+
+def test_forgotten_done_items_leave_the_queue_but_stay_in_the_report() -> None:
+    queue = queue_of("a", "b", "c")
+    first = queue.take_next()
+    assert first is not None
+    queue.mark_finished(first, success=True, key="K", errors=(), note=None)
+    other = queue.pending()[0]
+    assert queue.forget([first.id, other.id]) == [first]
+    assert first.id not in queue and other.id in queue
+    assert queue.counts()[ItemState.DONE] == 0
+    assert [item.path for item in queue.report().done] == ["a"]
+    assert list(queue.forgotten) == [first]
+    with pytest.raises(ValidationError, match="already downloads"):
+        queue.add(U + "again", "a")

@@ -10,21 +10,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import ClassVar, Protocol
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
 from rich.console import Console
 from textual import work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from .events import Event, InputRejected, LogLine, RoundFinished
-from .queue import DownloadItem, DownloadQueue, ItemState
+from .app_protocols import JobLike
+from .commands import COMMANDS
+from .editing import EDIT_BINDINGS, QueueEditing
+from .events import InputRejected, LogLine, RoundFinished
+from .queue import DownloadItem, ItemState
 from .screens import DetailsScreen
 from .session import RunState
-from .widgets import DownloadsView, LogPane, QueueModel, ReportBanner, SummaryLine, final_report
+from .widgets import (
+    DownloadsView,
+    FilterBar,
+    LogPane,
+    QueueModel,
+    ReportBanner,
+    SummaryLine,
+    final_report,
+)
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
 
@@ -32,31 +43,7 @@ __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
 REFRESH_HZ = 15.0
 
 
-class SessionLike(Protocol):
-    """The part of :class:`tui_annex.session.Session` the app reads."""
-
-    @property
-    def state(self) -> RunState: ...
-
-
-class JobLike(Protocol):
-    """What the app needs of :class:`tui_annex.job.Job` (tests pass a fake with this shape)."""
-
-    @property
-    def session(self) -> SessionLike: ...
-    @property
-    def queue(self) -> DownloadQueue: ...
-    @property
-    def rejected(self) -> Sequence[InputRejected]: ...
-    @property
-    def interrupted(self) -> bool: ...
-    def events(self) -> AsyncIterator[Event]: ...
-    def interrupt(self) -> None: ...
-    def stop(self, *, force: bool = False) -> None: ...
-    def close(self) -> None: ...
-
-
-class TuiAnnexApp(App[int]):
+class TuiAnnexApp(QueueEditing):
     """The download manager's screen: summary, downloads, log, footer."""
 
     CSS_PATH = "app.tcss"
@@ -67,14 +54,16 @@ class TuiAnnexApp(App[int]):
         Binding("ctrl+c", "close", "Quit", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("ctrl+q", "close", "Quit", show=False, priority=True),
-        Binding("q", "close", "Quit"),
-        Binding("enter", "details", "Details"),
-        Binding("p", "pause", "Pause"),
-        Binding("p", "resume", "Resume"),
-        Binding("r", "retry", "Retry"),
-        Binding("R", "retry_all", "Retry failed"),
-        Binding("l", "toggle_log", "Log"),
-        Binding("L", "cycle_log_level", "Log level"),
+        # The ids are the action names the configuration file's [keys] table rebinds.
+        Binding("q", "close", "Quit", id="quit"),
+        Binding("enter", "details", "Details", show=False, id="details"),
+        Binding("p", "pause", "Pause", id="pause"),
+        Binding("p", "resume", "Resume", id="pause"),
+        Binding("r", "retry", "Retry", id="retry"),
+        Binding("R", "retry_all", "Retry all", id="retry_all"),
+        *EDIT_BINDINGS,
+        Binding("l", "toggle_log", "Log", id="toggle_log"),
+        Binding("L", "cycle_log_level", "Log level", show=False, id="cycle_log_level"),
     ]
 
     def __init__(self, job: JobLike, *, refresh_hz: float = REFRESH_HZ) -> None:
@@ -88,12 +77,14 @@ class TuiAnnexApp(App[int]):
         self.quitting = False
         self.signalled: int | None = None
         self._stop_presses = 0
+        self._queued_during_round = False
         self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
         self.summary = SummaryLine(id="summary")
         self.banner = ReportBanner(id="banner")
         self.downloads = DownloadsView(self.model, id="downloads")
+        self.filter_bar = FilterBar(id="filter")
         self.log_pane = LogPane(id="log")
 
     # -- layout -----------------------------------------------------------------------
@@ -101,13 +92,15 @@ class TuiAnnexApp(App[int]):
     def compose(self) -> ComposeResult:
         yield self.summary
         yield self.banner
+        yield self.filter_bar
         yield self.downloads
         yield self.log_pane
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.log_pane.display = False
         self.downloads.focus()
+        self.apply_keys()
         self._install_signal_handlers()
         self.tick()
         self.set_interval(1 / self.refresh_hz, self.tick)
@@ -131,6 +124,7 @@ class TuiAnnexApp(App[int]):
     async def run_round(self) -> None:
         """Iterate one round of the job's events; file log lines away; then settle."""
         self.running = True
+        self._queued_during_round = False
         self.round = None
         self.banner.remove_class("-shown")
         try:
@@ -151,6 +145,10 @@ class TuiAnnexApp(App[int]):
         self.tick()
         if self.quitting:
             self._leave()
+            return
+        if self._queued_during_round and self.job.queue.has_ready() and self.can_edit():
+            # Items were added while the round was ending (after its last send): send them too.
+            self.run_round()
             return
         if not len(self.job.queue) and self.log_pane.entries:
             # Nothing to list (no valid input, or the repository was unusable): the log says why.
@@ -179,6 +177,9 @@ class TuiAnnexApp(App[int]):
         dirty = self.model.update()
         downloads = self.downloads
         downloads.update_rows(dirty, self.model.rebuilds != before)
+        self.drop_sent_marks(dirty)
+        if self.filter_bar.shown:
+            self.filter_bar.show_count(len(self.model.order), len(self.job.queue))
         state = self.job.session.state
         totals = self.model.totals()
         self.summary.show(totals, state)
@@ -190,6 +191,8 @@ class TuiAnnexApp(App[int]):
             self.running,
             selected.state if selected else None,
             self.model.retryable_count() > 0,
+            len(self.downloads.marked),
+            self.job.queue.counts()[ItemState.DONE] > 0,
         )
         if key != self._bindings_key:
             self._bindings_key = key
@@ -236,6 +239,9 @@ class TuiAnnexApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide the bindings (and commands) that do not apply now."""
+        editing = self.check_edit_action(action, parameters)
+        if editing is not None:
+            return editing
         queue = self.job.queue
         if action == "close":
             return not self.running
@@ -246,8 +252,8 @@ class TuiAnnexApp(App[int]):
         if action == "resume":
             return self.running and queue.paused and not self._stop_presses
         if action == "retry":
-            selected = self._selected()
-            return self._can_retry() and selected is not None and selected.state.retryable
+            targets = self._target_items()
+            return self._can_retry() and any(item.state.retryable for item in targets)
         if action == "retry_all":
             return self._can_retry() and self.model.retryable_count() > 0
         if action == "details":
@@ -259,6 +265,17 @@ class TuiAnnexApp(App[int]):
 
     def _can_retry(self) -> bool:
         return not self.job.interrupted and not self.quitting and self.error is None
+
+    def can_edit(self) -> bool:
+        """Whether the queue may be changed now (not after a stop, nor while quitting)."""
+        return self._can_retry() and not self._stop_presses
+
+    def start_round_if_idle(self) -> None:
+        """Start a new round when items were queued after the last one ended."""
+        if self.running:
+            self._queued_during_round = True
+        elif self.job.queue.has_ready():
+            self.run_round()
 
     def action_interrupt(self) -> None:
         """ctrl+c: stop feeding and drain; again: force the stop and quit; when over: quit."""
@@ -315,10 +332,9 @@ class TuiAnnexApp(App[int]):
         self.tick()
 
     def action_retry(self) -> None:
-        """Queue the selected failed or interrupted item again."""
-        item = self.downloads.selected
-        if item is not None:
-            self._retry(self.job.queue.retry([item.id]))
+        """Queue the selected failed or interrupted items (or the one under the cursor) again."""
+        self.downloads.follow()
+        self._retry(self.job.queue.retry(self.downloads.targets()))
 
     def action_retry_all(self) -> None:
         """Queue every failed or interrupted item again."""
@@ -344,21 +360,7 @@ class TuiAnnexApp(App[int]):
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers the same actions as the keys, when they apply."""
         yield from super().get_system_commands(screen)
-        commands = [
-            (
-                "interrupt",
-                "Stop downloads",
-                "Stop feeding; in-flight downloads finish (again: now)",
-            ),
-            ("pause", "Pause", "Stop sending new items; in-flight downloads go on"),
-            ("resume", "Resume", "Send items again"),
-            ("retry", "Retry item", "Queue the selected failed item again"),
-            ("retry_all", "Retry failed", "Queue every failed or interrupted item again"),
-            ("details", "Details", "Show the selected item's URL, key and errors"),
-            ("toggle_log", "Toggle log", "Show or hide the log pane"),
-            ("cycle_log_level", "Log level", "Cycle the log filter: all, warning+, error"),
-        ]
-        for action, title, help_text in commands:
+        for action, title, help_text in COMMANDS:
             if self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
 

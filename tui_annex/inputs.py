@@ -38,6 +38,7 @@ __all__ = [
     "check_metadata",
     "derive_path",
     "detect_format",
+    "parse_lines",
     "parse_text",
     "read_records",
 ]
@@ -178,6 +179,18 @@ def parse_json(line: str, source: str, number: int) -> InputRecord | Rejection |
         metadata=metadata,
         extra_urls=tuple(extra),
     )
+
+
+def parse_lines(text: str, source: str = "typed") -> list[InputRecord | Rejection]:
+    """Records of pasted or typed lines: each line is a JSON Lines record if it starts
+    with ``{``, else a text ``URL [PATH]`` line; blank lines and ``#`` comments are skipped."""
+    records: list[InputRecord | Rejection] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        parse = parse_json if line.lstrip().startswith("{") else parse_text
+        record = parse(line, source, number)
+        if record is not None:
+            records.append(record)
+    return records
 
 
 def _quote_open_after(line: str, delimiter: str, open_quote: bool) -> bool:

@@ -27,7 +27,7 @@ from .events import (
 )
 from .inputs import InputRecord, Rejection, derive_path, read_records
 from .options import RunOptions
-from .queue import DownloadItem, DownloadQueue, ItemState
+from .queue import DownloadItem, DownloadQueue
 from .session import Session
 from .streams import merge
 
@@ -95,7 +95,8 @@ class Job:
         """Run one round and yield every event; the last one is :class:`RoundFinished`."""
         repo = await self.session.open()
         self._open_log()
-        done_before = {item.id for item in self.queue.in_state(ItemState.DONE)}
+        # report().done also holds the done items the user cleared from the view (forget).
+        done_before = {item.id for item in self.queue.report().done}
         annotator = Annotator(repo)
         notices: asyncio.Queue[Event | None] = asyncio.Queue()
         reader: asyncio.Task[None] | None = None

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .inputs import InputRecord, Rejection, derive_path
 from .validation import DEFAULT_SCHEMES, ValidationError, check_url, normalize_path
 
 __all__ = ["DownloadItem", "DownloadQueue", "ItemLocked", "ItemState", "StopReport"]
@@ -153,6 +154,7 @@ class DownloadQueue:
         self._waiters: set[asyncio.Future[None]] = set()
         self._dirty: set[int] = set()
         self._counts = dict.fromkeys(ItemState, 0)
+        self._forgotten: list[DownloadItem] = []
         self.version = 0
         """Bumped on every change of membership or order (not on progress)."""
 
@@ -183,10 +185,18 @@ class DownloadQueue:
         """How many items are in each state (kept up to date, not counted)."""
         return dict(self._counts)
 
+    @property
+    def forgotten(self) -> Sequence[DownloadItem]:
+        """Done items dropped by :meth:`forget`, oldest first (the report still counts them)."""
+        return self._forgotten
+
     def report(self) -> StopReport:
-        """What became of every item so far."""
+        """What became of every item so far (done items include forgotten ones)."""
+        done = self.in_state(ItemState.DONE)
+        if self._forgotten:
+            done = sorted([*self._forgotten, *done], key=lambda item: item.id)
         return StopReport(
-            done=tuple(self.in_state(ItemState.DONE)),
+            done=tuple(done),
             failed=tuple(self.in_state(ItemState.FAILED)),
             interrupted=tuple(self.in_state(ItemState.INTERRUPTED)),
             unsent=tuple(self.pending()),
@@ -241,6 +251,57 @@ class DownloadQueue:
         self._changed(item.id)
         return item
 
+    def validate(self, url: str, path: str, *, item_id: int | None = None) -> tuple[str, str]:
+        """Check ``url`` and ``path`` as :meth:`add` would, without adding anything.
+
+        With ``item_id``, check them as new values of that item (its own path is
+        no conflict). Return the URL and the normalized path; raise ValidationError.
+        """
+        return check_url(url, self.schemes), self.check_path(path, item_id=item_id)
+
+    def check_path(self, path: str, *, item_id: int | None = None) -> str:
+        """Normalize ``path`` and check that it is free (ValidationError with the reason).
+
+        With ``item_id``, that item's own path counts as free.
+        """
+        path = normalize_path(path)
+        own = self._items.get(item_id) if item_id is not None else None
+        if own is None or path != own.path:
+            self._check_destination(path)
+        return path
+
+    def add_records(
+        self, records: Iterable[InputRecord | Rejection]
+    ) -> tuple[list[DownloadItem], list[Rejection]]:
+        """Add every usable record at the end (bulk add); return the added items and the refusals.
+
+        A record without a path gets one derived from its URL, as input files do.
+        Refused records (parse errors, or rejected by :meth:`add`) change nothing.
+        """
+        added: list[DownloadItem] = []
+        refused: list[Rejection] = []
+        for record in records:
+            if isinstance(record, Rejection):
+                refused.append(record)
+                continue
+            path = record.path if record.path is not None else derive_path(record.url)
+            try:
+                item = self.add(
+                    record.url,
+                    path,
+                    metadata=record.metadata,
+                    extra_urls=record.extra_urls,
+                    source=record.location,
+                )
+            except ValidationError as error:
+                reason = str(error)
+                if record.path is None:
+                    reason = f"{reason} (path {path!r} derived from the URL)"
+                refused.append(Rejection(record.source, record.line, reason, record.url))
+            else:
+                added.append(item)
+        return added, refused
+
     def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:
         """Change a queued item's URL or path; nothing changes if the new values are rejected."""
         item = self._editable(item_id, "edited")
@@ -271,14 +332,22 @@ class DownloadQueue:
             self._changed(item.id)
         return items
 
-    def forget(self, item_ids: Iterable[int]) -> None:
-        """Drop finished (done) items from the queue; their files stay in the repository."""
+    def forget(self, item_ids: Iterable[int]) -> list[DownloadItem]:
+        """Drop finished (done) items from the queue; others are left alone.
+
+        Their files stay in the repository, their paths stay taken, and
+        :meth:`report` still counts them as done (see :attr:`forgotten`).
+        """
+        dropped = []
         for item_id in list(item_ids):
             item = self._items.get(item_id)
             if item is not None and item.state is ItemState.DONE:
                 del self._items[item_id]
                 self._counts[item.state] -= 1
+                self._forgotten.append(item)
                 self._changed(item_id)
+                dropped.append(item)
+        return dropped
 
     # -- order ------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Modal screens of the app."""
 
+from .add_many import AddManyDialog
 from .details import DetailsScreen
+from .item_dialog import ItemDialog
 
-__all__ = ["DetailsScreen"]
+__all__ = ["AddManyDialog", "DetailsScreen", "ItemDialog"]

@@ -1,6 +1,7 @@
 """The app's widgets, one per module, over the plain queue model."""
 
 from .downloads import DownloadsView
+from .filter_bar import FilterBar
 from .log_pane import LogPane
 from .model import QueueModel, Totals
 from .report import ReportBanner, final_report
@@ -8,6 +9,7 @@ from .summary import SummaryLine
 
 __all__ = [
     "DownloadsView",
+    "FilterBar",
     "LogPane",
     "QueueModel",
     "ReportBanner",

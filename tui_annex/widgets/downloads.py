@@ -46,6 +46,7 @@ BAR_DONE = Style(color="cyan")
 BAR_LEFT = Style(color="bright_black")
 ERROR = Style(color="red")
 WARNING = Style(color="yellow")
+SELECTED = Style(color="black", bgcolor="yellow", bold=True)
 
 BAR = 20
 BYTES = 19
@@ -83,9 +84,14 @@ def _bar(item: DownloadItem) -> list[Segment]:
     return [Segment("━" * filled, BAR_DONE), Segment("━" * (BAR - filled), BAR_LEFT)]
 
 
-def render_row(item: DownloadItem, width: int) -> list[Segment]:
-    """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end)."""
-    return list(Segment.adjust_line_length(_row_segments(item, width), width))
+def render_row(item: DownloadItem, width: int, *, selected: bool = False) -> list[Segment]:
+    """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end).
+
+    The first cell is the selection mark: ``▌`` on a selected row, blank otherwise.
+    """
+    segments = _row_segments(item, width - 1)
+    segments.insert(0, Segment("▌", SELECTED) if selected else Segment(" "))
+    return list(Segment.adjust_line_length(segments, width))
 
 
 def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
@@ -130,20 +136,21 @@ def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
 class DownloadsView(ScrollView, can_focus=True):
     """Every item of the queue, grouped by state, with a keyboard cursor."""
 
-    COMPONENT_CLASSES = {"downloads--cursor", "downloads--empty"}
+    COMPONENT_CLASSES = {"downloads--cursor", "downloads--empty", "downloads--selected"}
     DEFAULT_CSS = """
     DownloadsView { height: 1fr; overflow-x: hidden; }
     DownloadsView > .downloads--cursor { background: $accent 40%; }
     DownloadsView:focus > .downloads--cursor { background: $accent 70%; }
+    DownloadsView > .downloads--selected { background: $warning 20%; }
     DownloadsView > .downloads--empty { color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor(-1)", "Up", show=False),
-        Binding("down,j", "cursor(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home", "first", "First", show=False),
-        Binding("end", "last", "Last", show=False),
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="cursor_up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="cursor_down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="page_up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="page_down"),
+        Binding("home", "first", "First", show=False, id="first"),
+        Binding("end", "last", "Last", show=False, id="last"),
     ]
 
     cursor: reactive[int] = reactive(0, always_update=True)
@@ -154,17 +161,62 @@ class DownloadsView(ScrollView, can_focus=True):
     def __init__(self, model: QueueModel, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.model = model
+        self.marked: set[int] = set()
+        """Ids of the selected items (space), for bulk remove, move and retry."""
+        self.cursor_item: int | None = None
+        """The item the cursor stays on across re-sorts, once the user has moved it."""
 
     @property
     def selected(self) -> DownloadItem | None:
         """The item under the cursor."""
         return self.model.item_at(self.cursor)
 
+    def targets(self) -> list[int]:
+        """What an edit applies to: the selected items, else the item under the cursor."""
+        if self.marked:
+            return list(self.marked)
+        item = self.selected
+        return [item.id] if item is not None else []
+
+    def follow(self, item_id: int | None = None) -> None:
+        """Keep the cursor on ``item_id`` (default: the item under it) when rows move."""
+        if item_id is None:
+            item = self.selected
+            item_id = item.id if item is not None else None
+        self.cursor_item = item_id
+
+    def toggle_mark(self, item_id: int) -> None:
+        """Select or unselect one item."""
+        if item_id in self.marked:
+            self.marked.discard(item_id)
+        else:
+            self.marked.add(item_id)
+        row = self.model.index.get(item_id)
+        if row is not None:
+            self.refresh_lines(row)
+
+    def clear_marks(self) -> None:
+        """Unselect everything."""
+        if self.marked:
+            self.marked.clear()
+            self.refresh()
+
     def update_rows(self, dirty: set[int], reordered: bool) -> None:
-        """Redraw after a model update: everything if the order changed, else the dirty rows."""
+        """Redraw after a model update: everything if the order changed, else the dirty rows.
+
+        After a re-sort the cursor stays on its item; if the item left the view,
+        it stays on its row, which now shows the next item.
+        """
         rows = len(self.model.order)
         if self.virtual_size.height != rows:
             self.virtual_size = Size(self.scrollable_content_region.width, rows)
+        if reordered and self.cursor_item is not None:
+            row = self.model.index.get(self.cursor_item)
+            if row is None:
+                row = max(0, min(self.cursor, rows - 1))
+                self.cursor_item = self.model.order[row] if rows else None
+            if row != self.cursor:
+                self.cursor = row
         if rows and self.cursor >= rows:
             self.cursor = rows - 1
         if reordered:
@@ -190,7 +242,10 @@ class DownloadsView(ScrollView, can_focus=True):
         item = self.model.item_at(row)
         if item is None:
             return Strip.blank(width, base)
-        strip = Strip(render_row(item, width), width)
+        selected = item.id in self.marked
+        strip = Strip(render_row(item, width, selected=selected), width)
+        if selected:
+            strip = strip.apply_style(self.get_component_rich_style("downloads--selected"))
         if row == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("downloads--cursor"))
         return strip.apply_style(base)
@@ -207,9 +262,14 @@ class DownloadsView(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.order))
 
+    def go_to(self, row: int) -> None:
+        """Put the cursor on ``row`` (clamped) and keep it on that row's item from now on."""
+        self.cursor = max(0, min(row, len(self.model.order) - 1))
+        self.follow()
+
     def action_cursor(self, step: int) -> None:
         """Move the cursor by ``step`` rows."""
-        self.cursor = max(0, min(self.cursor + step, len(self.model.order) - 1))
+        self.go_to(self.cursor + step)
 
     def action_page(self, direction: int) -> None:
         """Move the cursor by one screen."""
@@ -217,15 +277,15 @@ class DownloadsView(ScrollView, can_focus=True):
 
     def action_first(self) -> None:
         """Move the cursor to the first row."""
-        self.cursor = 0
+        self.go_to(0)
 
     def action_last(self) -> None:
         """Move the cursor to the last row."""
-        self.cursor = max(len(self.model.order) - 1, 0)
+        self.go_to(len(self.model.order) - 1)
 
     def on_click(self, event: events.Click) -> None:
         row = event.y + int(self.scroll_offset.y)
         if 0 <= row < len(self.model.order):
             if row == self.cursor and event.chain >= 2:
                 self.post_message(self.Activated())
-            self.cursor = row
+            self.go_to(row)

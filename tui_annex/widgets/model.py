@@ -58,8 +58,11 @@ class QueueModel:
         self._bytes_done = 0
         self._bytes_total = 0
         self._unknown = 0
+        self._forgotten = 0
         self._primed = False
         self._stale = True
+        self.filter_text = ""
+        """Show only items whose path or URL contains this (case-insensitive); "" shows all."""
         self._last_rebuild = 0.0
         self.rebuilds = 0
 
@@ -72,6 +75,7 @@ class QueueModel:
             self._primed = True
         for item_id in dirty:
             self._fold(item_id)
+        self._fold_forgotten()
         now = time.monotonic()
         if self._stale and (
             len(self.queue) < LARGE_QUEUE or now - self._last_rebuild >= self.slow_rebuild
@@ -112,13 +116,39 @@ class QueueModel:
             # A queued item is dirty without changing group when it was moved or edited.
             self._stale = True
 
+    def set_filter(self, text: str) -> None:
+        """Show only items whose path or URL contains ``text`` (from the next :meth:`update`)."""
+        text = text.strip().casefold()
+        if text != self.filter_text:
+            self.filter_text = text
+            # Applied by the next rebuild, which large queues still space out.
+            self._stale = True
+
+    def matches(self, item: DownloadItem) -> bool:
+        """Whether ``item`` passes the filter."""
+        text = self.filter_text
+        return not text or text in item.path.casefold() or text in item.url.casefold()
+
+    def _fold_forgotten(self) -> None:
+        """Done items the queue forgot still count in the totals (the summary counts everything)."""
+        forgotten = self.queue.forgotten
+        for item in forgotten[self._forgotten :]:
+            self._counts[ItemState.DONE] += 1
+            self._bytes_done += item.bytes_done
+            if item.total is None:
+                self._unknown += 1
+            else:
+                self._bytes_total += item.total
+        self._forgotten = len(forgotten)
+
     def _rebuild(self) -> None:
         groups: list[list[int]] = [[], [], [], []]
+        wanted = self.matches if self.filter_text else None
         for item in self.queue:
             group = GROUP_OF_STATE[item.state]
-            if group != 1:
+            if group != 1 and (wanted is None or wanted(item)):
                 groups[group].append(item.id)
-        groups[1] = [item.id for item in self.queue.pending()]
+        groups[1] = [item.id for item in self.queue.pending() if wanted is None or wanted(item)]
         self.order = [item_id for group in groups for item_id in group]
         self.index = {item_id: row for row, item_id in enumerate(self.order)}
         self._stale = False
@@ -147,7 +177,7 @@ class QueueModel:
                 remaining += max(item.total - item.bytes_done, 0)
         return Totals(
             counts=dict(self._counts),
-            items=len(self._seen),
+            items=len(self._seen) + self._forgotten,
             bytes_done=self._bytes_done,
             bytes_total=self._bytes_total,
             unknown_sizes=self._unknown,

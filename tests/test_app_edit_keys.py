@@ -1,0 +1,165 @@
+"""Editing keys on a fake job (no git-annex): rebinding, filter, selection, palette."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from tests.test_app_fakes import FakeJob, mixed_logs, mixed_queue
+from tui_annex.app import TuiAnnexApp
+from tui_annex.options import RunOptions
+from tui_annex.queue import DownloadQueue, ItemState
+from tui_annex.screens import ItemDialog
+from tui_annex.widgets import FilterBar, QueueModel
+from tui_annex.widgets.model import LARGE_QUEUE
+
+SIZE = (120, 35)
+
+
+def notes(app: TuiAnnexApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_logged() -> None:
+    job = FakeJob(mixed_queue())
+    keys = {"add": "n", "select": "x,m", "remove": "ctrl+r", "no_such": "z"}
+    job.options = RunOptions(keys=keys)  # type: ignore[attr-defined]
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        assert not isinstance(app.screen, ItemDialog), "the old key is gone"
+        await pilot.press("n")
+        assert isinstance(app.screen, ItemDialog)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ItemDialog)
+        await pilot.press(*["down"] * 4, "x", "m")
+        assert len(app.downloads.marked) == 2
+        # The hidden binding that explains a refusal moves with its action.
+        await pilot.press("escape", "home", "d", "ctrl+r")
+        await pilot.pause()
+        assert [n for n in notes(app) if "cannot be removed" in n] == [
+            "raw/part-009.dat: already sent to git-annex; it cannot be removed"
+        ]
+        app.log_pane.flush()
+        assert any("no_such: no such action" in entry.text for entry in app.log_pane.entries)
+
+
+async def test_filter_shows_matching_rows_the_summary_counts_all_and_escape_clears() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"Images/", "enter")
+        await pilot.pause()
+        paths = [job.queue.get(i).path for i in app.model.order]
+        assert paths and all(path.startswith("images/") for path in paths)
+        assert "30 files" in str(app.summary.render())
+        assert "10 of 30 shown" in str(app.query_one(FilterBar).count.render())
+        assert app.focused is app.downloads, "enter goes back to the list"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert len(app.model.order) == 30 and not app.query_one(FilterBar).shown
+
+
+def test_a_filter_on_a_large_queue_waits_for_the_models_rebuild_pace() -> None:
+    queue = DownloadQueue()
+    for number in range(LARGE_QUEUE + 10):
+        queue.add(f"https://example.org/{number}", f"f{number}.bin")
+    model = QueueModel(queue)
+    clock = [100.0]
+    with patch("tui_annex.widgets.model.time.monotonic", lambda: clock[0]):
+        model.update()
+        rebuilds = model.rebuilds
+        for text in ("1", "12", "123"):  # three keystrokes within one rebuild interval
+            model.set_filter(text)
+            model.update()
+        assert model.rebuilds == rebuilds, "no rebuild per keystroke on a large queue"
+        clock[0] += model.slow_rebuild
+        model.update()
+        assert model.rebuilds == rebuilds + 1
+    assert model.order and all("123" in queue.get(i).path for i in model.order)
+
+
+async def test_selected_items_that_get_sent_leave_the_selection_with_a_note() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        # Rows 0-3 are in flight; the next two are the first queued items.
+        await pilot.press(*["down"] * 4, "space", "space")
+        marked = set(app.downloads.marked)
+        assert len(marked) == 2
+        taken = queue.take_next()
+        assert taken is not None and taken.id in marked
+        app.tick()
+        await pilot.pause()
+        assert app.downloads.marked == marked - {taken.id}
+        assert "1 selected item(s) were sent to git-annex and left the selection" in notes(app)
+        # A sent item cannot be selected; the user is told why.
+        await pilot.press("home", "space")
+        await pilot.pause()
+        assert len(app.downloads.marked) == 1
+        assert any("already sent to git-annex; only queued" in n for n in notes(app))
+
+
+async def test_r_retries_the_selected_failed_items_and_d_refuses_an_item_in_flight() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        failed = [i for i in app.model.order if queue.get(i).state is ItemState.FAILED]
+        first_failed = app.model.index[failed[0]]
+        await pilot.press(*["down"] * first_failed, "space", "space")
+        assert app.downloads.marked == set(failed)
+        await pilot.press("r")
+        await pilot.pause()
+        assert all(queue.get(i).state is ItemState.QUEUED for i in failed)
+        # d with no selection and the cursor on an item in flight: refused, with the reason.
+        await pilot.press("escape", "home", "d")
+        await pilot.pause()
+        assert any("already sent to git-annex; it cannot be removed" in n for n in notes(app))
+        assert len(queue) == 30
+
+
+async def test_palette_offers_the_editing_commands_until_a_stop() -> None:
+    app = TuiAnnexApp(FakeJob(mixed_queue(), mixed_logs()))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Add an item", "Add many items", "Filter", "Clear finished"} <= titles
+        assert "Edit item" not in titles, "the cursor is on an item in flight"
+        await pilot.press(*["down"] * 4)
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Edit item", "Remove", "Move to top"} <= titles
+        await pilot.press("ctrl+c")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert not titles & {"Add an item", "Edit item", "Remove", "Move to top"}
+
+
+async def test_an_item_sent_while_its_edit_dialog_was_open_is_sent_unchanged() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press(*["down"] * 4, "e")
+        dialog = app.screen
+        assert isinstance(dialog, ItemDialog) and dialog.item is not None
+        item = dialog.item
+        path = item.path
+        assert queue.take_next() is item  # the feeder takes it meanwhile
+        await pilot.press("tab", "end", *".new", "enter")
+        await pilot.pause()
+        assert item.path == path and item.state is ItemState.SENT
+        assert any("already sent to git-annex; it cannot be edited" in n for n in notes(app))
+
+
+async def test_reasons_with_brackets_are_shown_as_is() -> None:
+    queue = mixed_queue()
+    queue.add("https://example.org/x", "odd[b]/name.bin")
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *"https://example.org/y", "tab", *"odd[b]/name.bin")
+        await pilot.pause()
+        error = str(app.screen.query_one("#path-error").render())
+        assert "another item already downloads to 'odd[b]/name.bin'" in error

@@ -1,0 +1,352 @@
+"""The app's queue-editing keys: add, add many, edit, remove, select, move, filter, clear.
+
+A base class of :class:`tui_annex.app.TuiAnnexApp`, kept apart so the app module
+stays about the run itself. Every edit goes through the queue's methods, which
+run on the event loop like the feeder: an item is either sent unchanged or
+edited, never half of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.widgets import Input
+
+from .app_protocols import JobLike
+from .events import InputRejected, LogLine
+from .inputs import InputRecord, Rejection, parse_lines, read_records
+from .queue import DownloadItem, ItemLocked, ItemState
+from .screens import AddManyDialog, ItemDialog
+from .screens.add_many import input_file
+from .validation import ValidationError
+from .widgets import DownloadsView, FilterBar, LogPane, QueueModel
+
+__all__ = ["EDIT_ACTIONS", "EDIT_BINDINGS", "QueueEditing"]
+
+#: The editing keys. A key whose action does not apply now falls through to a hidden
+#: ``attempt`` binding with the same id, which says why (e.g. the item was already sent).
+EDIT_BINDINGS: list[BindingType] = [
+    Binding("a", "add", "Add", id="add"),
+    Binding("A", "add_many", "Add many", show=False, id="add_many"),
+    Binding("e", "edit", "Edit", id="edit"),
+    Binding("e", "attempt('edit')", show=False, id="edit"),
+    Binding("d,delete", "remove", "Remove", key_display="d", id="remove"),
+    Binding("d,delete", "attempt('remove')", show=False, id="remove"),
+    Binding("space", "toggle_mark", "Select", id="select"),
+    Binding("shift+up", "move_up", "Move up", show=False, id="move_up"),
+    Binding("shift+up", "attempt('move_up')", show=False, id="move_up"),
+    Binding("shift+down", "move_down", "Move down", show=False, id="move_down"),
+    Binding("shift+down", "attempt('move_down')", show=False, id="move_down"),
+    Binding("T", "move_to_top", "Top", id="move_to_top"),
+    Binding("T", "attempt('move_to_top')", show=False, id="move_to_top"),
+    Binding("B", "move_to_bottom", "Bottom", show=False, id="move_to_bottom"),
+    Binding("B", "attempt('move_to_bottom')", show=False, id="move_to_bottom"),
+    Binding("slash", "filter", "Filter", key_display="/", id="filter"),
+    Binding("escape", "clear_filter", "Clear", id="clear_filter"),
+    Binding("c", "clear_done", "Clear done", id="clear_done"),
+]
+
+#: Actions that change the queue (refused once the run was stopped, or in a dialog).
+EDIT_ACTIONS = frozenset(
+    {
+        "add",
+        "add_many",
+        "edit",
+        "remove",
+        "toggle_mark",
+        "move_up",
+        "move_down",
+        "move_to_top",
+        "move_to_bottom",
+        "attempt",
+        "clear_done",
+    }
+)
+MOVES = ("move_up", "move_down", "move_to_top", "move_to_bottom")
+
+
+class QueueEditing(App[int]):
+    """Keyboard editing of the queue while downloads run (issue 5)."""
+
+    EDIT_BINDINGS: ClassVar[list[BindingType]] = EDIT_BINDINGS
+
+    job: JobLike
+    model: QueueModel
+    downloads: DownloadsView
+    filter_bar: FilterBar
+    log_pane: LogPane
+
+    def tick(self) -> None:
+        """Refresh from the queue (the app's timer)."""
+        raise NotImplementedError
+
+    def start_round_if_idle(self) -> None:
+        """Start a new round when items were queued after the last one ended."""
+        raise NotImplementedError
+
+    def can_edit(self) -> bool:
+        """Whether the queue may be changed now (not after a stop, nor while quitting)."""
+        raise NotImplementedError
+
+    def apply_keys(self) -> None:
+        """Rebind keys from the configuration file (``[keys]``: action name = "key[,key]")."""
+        options = getattr(self.job, "options", None)
+        keys: dict[str, str] = dict(getattr(options, "keys", None) or {})
+        known = {
+            binding.id
+            for widget in (self, self.downloads)
+            for _key, binding in widget._bindings
+            if binding.id
+        }
+        for action in sorted(set(keys) - known):
+            text = f"[keys] {action}: no such action (known: {', '.join(sorted(known))})"
+            self.log_pane.add(LogLine(source="app", level="warning", text=text))
+        keymap = {action: keys[action] for action in keys if action in known}
+        if keymap:
+            self.set_keymap(keymap)
+
+    # -- which keys apply -------------------------------------------------------------
+
+    def check_edit_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """check_action for the editing actions; None for an action that is not one."""
+        if action == "filter":
+            return True
+        if action == "clear_filter":
+            return self.filter_bar.shown or bool(self.model.filter_text or self.downloads.marked)
+        if action not in EDIT_ACTIONS:
+            return None
+        if not self.can_edit():
+            return False
+        if action in ("add", "add_many"):
+            return True
+        if action == "clear_done":
+            return self.job.queue.counts()[ItemState.DONE] > 0
+        targets = self._target_items()
+        if not targets:
+            return False
+        if action == "attempt":
+            return True
+        if action == "edit":
+            return not self.downloads.marked and targets[0].state.editable
+        if action == "remove":
+            return all(item.state.editable or item.state.retryable for item in targets)
+        if action == "toggle_mark":
+            return True
+        return all(item.state.editable for item in targets)  # the moves
+
+    def _target_items(self) -> list[DownloadItem]:
+        queue = self.job.queue
+        return [queue.get(i) for i in self.downloads.targets() if i in queue]
+
+    def action_attempt(self, action: str) -> None:
+        """A key whose action does not apply to the selection: run it to say why not."""
+        if action == "edit":
+            item = self.downloads.selected
+            if self.downloads.marked:
+                self.say("edit works on one item: unselect (space) first", severity="warning")
+            elif item is not None:
+                self._refuse(lambda: self.job.queue.edit(item.id))
+            return
+        getattr(self, f"action_{action}")()
+
+    def say(self, message: str, **options: Any) -> None:
+        """A notification; its text is shown as is (paths and URLs may hold [brackets])."""
+        self.notify(message, markup=False, **options)
+
+    def _refuse(self, edit: Callable[[], object]) -> bool:
+        """Run ``edit``; if refused, say why (nothing changed). True if it went through."""
+        try:
+            edit()
+        except (ItemLocked, ValidationError) as error:
+            self.say(str(error), title="Not changed", severity="error")
+            return False
+        finally:
+            self.tick()
+        return True
+
+    # -- add and edit -----------------------------------------------------------------
+
+    def action_add(self) -> None:
+        """Open the add dialog; add the item at the end of the queue."""
+
+        def added(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                url, path = result
+                items: list[DownloadItem] = []
+                if self._refuse(lambda: items.append(self.job.queue.add(url, path, source="key"))):
+                    self.downloads.follow(items[0].id)
+                    self.start_round_if_idle()
+                    self.tick()
+
+        self.push_screen(ItemDialog(self.job.queue), added)
+
+    def action_edit(self) -> None:
+        """Open the edit dialog on the queued item under the cursor."""
+        item = self.downloads.selected
+        if item is None:
+            return
+
+        def edited(result: tuple[str, str] | None) -> None:
+            # The item may have been sent meanwhile: the queue refuses, nothing changes.
+            if result is not None:
+                url, path = result
+                if self._refuse(lambda: self.job.queue.edit(item.id, url=url, path=path)):
+                    self.downloads.follow(item.id)
+
+        self.push_screen(ItemDialog(self.job.queue, item), edited)
+
+    def action_add_many(self) -> None:
+        """Open the add-many dialog: lines (text or JSON), or an input file's path."""
+
+        def given(text: str | None) -> None:
+            if text is None:
+                return
+            file = input_file(text)
+            if file is not None:
+                self.add_file(file)
+            else:
+                self._add_records(parse_lines(text, "typed"), "typed lines")
+
+        self.push_screen(AddManyDialog(self.job.queue), given)
+
+    @work(group="add-file", exit_on_error=False)
+    async def add_file(self, file: Path) -> None:
+        """Read an input file (any accepted format) and add its records."""
+        records: list[InputRecord | Rejection] = []
+        try:
+            async with contextlib.aclosing(read_records(str(file))) as stream:
+                async for record in stream:
+                    records.append(record)
+        except (OSError, ValueError) as error:
+            self.say(f"{file}: {error}", title="Not read", severity="error")
+            return
+        self._add_records(records, str(file))
+
+    def _add_records(self, records: Sequence[InputRecord | Rejection], what: str) -> None:
+        added, refused = self.job.queue.add_records(records)
+        for rejection in refused:
+            self.log_pane.add(
+                InputRejected(
+                    source=rejection.source,
+                    line=rejection.line,
+                    reason=rejection.reason,
+                    text=rejection.text,
+                )
+            )
+        message = f"added {len(added)} item(s) from {what}"
+        if refused:
+            lines = "; ".join(f"line {r.line}: {r.reason}" for r in refused[:3])
+            more = f" (and {len(refused) - 3} more, see the log)" if len(refused) > 3 else ""
+            message += f"; refused {len(refused)}: {lines}{more}"
+        self.say(message, severity="warning" if refused else "information", timeout=8)
+        if added:
+            self.downloads.follow(added[0].id)
+            self.start_round_if_idle()
+        self.tick()
+
+    # -- remove, select, move ---------------------------------------------------------
+
+    def action_remove(self) -> None:
+        """Remove the selected items (or the one under the cursor): all or nothing."""
+        ids = self.downloads.targets()
+        removed: list[DownloadItem] = []
+        self.downloads.follow()
+        if self._refuse(lambda: removed.extend(self.job.queue.remove(ids))):
+            self.downloads.marked.difference_update(ids)
+            self.say(f"removed {len(removed)} item(s)")
+
+    def action_toggle_mark(self) -> None:
+        """Select or unselect the item under the cursor, then go to the next row."""
+        item = self.downloads.selected
+        if item is None:
+            return
+        if not (item.state.editable or item.state.retryable or item.id in self.downloads.marked):
+            reason = (
+                "already sent to git-annex" if item.state is ItemState.SENT else "already added"
+            )
+            self.say(f"{item.path}: {reason}; only queued or failed items can be selected")
+            return
+        self.downloads.toggle_mark(item.id)
+        self.downloads.action_cursor(1)
+        self.refresh_bindings()
+
+    def _move(self, name: str) -> None:
+        queue = self.job.queue
+        move: Callable[[list[int]], None] = getattr(queue, name)
+        ids = self.downloads.targets()
+        self.downloads.follow()
+        self._refuse(lambda: move(ids))
+
+    def action_move_up(self) -> None:
+        """Send the selected queued items one place earlier."""
+        self._move("move_up")
+
+    def action_move_down(self) -> None:
+        """Send the selected queued items one place later."""
+        self._move("move_down")
+
+    def action_move_to_top(self) -> None:
+        """Send the selected queued items next."""
+        self._move("move_to_top")
+
+    def action_move_to_bottom(self) -> None:
+        """Send the selected queued items last."""
+        self._move("move_to_bottom")
+
+    def drop_sent_marks(self, dirty: set[int]) -> None:
+        """Unselect selected items that were sent (or left the queue); say so."""
+        marked = self.downloads.marked
+        if not marked or not dirty:
+            return
+        queue = self.job.queue
+        gone = [
+            i
+            for i in marked & dirty
+            if i not in queue or not (queue.get(i).state.editable or queue.get(i).state.retryable)
+        ]
+        if gone:
+            marked.difference_update(gone)
+            self.say(f"{len(gone)} selected item(s) were sent to git-annex and left the selection")
+            self.downloads.refresh()
+
+    # -- filter and clear -------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        """Open the filter bar."""
+        self.filter_bar.open()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter and show every item again; with no filter, clear the selection."""
+        if not (self.filter_bar.shown or self.model.filter_text):
+            self.downloads.clear_marks()
+            self.refresh_bindings()
+            return
+        self.filter_bar.close()
+        self.model.set_filter("")
+        self.downloads.follow()
+        self.downloads.focus()
+        self.tick()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter-input":
+            self.downloads.follow()
+            self.model.set_filter(event.value)
+            self.tick()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter-input":
+            self.downloads.focus()
+
+    def action_clear_done(self) -> None:
+        """Drop finished items from the view; the report still counts them."""
+        queue = self.job.queue
+        self.downloads.follow()
+        done = queue.forget([item.id for item in queue.in_state(ItemState.DONE)])
+        self.say(f"cleared {len(done)} finished item(s); the report still counts them")
+        self.tick()
