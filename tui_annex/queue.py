@@ -1,4 +1,4 @@
-"""The download queue: items, their states, and the edits allowed while downloads run.
+"""The download queue: items in feed order and the edits allowed while downloads run.
 
 Every method is synchronous and runs on the event loop's thread, so an edit and
 the feeder's :meth:`DownloadQueue.take_next` can never interleave: an item is
@@ -10,128 +10,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 
 from .inputs import InputRecord, Rejection, derive_path
+from .items import (
+    Destinations,
+    DownloadItem,
+    ItemLocked,
+    ItemState,
+    StopReport,
+    locked_reason,
+)
 from .validation import DEFAULT_SCHEMES, ValidationError, check_url, normalize_path
 
 __all__ = ["DownloadItem", "DownloadQueue", "ItemLocked", "ItemState", "StopReport"]
-
-
-class ItemState(StrEnum):
-    """Where an item is in its life."""
-
-    QUEUED = "queued"
-    """Not yet sent: editable, movable, removable."""
-    SENT = "sent"
-    """Written to git-annex and not answered yet (in flight): locked."""
-    DONE = "done"
-    """Added to the repository."""
-    FAILED = "failed"
-    """git-annex reported a failure; can be retried."""
-    INTERRUPTED = "interrupted"
-    """In flight when git-annex was stopped; outcome unknown; can be retried."""
-
-    @property
-    def editable(self) -> bool:
-        """Whether the item may still be edited or moved."""
-        return self is ItemState.QUEUED
-
-    @property
-    def retryable(self) -> bool:
-        """Whether the item may be queued again."""
-        return self in (ItemState.FAILED, ItemState.INTERRUPTED)
-
-
-class ItemLocked(ValueError):
-    """An edit was asked of an item whose state does not allow it."""
-
-
-#: Weight of the newest sample in the speed average.
-_SPEED_SMOOTHING = 0.3
-
-
-@dataclass(eq=False)
-class DownloadItem:
-    """One URL to add at one path, with everything known about its progress."""
-
-    id: int
-    url: str
-    path: str
-    metadata: dict[str, list[str]] = field(default_factory=dict)
-    extra_urls: tuple[str, ...] = ()
-    source: str | None = None
-    """Where the item came from, e.g. ``urls.txt:12``; used in messages."""
-    state: ItemState = ItemState.QUEUED
-    bytes_done: int = 0
-    total: int | None = None
-    speed: float = 0.0
-    """Bytes per second, smoothed; 0 when not downloading."""
-    key: str | None = None
-    errors: tuple[str, ...] = ()
-    note: str | None = None
-    attempts: int = 0
-    sent_at: float | None = None
-    finished_at: float | None = None
-    _last_sample: tuple[float, int] | None = field(default=None, repr=False)
-
-    @property
-    def input_line(self) -> str:
-        """The line ``addurl --batch --with-files`` reads for this item."""
-        return f"{self.url} {self.path}"
-
-    @property
-    def eta(self) -> float | None:
-        """Seconds left at the current speed, when size and speed are known."""
-        if self.total is None or self.speed <= 0 or self.state is not ItemState.SENT:
-            return None
-        return max(self.total - self.bytes_done, 0) / self.speed
-
-    @property
-    def last_progress_at(self) -> float | None:
-        """When (``time.monotonic()``) data last arrived, or None before any did."""
-        return None if self._last_sample is None else self._last_sample[0]
-
-    def record_progress(self, bytes_done: int, total: int | None, now: float) -> None:
-        """Take a progress report and update the smoothed speed."""
-        if self._last_sample is not None:
-            then, before = self._last_sample
-            elapsed = now - then
-            if elapsed > 0 and bytes_done >= before:
-                sample = (bytes_done - before) / elapsed
-                self.speed = (
-                    sample
-                    if self.speed == 0
-                    else self.speed + _SPEED_SMOOTHING * (sample - self.speed)
-                )
-        self._last_sample = (now, bytes_done)
-        self.bytes_done = bytes_done
-        if total is not None:
-            self.total = total
-
-    def _reset_progress(self) -> None:
-        self.bytes_done = 0
-        self.total = None
-        self.speed = 0.0
-        self._last_sample = None
-
-
-@dataclass(frozen=True)
-class StopReport:
-    """What became of every item: added, failed, in flight at a forced stop, or never sent."""
-
-    done: tuple[DownloadItem, ...]
-    failed: tuple[DownloadItem, ...]
-    interrupted: tuple[DownloadItem, ...]
-    unsent: tuple[DownloadItem, ...]
-    in_flight: tuple[DownloadItem, ...] = ()
-    """Sent and not answered yet (only while a run is going on)."""
-
-    @property
-    def complete(self) -> bool:
-        """Whether every item was added."""
-        return not (self.failed or self.interrupted or self.unsent or self.in_flight)
 
 
 class DownloadQueue:
@@ -146,8 +37,7 @@ class DownloadQueue:
         self.schemes = frozenset(schemes)
         self._items: dict[int, DownloadItem] = {}
         self._pending: list[int] = []
-        self._paths: dict[str, int] = {}
-        self._folders: dict[str, int] = {}
+        self._destinations = Destinations()
         self._next_id = 1
         self._paused = False
         self._closed = False
@@ -234,7 +124,7 @@ class DownloadQueue:
         path = normalize_path(path)
         for extra in extra_urls:
             check_url(extra, self.schemes)
-        self._check_destination(path)
+        self._destinations.check(path)
         item = DownloadItem(
             id=self._next_id,
             url=url,
@@ -246,7 +136,7 @@ class DownloadQueue:
         self._next_id += 1
         self._items[item.id] = item
         self._counts[item.state] += 1
-        self._claim(path, item.id)
+        self._destinations.claim(path, item.id)
         self._pending.append(item.id)
         self._changed(item.id)
         return item
@@ -267,7 +157,7 @@ class DownloadQueue:
         path = normalize_path(path)
         own = self._items.get(item_id) if item_id is not None else None
         if own is None or path != own.path:
-            self._check_destination(path)
+            self._destinations.check(path)
         return path
 
     def add_records(
@@ -308,9 +198,9 @@ class DownloadQueue:
         new_url = item.url if url is None else check_url(url, self.schemes)
         new_path = item.path if path is None else normalize_path(path)
         if new_path != item.path:
-            self._check_destination(new_path)
-            self._release(item.path)
-            self._claim(new_path, item.id)
+            self._destinations.check(new_path)
+            self._destinations.release(item.path)
+            self._destinations.claim(new_path, item.id)
         item.url, item.path = new_url, new_path
         self._changed(item.id)
 
@@ -322,13 +212,13 @@ class DownloadQueue:
         items = [self.get(item_id) for item_id in item_ids]
         for item in items:
             if not (item.state.editable or item.state.retryable):
-                raise ItemLocked(f"{item.path}: {_locked_reason(item)}; it cannot be removed")
+                raise ItemLocked(f"{item.path}: {locked_reason(item)}; it cannot be removed")
         removed = {item.id for item in items}
         self._pending = [item_id for item_id in self._pending if item_id not in removed]
         for item in items:
             del self._items[item.id]
             self._counts[item.state] -= 1
-            self._release(item.path)
+            self._destinations.release(item.path)
             self._changed(item.id)
         return items
 
@@ -512,40 +402,8 @@ class DownloadQueue:
     def _editable(self, item_id: int, verb: str) -> DownloadItem:
         item = self.get(item_id)
         if not item.state.editable:
-            raise ItemLocked(f"{item.path}: {_locked_reason(item)}; it cannot be {verb}")
+            raise ItemLocked(f"{item.path}: {locked_reason(item)}; it cannot be {verb}")
         return item
-
-    def _check_destination(self, path: str) -> None:
-        owner = self._paths.get(path)
-        if owner is not None:
-            raise ValidationError(f"another item already downloads to {path!r}")
-        if path in self._folders:
-            raise ValidationError(f"{path!r} is a folder of another item's path")
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            if folder in self._paths:
-                raise ValidationError(
-                    f"{folder!r} is another item's file, so it cannot be a folder"
-                )
-
-    def _claim(self, path: str, item_id: int) -> None:
-        self._paths[path] = item_id
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            self._folders[folder] = self._folders.get(folder, 0) + 1
-
-    def _release(self, path: str) -> None:
-        del self._paths[path]
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            left = self._folders[folder] - 1
-            if left:
-                self._folders[folder] = left
-            else:
-                del self._folders[folder]
 
     def _set_state(self, item: DownloadItem, state: ItemState) -> None:
         self._counts[item.state] -= 1
@@ -562,12 +420,3 @@ class DownloadQueue:
         for future in self._waiters:
             if not future.done():
                 future.set_result(None)
-
-
-def _locked_reason(item: DownloadItem) -> str:
-    return {
-        ItemState.SENT: "already sent to git-annex",
-        ItemState.DONE: "already added",
-        ItemState.FAILED: "it failed (retry it first)",
-        ItemState.INTERRUPTED: "it was interrupted (retry it first)",
-    }.get(item.state, item.state.value)

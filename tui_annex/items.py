@@ -1,0 +1,193 @@
+"""What the queue holds: items, their states, the end-of-run report, and destination claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from .validation import ValidationError
+
+__all__ = [
+    "Destinations",
+    "DownloadItem",
+    "ItemLocked",
+    "ItemState",
+    "StopReport",
+    "locked_reason",
+]
+
+
+class ItemState(StrEnum):
+    """Where an item is in its life."""
+
+    QUEUED = "queued"
+    """Not yet sent: editable, movable, removable."""
+    SENT = "sent"
+    """Written to git-annex and not answered yet (in flight): locked."""
+    DONE = "done"
+    """Added to the repository."""
+    FAILED = "failed"
+    """git-annex reported a failure; can be retried."""
+    INTERRUPTED = "interrupted"
+    """In flight when git-annex was stopped; outcome unknown; can be retried."""
+
+    @property
+    def editable(self) -> bool:
+        """Whether the item may still be edited or moved."""
+        return self is ItemState.QUEUED
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the item may be queued again."""
+        return self in (ItemState.FAILED, ItemState.INTERRUPTED)
+
+
+class ItemLocked(ValueError):
+    """An edit was asked of an item whose state does not allow it."""
+
+
+#: Weight of the newest sample in the speed average.
+_SPEED_SMOOTHING = 0.3
+
+
+@dataclass(eq=False)
+class DownloadItem:
+    """One URL to add at one path, with everything known about its progress."""
+
+    id: int
+    url: str
+    path: str
+    metadata: dict[str, list[str]] = field(default_factory=dict)
+    extra_urls: tuple[str, ...] = ()
+    source: str | None = None
+    """Where the item came from, e.g. ``urls.txt:12``; used in messages."""
+    state: ItemState = ItemState.QUEUED
+    bytes_done: int = 0
+    total: int | None = None
+    speed: float = 0.0
+    """Bytes per second, smoothed; 0 when not downloading."""
+    key: str | None = None
+    errors: tuple[str, ...] = ()
+    note: str | None = None
+    attempts: int = 0
+    sent_at: float | None = None
+    finished_at: float | None = None
+    _last_sample: tuple[float, int] | None = field(default=None, repr=False)
+
+    @property
+    def input_line(self) -> str:
+        """The line ``addurl --batch --with-files`` reads for this item."""
+        return f"{self.url} {self.path}"
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the current speed, when size and speed are known."""
+        if self.total is None or self.speed <= 0 or self.state is not ItemState.SENT:
+            return None
+        return max(self.total - self.bytes_done, 0) / self.speed
+
+    @property
+    def last_progress_at(self) -> float | None:
+        """When (``time.monotonic()``) data last arrived, or None before any did."""
+        return None if self._last_sample is None else self._last_sample[0]
+
+    def record_progress(self, bytes_done: int, total: int | None, now: float) -> None:
+        """Take a progress report and update the smoothed speed."""
+        if self._last_sample is not None:
+            then, before = self._last_sample
+            elapsed = now - then
+            if elapsed > 0 and bytes_done >= before:
+                sample = (bytes_done - before) / elapsed
+                self.speed = (
+                    sample
+                    if self.speed == 0
+                    else self.speed + _SPEED_SMOOTHING * (sample - self.speed)
+                )
+        self._last_sample = (now, bytes_done)
+        self.bytes_done = bytes_done
+        if total is not None:
+            self.total = total
+
+    def _reset_progress(self) -> None:
+        self.bytes_done = 0
+        self.total = None
+        self.speed = 0.0
+        self._last_sample = None
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """What became of every item: added, failed, in flight at a forced stop, or never sent."""
+
+    done: tuple[DownloadItem, ...]
+    failed: tuple[DownloadItem, ...]
+    interrupted: tuple[DownloadItem, ...]
+    unsent: tuple[DownloadItem, ...]
+    in_flight: tuple[DownloadItem, ...] = ()
+    """Sent and not answered yet (only while a run is going on)."""
+
+    @property
+    def complete(self) -> bool:
+        """Whether every item was added."""
+        return not (self.failed or self.interrupted or self.unsent or self.in_flight)
+
+
+class Destinations:
+    """The destination paths items claim: unique, and no item's file is another's folder.
+
+    Two concurrent downloads to one path leave the file inconsistent, and a
+    path that is both a file and a folder fails in git-annex.
+    """
+
+    def __init__(self) -> None:
+        self._paths: dict[str, int] = {}
+        self._folders: dict[str, int] = {}
+
+    def owner(self, path: str) -> int | None:
+        """The id of the item that claimed ``path``, if any."""
+        return self._paths.get(path)
+
+    def check(self, path: str) -> None:
+        """Raise ValidationError if ``path`` cannot be claimed."""
+        owner = self._paths.get(path)
+        if owner is not None:
+            raise ValidationError(f"another item already downloads to {path!r}")
+        if path in self._folders:
+            raise ValidationError(f"{path!r} is a folder of another item's path")
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder in self._paths:
+                raise ValidationError(
+                    f"{folder!r} is another item's file, so it cannot be a folder"
+                )
+
+    def claim(self, path: str, item_id: int) -> None:
+        """Claim ``path`` (checked before) for ``item_id``."""
+        self._paths[path] = item_id
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            self._folders[folder] = self._folders.get(folder, 0) + 1
+
+    def release(self, path: str) -> None:
+        """Give ``path`` up."""
+        del self._paths[path]
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            left = self._folders[folder] - 1
+            if left:
+                self._folders[folder] = left
+            else:
+                del self._folders[folder]
+
+
+def locked_reason(item: DownloadItem) -> str:
+    """Why ``item`` may not be edited, in words."""
+    return {
+        ItemState.SENT: "already sent to git-annex",
+        ItemState.DONE: "already added",
+        ItemState.FAILED: "it failed (retry it first)",
+        ItemState.INTERRUPTED: "it was interrupted (retry it first)",
+    }.get(item.state, item.state.value)
