@@ -13,6 +13,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.conftest import git
 from tui_annex.demo_server import LocalServer
 
 ROOT = Path(__file__).parent.parent
@@ -79,7 +80,9 @@ def test_the_command_opens_the_app_in_a_terminal(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
     urls = tmp_path / "urls.txt"
-    urls.write_text(f"{server.stall('held', after=1000)} held.bin\n")
+    urls.write_text(
+        f"{server.file('quick', 100)} quick.bin\n{server.stall('held', after=1000)} held.bin\n"
+    )
     child = pexpect.spawn(
         sys.executable,
         ["-m", "tui_annex", "-C", str(repo), "-J", "1", str(urls)],
@@ -91,7 +94,7 @@ def test_the_command_opens_the_app_in_a_terminal(
         timeout=60,
     )
     child.expect("RUNNING")
-    child.expect("held.bin")
+    child.expect("1 done")
     child.send("\x11")  # ctrl+q: stop gracefully, then quit; the stall needs a second one
     child.expect("DRAINING")
     child.send("\x11")
@@ -100,6 +103,9 @@ def test_the_command_opens_the_app_in_a_terminal(
     assert child.exitstatus == 130
     after = child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
     assert "Stopped:" in after and "held.bin" in after
+    head = git(repo, "rev-parse", "HEAD").strip()
+    assert f"committed: {head[:12]}" in after
+    assert git(repo, "ls-tree", "--name-only", "HEAD").split() == ["quick.bin"]
 
 
 @pytest.mark.pty

@@ -72,6 +72,8 @@ class TuiAnnexApp(QueueEditing):
         self.model = QueueModel(job.queue)
         self.refresh_hz = refresh_hz
         self.round: RoundFinished | None = None
+        self.commits: list[str] = []
+        """The commits the job's rounds made, oldest first."""
         self.error: str | None = None
         self.running = False
         self.quitting = False
@@ -133,6 +135,8 @@ class TuiAnnexApp(QueueEditing):
                     self.log_pane.add(event)
                 elif isinstance(event, RoundFinished):
                     self.round = event
+                    if event.committed:
+                        self.commits.append(event.committed)
         except Exception as error:  # shown to the user and printed after exit
             self.error = f"{type(error).__name__}: {error}"
             self.log_pane.add(LogLine(source="app", level="error", text=self.error))
@@ -224,6 +228,8 @@ class TuiAnnexApp(QueueEditing):
             text = f"over:{self.model.queue.version}:{self.error}"
             if text != self._banner:
                 hint = "q: quit · l: log · enter: details"
+                if self.commits:
+                    hint = f"committed {self.commits[-1][:12]} · {hint}"
                 if self._can_retry():
                     hint = "r/R: retry · " + hint
                 if self.error:
@@ -385,6 +391,7 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
             job.rejected,
             stopped=job.interrupted or app.signalled is not None,
             error=app.error,
+            commits=app.commits,
         )
     )
     return code

@@ -50,12 +50,15 @@ def final_report(
     stopped: bool,
     limit: int = 20,
     error: str | None = None,
+    commits: Sequence[str] = (),
 ) -> RenderableType:
     """The report printed to the terminal after the app closed: headline, then the lists."""
     lines: list[Text] = []
     if error:
         lines.append(Text(f"error: {error}", "bold red"))
     lines.append(report_headline(report, stopped=stopped))
+    if commits:
+        lines.append(Text(f"committed: {', '.join(commit[:12] for commit in commits)}", "green"))
     lines += _section("failed", report.failed, "red", limit)
     lines += _section("interrupted (outcome unknown)", report.interrupted, "yellow", limit)
     lines += _section("never sent", report.unsent, "yellow", limit)
