@@ -48,3 +48,12 @@ def staged(repo: Path) -> set[str]:
 async def aiter_list(stream: AsyncIterator[Event]) -> list[Event]:
     """All events of ``stream``."""
     return [event async for event in stream]
+
+
+async def eventually(condition: Callable[[], bool], within: float = 60) -> None:
+    """Poll ``condition`` (without blocking the loop) until it holds; fail after ``within`` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the condition never came true")
+        await asyncio.sleep(0.02)

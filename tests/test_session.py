@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.helpers import collect, pids, staged
+from tests.helpers import collect, eventually, pids, staged
 from tui_annex.annex.batch import group_alive
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer, Request, content
@@ -194,11 +194,12 @@ async def test_an_interrupted_download_resumes_with_a_range_request(
     session = Session(repo, git_annex=git_annex, jobs=1, grace=2)
     item = session.queue.add(server.stall("big", 200000, after=50000), "big.bin")
     session.queue.close()
-    await collect(
-        session,
-        until=lambda e: isinstance(e, ItemProgress) and e.bytes_done > 0,
-        then=lambda: session.stop(force=True),
-    )
+    running = asyncio.create_task(collect(session))
+    # Stop only once git-annex has some of it on disk (its progress report can
+    # come before the bytes are written).
+    await eventually(lambda: partial_bytes(repo) > 0)
+    session.stop(force=True)
+    await running
     assert item.state is ItemState.INTERRUPTED
     server.release()
     again = Session(repo, git_annex=git_annex, jobs=1)
@@ -211,6 +212,12 @@ async def test_an_interrupted_download_resumes_with_a_range_request(
     start = int(ranges[-1].removeprefix("bytes=").split("-")[0])
     assert start > 0  # the partial download was kept and continued, not restarted
     assert (repo / "big.bin").read_bytes() == content("big", 200000)
+
+
+def partial_bytes(repo: Path) -> int:
+    """Bytes of partial downloads git-annex keeps in .git/annex/tmp."""
+    folder = repo / ".git" / "annex" / "tmp"
+    return sum(f.stat().st_size for f in folder.glob("*") if f.is_file()) if folder.exists() else 0
 
 
 async def test_items_added_after_a_pass_ended_start_a_new_one(
