@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tui_annex.items import STALE_AFTER
 from tui_annex.queue import DownloadQueue, ItemLocked, ItemState
 from tui_annex.validation import ValidationError
 
@@ -164,10 +167,22 @@ def test_speed_and_eta_follow_progress() -> None:
     queue = queue_of("a")
     item = queue.take_next()
     assert item is not None
-    item.record_progress(0, 1000, now=10.0)
-    item.record_progress(100, 1000, now=11.0)
+    now = time.monotonic()
+    item.record_progress(0, 1000, now=now - 1)
+    item.record_progress(100, 1000, now=now)
     assert item.speed == pytest.approx(100.0)
     assert item.eta == pytest.approx(9.0)
+
+
+def test_a_download_that_gets_no_data_reads_as_speed_zero() -> None:
+    queue = queue_of("a")
+    item = queue.take_next()
+    assert item is not None
+    long_ago = time.monotonic() - STALE_AFTER - 10
+    item.record_progress(0, 1000, now=long_ago - 1)
+    item.record_progress(100, 1000, now=long_ago)
+    assert item.rate == pytest.approx(100.0)
+    assert item.speed == 0 and item.eta is None
 
 
 def test_validate_checks_like_add_without_adding() -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import sys
+import termios
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
@@ -38,6 +41,10 @@ from .widgets import (
 )
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
+
+#: Signals the app handles itself. SIGINT only comes from outside (``kill -INT``):
+#: the terminal's ctrl+c is a key here, since Textual turns ISIG off.
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: Redraws per second; the timer is the only path from the engine to the screen.
 REFRESH_HZ = 15.0
@@ -78,6 +85,7 @@ class TuiAnnexApp(QueueEditing):
         self.running = False
         self.quitting = False
         self.signalled: int | None = None
+        self.hung_up = False
         self._stop_presses = 0
         self._queued_during_round = False
         self._bindings_key: tuple[object, ...] = ()
@@ -110,13 +118,13 @@ class TuiAnnexApp(QueueEditing):
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in HANDLED_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in HANDLED_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.on_signal, signum)
 
@@ -150,7 +158,7 @@ class TuiAnnexApp(QueueEditing):
         if self.quitting:
             self._leave()
             return
-        if self._queued_during_round and self.job.queue.has_ready() and self.can_edit():
+        if self._queued_during_round and self.job.queue.has_pending() and self.can_edit():
             # Items were added while the round was ending (after its last send): send them too.
             self.run_round()
             return
@@ -170,6 +178,8 @@ class TuiAnnexApp(QueueEditing):
         if self.error is not None:
             return 1
         if self.round is not None:
+            if self.round.exit_code == 0 and self.job.queue.has_pending():
+                return 1  # items added (or resumed) after the last round were never sent
             return self.round.exit_code
         return 1
 
@@ -230,11 +240,13 @@ class TuiAnnexApp(QueueEditing):
                 hint = "q: quit · l: log · enter: details"
                 if self.commits:
                     hint = f"committed {self.commits[-1][:12]} · {hint}"
-                if self._can_retry():
+                if self._can_retry() and self.model.retryable_count():
                     hint = "r/R: retry · " + hint
                 if self.error:
                     hint = f"{self.error} · {hint}"
-                banner.show_report(self.job.queue.report(), stopped=self.job.interrupted, hint=hint)
+                report = self.job.queue.report()
+                stopped = self.job.interrupted or bool(report.interrupted)
+                banner.show_report(report, stopped=stopped, hint=hint)
         else:
             text = ""
             if text != self._banner:
@@ -256,7 +268,7 @@ class TuiAnnexApp(QueueEditing):
         if action == "pause":
             return self.running and not queue.paused and not self._stop_presses
         if action == "resume":
-            return self.running and queue.paused and not self._stop_presses
+            return queue.paused and not self._stop_presses
         if action == "retry":
             targets = self._target_items()
             return self._can_retry() and any(item.state.retryable for item in targets)
@@ -280,7 +292,8 @@ class TuiAnnexApp(QueueEditing):
         """Start a new round when items were queued after the last one ended."""
         if self.running:
             self._queued_during_round = True
-        elif self.job.queue.has_ready():
+        elif self.job.queue.has_pending() and self.can_edit():
+            # Paused too: the round starts and shows PAUSED until p resumes it.
             self.run_round()
 
     def action_interrupt(self) -> None:
@@ -310,7 +323,16 @@ class TuiAnnexApp(QueueEditing):
             self._leave()
 
     def on_signal(self, signum: int) -> None:
-        """SIGTERM/SIGHUP: forced stop, then quit (restoring the terminal)."""
+        """SIGTERM/SIGHUP: forced stop, then quit (restoring the terminal); SIGINT: as ctrl+c."""
+        if signum == signal.SIGINT:
+            self.action_interrupt()
+            return
+        if signum == signal.SIGHUP and not _terminal_alive():
+            # The terminal is gone: writing to it would block the shutdown forever.
+            self.hung_up = True
+            driver = self._driver
+            if driver is not None:
+                driver.write = lambda data: None  # type: ignore[method-assign]
         self.signalled = signum
         self.quitting = True
         if self.running:
@@ -333,8 +355,9 @@ class TuiAnnexApp(QueueEditing):
         self.tick()
 
     def action_resume(self) -> None:
-        """Send items again."""
+        """Send items again (starting a round if the last one is over)."""
         self.job.queue.resume()
+        self.start_round_if_idle()
         self.tick()
 
     def action_retry(self) -> None:
@@ -371,6 +394,15 @@ class TuiAnnexApp(QueueEditing):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
 
 
+def _terminal_alive() -> bool:
+    """Whether our terminal still answers (after a real hang-up it does not)."""
+    try:
+        termios.tcgetattr(sys.__stdout__.fileno() if sys.__stdout__ else 1)
+    except (termios.error, OSError, ValueError):
+        return False
+    return True
+
+
 def run_app(job: JobLike, *, console: Console | None = None) -> int:
     """Run the app on ``job``, close it, print the report; return the exit code.
 
@@ -384,12 +416,21 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
         job.close()
     if code is None:
         code = app.exit_code()
+    if app.hung_up:
+        # No terminal to print to (the log file has the run); writing to it, even
+        # Python's flush at exit, would fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (1, 2):
+            os.dup2(devnull, stream)
+        os.close(devnull)
+        return code
+    report = job.queue.report()
     console = console or Console()
     console.print(
         final_report(
-            job.queue.report(),
+            report,
             job.rejected,
-            stopped=job.interrupted or app.signalled is not None,
+            stopped=job.interrupted or app.signalled is not None or bool(report.interrupted),
             error=app.error,
             commits=app.commits,
         )

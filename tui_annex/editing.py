@@ -9,6 +9,7 @@ edited, never half of each.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -70,6 +71,9 @@ EDIT_ACTIONS = frozenset(
 )
 MOVES = ("move_up", "move_down", "move_to_top", "move_to_bottom")
 
+#: Keys the configuration file cannot take over: the stop sequence must always work.
+FIXED_KEYS = frozenset({"ctrl+c", "ctrl+q"})
+
 
 class QueueEditing(App[int]):
     """Keyboard editing of the queue while downloads run (issue 5)."""
@@ -94,6 +98,9 @@ class QueueEditing(App[int]):
         """Whether the queue may be changed now (not after a stop, nor while quitting)."""
         raise NotImplementedError
 
+    _sent_unmarked = 0
+    _last_unmark_note = 0.0
+
     def apply_keys(self) -> None:
         """Rebind keys from the configuration file (``[keys]``: action name = "key[,key]")."""
         options = getattr(self.job, "options", None)
@@ -107,7 +114,19 @@ class QueueEditing(App[int]):
         for action in sorted(set(keys) - known):
             text = f"[keys] {action}: no such action (known: {', '.join(sorted(known))})"
             self.log_pane.add(LogLine(source="app", level="warning", text=text))
-        keymap = {action: keys[action] for action in keys if action in known}
+        keymap = {}
+        for action, value in keys.items():
+            if action not in known:
+                continue
+            chosen = {key.strip() for key in value.split(",")}
+            if chosen & FIXED_KEYS:
+                # Rebinding a key drops every other binding on it: ctrl+c must stay "stop".
+                text = (
+                    f"[keys] {action}: {', '.join(sorted(chosen & FIXED_KEYS))} cannot be rebound"
+                )
+                self.log_pane.add(LogLine(source="app", level="warning", text=text))
+                continue
+            keymap[action] = value
         if keymap:
             self.set_keymap(keymap)
 
@@ -257,8 +276,12 @@ class QueueEditing(App[int]):
         ids = self.downloads.targets()
         removed: list[DownloadItem] = []
         self.downloads.follow()
-        if self._refuse(lambda: removed.extend(self.job.queue.remove(ids))):
+
+        def remove() -> None:
+            removed.extend(self.job.queue.remove(ids))
             self.downloads.marked.difference_update(ids)
+
+        if self._refuse(remove):
             self.say(f"removed {len(removed)} item(s)")
 
     def action_toggle_mark(self) -> None:
@@ -300,20 +323,29 @@ class QueueEditing(App[int]):
         self._move("move_to_bottom")
 
     def drop_sent_marks(self, dirty: set[int]) -> None:
-        """Unselect selected items that were sent (or left the queue); say so."""
+        """Unselect selected items that were sent (or left the queue); say so, once a second."""
         marked = self.downloads.marked
-        if not marked or not dirty:
-            return
-        queue = self.job.queue
-        gone = [
-            i
-            for i in marked & dirty
-            if i not in queue or not (queue.get(i).state.editable or queue.get(i).state.retryable)
-        ]
-        if gone:
-            marked.difference_update(gone)
-            self.say(f"{len(gone)} selected item(s) were sent to git-annex and left the selection")
-            self.downloads.refresh()
+        if marked and dirty:
+            queue = self.job.queue
+            removed = [i for i in marked & dirty if i not in queue]
+            sent = [
+                i
+                for i in marked & dirty
+                if i in queue and not (queue.get(i).state.editable or queue.get(i).state.retryable)
+            ]
+            if removed or sent:
+                marked.difference_update(removed + sent)
+                self._sent_unmarked += len(sent)
+                self.downloads.refresh()
+        now = time.monotonic()
+        if self._sent_unmarked and now - self._last_unmark_note >= 1.0:
+            # One note for a burst, not one toast per tick while the feeder sends them.
+            self.say(
+                f"{self._sent_unmarked} selected item(s) were sent to git-annex "
+                "and left the selection"
+            )
+            self._sent_unmarked = 0
+            self._last_unmark_note = now
 
     # -- filter and clear -------------------------------------------------------------
 

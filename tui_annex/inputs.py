@@ -97,9 +97,14 @@ def detect_format(name: str, explicit: str | None = None) -> str:
 def derive_path(url: str) -> str:
     """A file name for ``url``: its last path segment, decoded and made safe.
 
-    Falls back to the host name when the URL has no usable last segment.
+    Falls back to the host name when the URL has no usable last segment (and to
+    ``download`` when it cannot even be parsed; the URL's own check says why).
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "download"
     segments = [segment for segment in parts.path.split("/") if segment]
     name = unquote(segments[-1]) if segments else ""
     name = "".join(
@@ -108,7 +113,7 @@ def derive_path(url: str) -> str:
     ).strip()
     name = name.lstrip(":")  # a leading colon is pathspec magic to git
     if name in ("", ".", "..") or name.lower() == ".git":
-        name = (parts.hostname or "download").strip(".") or "download"
+        name = (host or "download").strip(".") or "download"
     encoded = name.encode("utf-8", "surrogateescape")
     if len(encoded) > MAX_NAME_BYTES:
         stem, dot, suffix = name.rpartition(".")

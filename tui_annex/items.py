@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -49,6 +50,9 @@ class ItemLocked(ValueError):
 #: Weight of the newest sample in the speed average.
 _SPEED_SMOOTHING = 0.3
 
+#: Seconds without data after which a download's speed reads 0 (a stalled server).
+STALE_AFTER = 3.0
+
 
 @dataclass(eq=False)
 class DownloadItem:
@@ -64,8 +68,8 @@ class DownloadItem:
     state: ItemState = ItemState.QUEUED
     bytes_done: int = 0
     total: int | None = None
-    speed: float = 0.0
-    """Bytes per second, smoothed; 0 when not downloading."""
+    rate: float = 0.0
+    """Bytes per second as of the last progress report, smoothed."""
     key: str | None = None
     errors: tuple[str, ...] = ()
     note: str | None = None
@@ -78,6 +82,18 @@ class DownloadItem:
     def input_line(self) -> str:
         """The line ``addurl --batch --with-files`` reads for this item."""
         return f"{self.url} {self.path}"
+
+    @property
+    def speed(self) -> float:
+        """Bytes per second now: the smoothed rate, or 0 once no data came for a while."""
+        last = self.last_progress_at
+        if last is not None and time.monotonic() - last > STALE_AFTER:
+            return 0.0
+        return self.rate
+
+    @speed.setter
+    def speed(self, value: float) -> None:
+        self.rate = value
 
     @property
     def eta(self) -> float | None:
@@ -98,10 +114,10 @@ class DownloadItem:
             elapsed = now - then
             if elapsed > 0 and bytes_done >= before:
                 sample = (bytes_done - before) / elapsed
-                self.speed = (
+                self.rate = (
                     sample
-                    if self.speed == 0
-                    else self.speed + _SPEED_SMOOTHING * (sample - self.speed)
+                    if self.rate == 0
+                    else self.rate + _SPEED_SMOOTHING * (sample - self.rate)
                 )
         self._last_sample = (now, bytes_done)
         self.bytes_done = bytes_done
@@ -111,7 +127,7 @@ class DownloadItem:
     def _reset_progress(self) -> None:
         self.bytes_done = 0
         self.total = None
-        self.speed = 0.0
+        self.rate = 0.0
         self._last_sample = None
 
 

@@ -25,7 +25,7 @@ from .events import (
     LogLine,
     RoundFinished,
 )
-from .inputs import InputRecord, Rejection, derive_path, read_records
+from .inputs import InputRecord, Rejection, read_records
 from .options import RunOptions
 from .queue import DownloadItem, DownloadQueue
 from .session import Session
@@ -194,21 +194,8 @@ class Job:
 
     def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
-        path = record.path if record.path is not None else derive_path(record.url)
-        try:
-            self.queue.add(
-                record.url,
-                path,
-                metadata=record.metadata,
-                extra_urls=record.extra_urls,
-                source=record.location,
-            )
-        except ValueError as error:  # ValidationError, or anything git-annex could not take
-            reason = str(error)
-            if record.path is None:
-                reason = f"{reason} (path {path!r} derived from the URL)"
-            return Rejection(record.source, record.line, reason, record.url)
-        return None
+        _added, refused = self.queue.add_records([record])
+        return refused[0] if refused else None
 
     def _retry(self, event: ItemFinished) -> LogLine | None:
         """Queue a failed item again while it has retries left (not after a stop)."""
@@ -242,7 +229,7 @@ class Job:
             )
         if self.interrupted:
             code = EXIT_INTERRUPTED
-        elif not len(self.queue):
+        elif not len(self.queue) and not self.queue.forgotten:
             code = EXIT_USAGE
         elif problems or self.rejected or self.annotation_failures:
             code = EXIT_FAILED

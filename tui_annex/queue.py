@@ -20,7 +20,7 @@ from .items import (
     StopReport,
     locked_reason,
 )
-from .validation import DEFAULT_SCHEMES, ValidationError, check_url, normalize_path
+from .validation import DEFAULT_SCHEMES, check_url, normalize_path
 
 __all__ = ["DownloadItem", "DownloadQueue", "ItemLocked", "ItemState", "StopReport"]
 
@@ -183,7 +183,7 @@ class DownloadQueue:
                     extra_urls=record.extra_urls,
                     source=record.location,
                 )
-            except ValidationError as error:
+            except ValueError as error:  # ValidationError, or text git-annex could not take
                 reason = str(error)
                 if record.path is None:
                     reason = f"{reason} (path {path!r} derived from the URL)"
@@ -375,7 +375,7 @@ class DownloadQueue:
         item.key = key
         item.errors = tuple(errors)
         item.note = note
-        item.speed = 0.0
+        item.rate = 0.0
         item.finished_at = time.time()
         if success and item.total is not None:
             item.bytes_done = item.total
@@ -384,7 +384,7 @@ class DownloadQueue:
     def mark_interrupted(self, item: DownloadItem) -> None:
         """Record that a sent item's process was stopped before it answered."""
         self._set_state(item, ItemState.INTERRUPTED)
-        item.speed = 0.0
+        item.rate = 0.0
         item.finished_at = time.time()
         self._changed(item.id)
 

@@ -15,7 +15,6 @@ from textual.widgets import Button, Label, Static, TextArea
 
 from ..inputs import Rejection, derive_path, parse_lines
 from ..queue import DownloadQueue
-from ..validation import ValidationError
 from .item_dialog import DIALOG_CSS
 
 __all__ = ["AddManyDialog", "input_file"]
@@ -26,8 +25,11 @@ def input_file(text: str) -> Path | None:
     stripped = text.strip()
     if not stripped or "\n" in stripped or "://" in stripped:
         return None
-    path = Path(stripped).expanduser()
-    return path if path.is_file() else None
+    try:
+        path = Path(stripped).expanduser()
+        return path if path.is_file() else None
+    except (OSError, RuntimeError, ValueError):  # ~nobody, a name too long, a NUL
+        return None
 
 
 class AddManyDialog(ModalScreen[str | None]):
@@ -94,7 +96,7 @@ class AddManyDialog(ModalScreen[str | None]):
                 continue
             try:
                 self.queue.validate(record.url, record.path or derive_path(record.url))
-            except ValidationError as error:
+            except ValueError as error:  # ValidationError, or text git-annex could not take
                 refused.append(f"line {record.line}: {error}")
         summary = Text(f"{len(records)} record(s); {len(records) - len(refused)} look fine")
         for reason in refused[:4]:

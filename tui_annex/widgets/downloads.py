@@ -172,9 +172,20 @@ class DownloadsView(ScrollView, can_focus=True):
         return self.model.item_at(self.cursor)
 
     def targets(self) -> list[int]:
-        """What an edit applies to: the selected items, else the item under the cursor."""
+        """What an edit applies to: the selected items the filter shows, else the cursor's item.
+
+        Selected items the filter hides are left alone: a key never acts on rows
+        the user cannot see.
+        """
         if self.marked:
-            return list(self.marked)
+            queue = self.model.queue
+            shown = [
+                item_id
+                for item_id in self.marked
+                if item_id in queue and self.model.matches(queue.get(item_id))
+            ]
+            if shown:
+                return shown
         item = self.selected
         return [item.id] if item is not None else []
 

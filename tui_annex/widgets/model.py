@@ -25,7 +25,7 @@ GROUP_OF_STATE: dict[ItemState, int] = {
 
 #: Above this many items, rebuild the row order at most every :attr:`QueueModel.slow_rebuild`
 #: seconds; in between, rows still show each item's live state.
-LARGE_QUEUE = 20_000
+LARGE_QUEUE = 5_000
 
 
 @dataclass
@@ -169,11 +169,14 @@ class QueueModel:
     def totals(self) -> Totals:
         """Counts, bytes, aggregate speed and the ETA of what is in flight."""
         speed = 0.0
+        sized_speed = 0.0  # the ETA divides known remaining bytes by their own speed
         remaining = 0
         for item_id in self._active:
             item = self.queue.get(item_id)
-            speed += item.speed
+            item_speed = item.speed
+            speed += item_speed
             if item.total is not None:
+                sized_speed += item_speed
                 remaining += max(item.total - item.bytes_done, 0)
         return Totals(
             counts=dict(self._counts),
@@ -182,5 +185,5 @@ class QueueModel:
             bytes_total=self._bytes_total,
             unknown_sizes=self._unknown,
             speed=speed,
-            eta=remaining / speed if speed > 0 and remaining else None,
+            eta=remaining / sized_speed if sized_speed > 0 and remaining else None,
         )
