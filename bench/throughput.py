@@ -1,10 +1,11 @@
 """Throughput of tui-annex's engine against plain ``git annex addurl --batch``.
 
 Serves N generated files from a local server on 127.0.0.1 and adds them to a
-fresh repository three ways: by piping every line into ``git annex addurl
---batch -J J`` (the baseline), through a tui-annex ``Session`` (the engine), and
-with the whole ``tui-annex --no-ui`` command (input file, engine, commit, plain
-output). Prints files per second for each and the ratios to the baseline.
+fresh repository four ways: by piping every line into ``git annex addurl
+--batch -J J`` (the baseline), the same with ``--json-progress`` (the progress
+reports tui-annex asks git-annex for), through a tui-annex ``Session`` (the
+engine), and with the whole ``tui-annex --no-ui`` command (input file, engine,
+commit, plain output). Prints files per second for each and the ratios.
 
     python bench/throughput.py [--files 400] [--size 2000] [--jobs 4] [--rounds 3]
 """
@@ -21,28 +22,18 @@ import time
 from pathlib import Path
 
 from tui_annex.annex.locate import GitAnnex, find_git_annex
-from tui_annex.demo_server import LocalServer
+from tui_annex.demo import make_demo_repo
 from tui_annex.session import Session
 
 
 def fresh_repo(root: Path, annex: GitAnnex) -> Path:
-    repo = Path(tempfile.mkdtemp(dir=root))
-    env = annex.env()
-    subprocess.run(["git", "init", "-q"], cwd=repo, env=env, check=True)
-    subprocess.run(annex.argv("init", "-q", "bench"), cwd=repo, env=env, check=True)
-    subprocess.run(
-        ["git", "config", "annex.security.allowed-ip-addresses", "127.0.0.1"],
-        cwd=repo,
-        env=env,
-        check=True,
-    )
-    return repo
+    return make_demo_repo(Path(tempfile.mkdtemp(dir=root)) / "repo", annex)
 
 
-def baseline(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
+def baseline(repo: Path, annex: GitAnnex, lines: list[str], jobs: int, *extra: str) -> float:
     started = time.perf_counter()
     subprocess.run(
-        annex.argv("addurl", "--batch", "--with-files", "--json", "-J", str(jobs)),
+        annex.argv("addurl", "--batch", "--with-files", "--json", "-J", str(jobs), *extra),
         input="".join(line + "\n" for line in lines),
         cwd=repo,
         env=annex.env(),
@@ -92,27 +83,43 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     annex = find_git_annex()
-    server = LocalServer().start()
+    # The server runs in a process of its own: sharing this process's GIL with
+    # the engine would slow both and make the comparison unfair.
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tui_annex.demo_server"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None and server.stdin is not None
+    origin = server.stdout.readline().strip()
     try:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            base, ours, whole = [], [], []
+            base, progress, ours, whole = [], [], [], []
             for round_ in range(args.rounds):
                 lines = [
-                    f"{server.file(f'r{round_}-{i}', args.size)} d{i % 10}/f{i:05d}.bin"
+                    f"{origin}/file/r{round_}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin"
                     for i in range(args.files)
                 ]
                 base.append(baseline(fresh_repo(root, annex), annex, lines, args.jobs))
+                progress.append(
+                    baseline(fresh_repo(root, annex), annex, lines, args.jobs, "--json-progress")
+                )
                 ours.append(asyncio.run(engine(fresh_repo(root, annex), annex, lines, args.jobs)))
                 whole.append(command(fresh_repo(root, annex), lines, args.jobs))
     finally:
-        server.close()
+        server.stdin.close()
+        server.wait()
     b, o, w = statistics.median(base), statistics.median(ours), statistics.median(whole)
+    p = statistics.median(progress)
     print(f"{args.files} files of {args.size} bytes, -J{args.jobs}, median of {args.rounds} rounds")
     print(f"plain git annex addurl --batch: {b:6.2f} s  {args.files / b:7.1f} files/s")
+    print(f"plain, with --json-progress:    {p:6.2f} s  {args.files / p:7.1f} files/s")
     print(f"tui-annex engine:               {o:6.2f} s  {args.files / o:7.1f} files/s")
     print(f"tui-annex --no-ui command:      {w:6.2f} s  {args.files / w:7.1f} files/s")
     print(f"time ratio, engine / plain:     {o / b:6.3f}")
+    print(f"time ratio, engine / plain with progress: {o / p:6.3f}")
     print(f"time ratio, command / plain:    {w / b:6.3f}")
 
 

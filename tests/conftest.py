@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tui_annex.annex.locate import GitAnnex, find_git_annex
+from tui_annex.demo import make_demo_repo
 from tui_annex.demo_server import LocalServer
 
 TESTS = Path(__file__).parent
@@ -52,21 +53,8 @@ def git(repo: Path, *args: str, annex: GitAnnex | None = None) -> str:
 
 
 def init_repo(path: Path, annex: GitAnnex) -> Path:
-    """Make ``path`` a git-annex repository that may download from 127.0.0.1."""
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "--quiet", annex=annex)
-    git(path, "config", "user.name", "tui-annex tests", annex=annex)
-    git(path, "config", "user.email", "tests@tui-annex.invalid", annex=annex)
-    subprocess.run(
-        annex.argv("init", "--quiet", "test repo"),
-        cwd=path,
-        env=annex.env(),
-        check=True,
-        capture_output=True,
-    )
-    # Only this temporary repository may fetch from the loopback address.
-    git(path, "config", "annex.security.allowed-ip-addresses", "127.0.0.1", annex=annex)
-    return path
+    """Make ``path`` a git-annex repository that (alone) may download from 127.0.0.1."""
+    return make_demo_repo(path, annex)
 
 
 @pytest.fixture

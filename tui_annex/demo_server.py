@@ -249,3 +249,17 @@ class LocalServer:
                 handler.wfile.flush()
                 # Throttling is what this route is for: the server paces its sending.
                 time.sleep(step / rate)
+
+
+def main() -> None:
+    """``python -m tui_annex.demo_server``: print the base URL, serve until stdin closes."""
+    server = LocalServer().start()
+    print(server.base, flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()

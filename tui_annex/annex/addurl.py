@@ -70,9 +70,9 @@ def classify_stderr(text: str) -> LogLevel:
 class AddurlDriver:
     """Runs one ``git annex addurl --batch`` process over a queue and yields its events.
 
-    Items are written while fewer than ``window`` (``jobs`` plus a small
-    lookahead) are in flight, so everything not yet sent stays editable in the
-    queue. Answers are matched to items by their ``input`` field. One call of
+    Items are written while fewer than ``window`` (``jobs`` plus a lookahead)
+    are in flight, so everything not yet sent stays editable in the queue.
+    Answers are matched to items by their ``input`` field. One call of
     :meth:`run` is one process: it ends when the queue is closed and empty, on
     :meth:`stop`, or when the child dies.
     """

@@ -100,12 +100,7 @@ class QueueModel:
             return
         item = self.queue.get(item_id)
         self._seen[item_id] = (item.state, item.bytes_done, item.total)
-        self._counts[item.state] += 1
-        self._bytes_done += item.bytes_done
-        if item.total is None:
-            self._unknown += 1
-        else:
-            self._bytes_total += item.total
+        self._count_in(item)
         if item.state is ItemState.SENT:
             self._active.add(item_id)
         else:
@@ -133,13 +128,17 @@ class QueueModel:
         """Done items the queue forgot still count in the totals (the summary counts everything)."""
         forgotten = self.queue.forgotten
         for item in forgotten[self._forgotten :]:
-            self._counts[ItemState.DONE] += 1
-            self._bytes_done += item.bytes_done
-            if item.total is None:
-                self._unknown += 1
-            else:
-                self._bytes_total += item.total
+            self._count_in(item)
         self._forgotten = len(forgotten)
+
+    def _count_in(self, item: DownloadItem) -> None:
+        """Add ``item``'s state and bytes to the running totals."""
+        self._counts[item.state] += 1
+        self._bytes_done += item.bytes_done
+        if item.total is None:
+            self._unknown += 1
+        else:
+            self._bytes_total += item.total
 
     def _rebuild(self) -> None:
         groups: list[list[int]] = [[], [], [], []]
