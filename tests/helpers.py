@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from tui_annex.events import Event, ProcessStarted
+from tui_annex.job import Job
+from tui_annex.options import RunOptions
 from tui_annex.session import Session
 
 
@@ -57,3 +59,10 @@ async def eventually(condition: Callable[[], bool], within: float = 60) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("the condition never came true")
         await asyncio.sleep(0.02)
+
+
+def make_job(tmp_path: Path, repo: Path, lines: Sequence[tuple[str, str]], jobs: int = 2) -> Job:
+    """A job over an input file of ``URL PATH`` lines."""
+    source = tmp_path / "urls.txt"
+    source.write_text("".join(f"{url} {path}\n" for url, path in lines))
+    return Job(RunOptions(repo=repo, inputs=(str(source),), jobs=jobs, grace=2.0))

@@ -13,7 +13,8 @@ from textual import events
 from textual.pilot import Pilot
 
 from tests.conftest import git
-from tests.test_app_pilot import SIZE, make_job, sent, wait_until
+from tests.helpers import make_job
+from tests.test_app_pilot import SIZE, sent, wait_until
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.job import Job

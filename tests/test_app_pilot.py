@@ -3,11 +3,12 @@ downloads run. Every wait is on a condition (bounded), never a fixed sleep."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
 
+from tests.helpers import make_job
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.job import Job
@@ -18,13 +19,6 @@ from tui_annex.session import RunState
 from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
 
 SIZE = (120, 35)
-
-
-def make_job(tmp_path: Path, repo: Path, lines: Sequence[tuple[str, str]], jobs: int = 2) -> Job:
-    """A job over an input file of ``URL PATH`` lines."""
-    source = tmp_path / "urls.txt"
-    source.write_text("".join(f"{url} {path}\n" for url, path in lines))
-    return Job(RunOptions(repo=repo, inputs=(str(source),), jobs=jobs, grace=2.0))
 
 
 async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: int = 1500) -> None:

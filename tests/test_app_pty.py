@@ -26,10 +26,15 @@ def spawn(tmp_path: Path, repo: Path, server: LocalServer) -> pexpect.spawn:
     lines = [f"{server.stall(f's{n}', after=2000)} stall/{n}.bin" for n in range(2)]
     lines += [f"{server.file(f'f{n}', 1000)} quick/{n}.bin" for n in range(3)]
     urls.write_text("\n".join(lines) + "\n")
+    return spawn_python(["-m", "tests.test_app_pty", str(repo), str(urls)], cwd=ROOT)
+
+
+def spawn_python(args: list[str], *, cwd: Path) -> pexpect.spawn:
+    """``python ARGS`` in a 35x120 pty with a plain terminal environment."""
     return pexpect.spawn(
         sys.executable,
-        ["-m", "tests.test_app_pty", str(repo), str(urls)],
-        cwd=str(ROOT),
+        args,
+        cwd=str(cwd),
         dimensions=(35, 120),
         env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
         encoding="utf-8",
@@ -83,16 +88,7 @@ def test_the_command_opens_the_app_in_a_terminal(
     urls.write_text(
         f"{server.file('quick', 100)} quick.bin\n{server.stall('held', after=1000)} held.bin\n"
     )
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "tui_annex", "-C", str(repo), "-J", "1", str(urls)],
-        cwd=str(tmp_path),
-        dimensions=(35, 120),
-        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
-        encoding="utf-8",
-        codec_errors="replace",
-        timeout=60,
-    )
+    child = spawn_python(["-m", "tui_annex", "-C", str(repo), "-J", "1", str(urls)], cwd=tmp_path)
     child.expect("RUNNING")
     child.expect("1 done")
     child.send("\x11")  # ctrl+q: stop gracefully, then quit; the stall needs a second one

@@ -11,8 +11,9 @@ from pathlib import Path
 import pexpect
 
 from tests.conftest import git
+from tests.helpers import make_job
 from tests.test_app_fakes import FakeJob, mixed_queue
-from tests.test_app_pilot import SIZE, make_job, wait_until
+from tests.test_app_pilot import SIZE, wait_until
 from tests.test_app_pty import ALT_SCREEN_OFF, spawn
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import git
-from tests.helpers import staged
+from tests.helpers import make_job, staged
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, ItemSent
@@ -166,11 +166,8 @@ async def test_a_consumer_that_leaves_early_leaves_no_item_in_flight_and_stages_
 async def test_a_job_cut_short_by_a_timeout_stages_what_finished(
     tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
-    urls = tmp_path / "urls.txt"
-    urls.write_text(f"{server.file('done', 100)} done.bin\n{server.stall('hang')} hang.bin\n")
-    job = Job(
-        RunOptions(repo=repo, inputs=(str(urls),), jobs=2, git_annex=str(git_annex.executable))
-    )
+    lines = [(server.file("done", 100), "done.bin"), (server.stall("hang"), "hang.bin")]
+    job = make_job(tmp_path, repo, lines, jobs=2)
 
     finished = asyncio.Event()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import git
+from tests.helpers import make_job
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import Event, ItemSent, RoundFinished
@@ -19,11 +20,8 @@ async def run_round(job: Job) -> list[Event]:
 async def test_a_retry_after_an_interrupt_is_a_new_round_with_its_own_commit(
     tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
-    urls = tmp_path / "urls.txt"
-    urls.write_text(f"{server.file('one', 10)} one.bin\n{server.status(404)} gone.bin\n")
-    job = Job(
-        RunOptions(repo=repo, inputs=(str(urls),), jobs=1, git_annex=str(git_annex.executable))
-    )
+    lines = [(server.file("one", 10), "one.bin"), (server.status(404), "gone.bin")]
+    job = make_job(tmp_path, repo, lines, jobs=1)
     first = await run_round(job)
     assert isinstance(first[-1], RoundFinished)
     assert (first[-1].done, first[-1].failed, first[-1].exit_code) == (1, 1, 1)
