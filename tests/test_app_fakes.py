@@ -95,6 +95,9 @@ class FakeJob:
             self._finish = asyncio.Event()
         self._finish.set()
 
+    def choose_resume(self, choice: str) -> None:
+        self.resume_choice = choice
+
     def interrupt(self) -> None:
         self.interrupts += 1
         if self.interrupts == 1:

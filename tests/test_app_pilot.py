@@ -190,3 +190,63 @@ async def test_an_unusable_repository_is_shown_and_reported(tmp_path: Path) -> N
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 1
+
+
+def died_run(tmp_path: Path, repo: Path, server: LocalServer) -> list[tuple[str, str]]:
+    """Leave the journal as a run killed in mid-download would: 1 added, 2 never sent."""
+    from tui_annex.journal import Journal, journal_path
+    from tui_annex.queue import DownloadQueue
+
+    lines = [(server.file(f"r{n}", 800), f"r{n}.bin") for n in range(3)]
+    journal = Journal.open(journal_path(repo / ".git"))
+    journal.start_run({}, ["urls.txt"])
+    queue = DownloadQueue()
+    queue.observer = journal
+    for url, path in lines:
+        queue.add(url, path)
+    first = queue.take_next()
+    assert first is not None
+    queue.mark_finished(first, success=True, key=None, errors=(), note=None)
+    journal.flush()
+    journal._db.execute("UPDATE runs SET pid_start = -1")  # its process is gone
+    journal._db.close()
+    return lines
+
+
+async def test_the_app_offers_to_resume_an_unfinished_run_and_resumes_it(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    from tests.conftest import git
+    from tui_annex.screens import ResumeDialog
+
+    lines = died_run(tmp_path, repo, server)
+    job = Job(RunOptions(repo=repo, inputs=(), jobs=2, grace=2.0))
+    offer = job.pending_resume()
+    assert offer is not None and (offer.done, offer.left) == (1, 2)
+    app = TuiAnnexApp(job, offer=offer, has_input=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, ResumeDialog)
+        assert "2 item(s) left" in str(app.screen.query_one("Static").render())
+        assert not server.requests, "nothing is sent before the user answers"
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.round is not None)
+        await pilot.press("q")
+    assert app.return_code == 0
+    # r0.bin's download was never there (the journal only said so): it is fetched, as are the rest.
+    assert {path for _url, path in lines} <= set(git(repo, "ls-files").split())
+
+
+async def test_quitting_at_the_resume_question_runs_nothing(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    died_run(tmp_path, repo, server)
+    job = make_job(tmp_path, repo, [(server.file("new", 100), "new.bin")])
+    app = TuiAnnexApp(job, offer=job.pending_resume())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not app.is_running)
+    job.close()
+    assert app.declined and app.return_code == 0
+    assert not server.requests

@@ -27,8 +27,11 @@ from .app_protocols import JobLike
 from .commands import COMMANDS
 from .editing import EDIT_BINDINGS, QueueEditing
 from .events import InputRejected, LogLine, RoundFinished
+from .job import Job
 from .queue import DownloadItem, ItemState
-from .screens import DetailsScreen
+from .recovery import ResumeOffer
+from .screens import DetailsScreen, ResumeDialog
+from .screens.resume import ResumeChoice
 from .session import RunState
 from .widgets import (
     DownloadsView,
@@ -73,9 +76,23 @@ class TuiAnnexApp(QueueEditing):
         Binding("L", "cycle_log_level", "Log level", show=False, id="cycle_log_level"),
     ]
 
-    def __init__(self, job: JobLike, *, refresh_hz: float = REFRESH_HZ) -> None:
+    def __init__(
+        self,
+        job: JobLike,
+        *,
+        refresh_hz: float = REFRESH_HZ,
+        offer: ResumeOffer | None = None,
+        has_input: bool = True,
+    ) -> None:
         super().__init__()
         self.job = job
+        self.offer = offer
+        """An unfinished run to offer to resume before anything starts."""
+        self.has_input = has_input
+        self.declined = False
+        """The user quit at the resume question: nothing ran."""
+        self.commit_error: str | None = None
+        """Why the last round's commit failed (its files stay staged), if it did."""
         self.model = QueueModel(job.queue)
         self.refresh_hz = refresh_hz
         self.round: RoundFinished | None = None
@@ -114,6 +131,19 @@ class TuiAnnexApp(QueueEditing):
         self._install_signal_handlers()
         self.tick()
         self.set_interval(1 / self.refresh_hz, self.tick)
+        if self.offer is None:
+            self.run_round()
+        else:
+            self.push_screen(
+                ResumeDialog(self.offer, has_input=self.has_input), self._resume_chosen
+            )
+
+    def _resume_chosen(self, choice: ResumeChoice | None) -> None:
+        if choice in (None, "quit"):
+            self.declined = True
+            self.exit(0, return_code=0)
+            return
+        self.job.choose_resume(choice)
         self.run_round()
 
     def on_unmount(self) -> None:
@@ -145,6 +175,8 @@ class TuiAnnexApp(QueueEditing):
                     self.round = event
                     if event.committed:
                         self.commits.append(event.committed)
+                    if event.commit_error:
+                        self.commit_error = event.commit_error
         except Exception as error:  # shown to the user and printed after exit
             self.error = f"{type(error).__name__}: {error}"
             self.log_pane.add(LogLine(source="app", level="error", text=self.error))
@@ -244,6 +276,8 @@ class TuiAnnexApp(QueueEditing):
                     hint = "r/R: retry · " + hint
                 if self.error:
                     hint = f"{self.error} · {hint}"
+                if self.commit_error:
+                    hint = f"COMMIT FAILED, files left staged (l: log) · {hint}"
                 report = self.job.queue.report()
                 stopped = self.job.interrupted or bool(report.interrupted)
                 banner.show_report(report, stopped=stopped, hint=hint)
@@ -409,11 +443,16 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
     0 all added, 1 some failed or never sent, 2 no valid input, 130 interrupted
     (ctrl+c, ctrl+q while running, SIGTERM, SIGHUP).
     """
-    app = TuiAnnexApp(job)
+    offer = job.pending_resume() if isinstance(job, Job) else None
+    has_input = not isinstance(job, Job) or bool(job.options.inputs)
+    app = TuiAnnexApp(job, offer=offer, has_input=has_input)
     try:
         code = app.run()
     finally:
         job.close()
+    if app.declined:
+        print("nothing was run; `tui-annex --resume` finishes the unfinished run later")
+        return 0
     if code is None:
         code = app.exit_code()
     if app.hung_up:
@@ -433,6 +472,7 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
             stopped=job.interrupted or app.signalled is not None or bool(report.interrupted),
             error=app.error,
             commits=app.commits,
+            commit_error=app.commit_error,
         )
     )
     return code

@@ -31,6 +31,10 @@ inputs:
   csv/tsv  a header naming the url and path columns (--url-column, --path-column)
   A record without a path is saved under the last segment of its URL.
 
+more commands:
+  tui-annex history [-C DIR]   the runs in this repository: when, counts, outcome, commit
+  tui-annex status [-C DIR]    the run in progress (from another terminal), or the last one
+
 exit status: 0 all added, 1 some failed, 2 bad usage or no valid input, 130 interrupted.
 Run `tui-annex demo` to see the app on generated downloads from a local server.
 """
@@ -143,6 +147,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="log file (default: a new file in the user log folder)",
     )
+    resuming = parser.add_argument_group(
+        "resuming (a journal in the repository's git folder records every item)"
+    )
+    resuming.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish the last unfinished run in this repository (no input needed); "
+        "without it, an unfinished run's items are merged with the input",
+    )
+    resuming.add_argument(
+        "--fresh",
+        action="store_true",
+        help="set the journal aside (kept, dated) and start over",
+    )
+    resuming.add_argument(
+        "--from-run",
+        type=_positive_int,
+        metavar="N",
+        help="queue run N's failed and unfinished items again (see `tui-annex history`)",
+    )
+    resuming.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="keep no journal: nothing to resume from after a crash",
+    )
     ending.add_argument(
         "--grace",
         type=float,
@@ -190,9 +219,15 @@ def default_log_file() -> Path:
 
 def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = None) -> RunOptions:
     """Turn parsed arguments into :class:`RunOptions`."""
+    if args.resume and args.fresh:
+        raise ValueError("--resume and --fresh contradict each other")
+    if args.no_journal and (args.resume or args.from_run):
+        raise ValueError("--resume and --from-run need the journal (drop --no-journal)")
+    # --resume and --from-run need no input: then standard input is not read.
+    no_input = () if (args.resume or args.from_run) else ("-",)
     return RunOptions(
         repo=Path(args.chdir),
-        inputs=tuple(args.inputs) or ("-",),
+        inputs=tuple(args.inputs) or no_input,
         input_format=args.format,
         url_column=args.url_column,
         path_column=args.path_column,
@@ -210,6 +245,9 @@ def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = No
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),
         keys=dict(keys or {}),
+        journal=not args.no_journal,
+        resume="resume" if args.resume else "fresh" if args.fresh else "auto",
+        from_run=args.from_run,
     )
 
 
@@ -239,6 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .demo import main as demo_main
 
         return demo_main(arguments[1:])
+    if arguments[:1] in (["history"], ["status"]):
+        from .history import main as history_main
+
+        return history_main(arguments[0], arguments[1:])
     parser = build_parser()
     try:
         config = load_config(_config_argument(arguments))

@@ -110,6 +110,8 @@ class ProcessExited(Event):
     returncode: int
     forced: bool
     unexpected: bool = False
+    pid: int = 0
+    """The process id of the batch process that exited."""
 
 
 _KINDS: dict[type[Event], str] = {
@@ -154,6 +156,12 @@ class RoundFinished(Event):
     rejected: int
     committed: str | None = None
     """The commit made for this round's files, if one was made."""
+    committed_files: int = 0
+    """How many files that commit holds (done files already in HEAD are not in it)."""
+    commit_error: str | None = None
+    """Why the commit failed (the files stay staged), if it did."""
+    already_added: int = 0
+    """Input records that earlier runs had added (not downloaded again)."""
     exit_code: int = 0
 
 

@@ -76,6 +76,8 @@ class DownloadItem:
     attempts: int = 0
     sent_at: float | None = None
     finished_at: float | None = None
+    existed: bool | None = None
+    """Whether something was at the path when the item was sent (None: not sent yet)."""
     _last_sample: tuple[float, int] | None = field(default=None, repr=False)
 
     @property

@@ -13,23 +13,38 @@ import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from .annex.annotate import Annotator
-from .annex.repo import GitError, Repo
+from .annex.repo import GitError, Repo, RepoError
 from .events import (
     Event,
     InputRejected,
     ItemFinished,
+    ItemInterrupted,
     ItemProgress,
     LogLine,
+    ProcessExited,
+    ProcessStarted,
     RoundFinished,
 )
-from .inputs import InputRecord, Rejection, read_records
+from .inputs import InputRecord, Rejection, derive_path, read_records
+from .journal import (
+    COMMITTED,
+    STAGED,
+    Journal,
+    JournalError,
+    git_dir_of,
+    journal_path,
+    lock_repository,
+    set_aside,
+)
 from .options import RunOptions
 from .queue import DownloadItem, DownloadQueue
+from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
 from .session import Session
 from .streams import merge
+from .validation import normalize_path
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
 
@@ -37,6 +52,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+#: How long a run waits at its start for another git command's ``index.lock`` to go.
+INDEX_LOCK_WAIT = 10.0
 
 
 class Job:
@@ -68,6 +86,44 @@ class Job:
         self._inputs_started = False
         self._interrupts = 0
         self._log: TextIO | None = None
+        self.journal: Journal | None = None
+        self.resumed: ResumeOffer | None = None
+        """The unfinished run this one carried on, if any."""
+        self.merged_records = 0
+        """Input records whose destination the resumed run already had."""
+        self.already_added = 0
+        """Input records that earlier runs already added (not downloaded again)."""
+        self.commits: list[str] = []
+        self.commit_error: str | None = None
+        self._carried_done: set[int] = set()
+        self._carried: set[int] = set()
+        self._has_history = False
+        self._journal_failure_said = False
+        self._lock_fd: int | None = None
+
+    def pending_resume(self) -> ResumeOffer | None:
+        """The unfinished run a start would resume (for the app to ask first), if any."""
+        if not self.options.journal or self.options.resume == "fresh":
+            return None
+        git_dir = git_dir_of(Path(self.options.repo).expanduser())
+        if git_dir is None or not journal_path(git_dir).exists():
+            return None
+        try:
+            journal = Journal.open_read_only(journal_path(git_dir))
+        except JournalError:
+            return None  # the run itself sets an unreadable journal aside, and says so
+        try:
+            return resume_offer(journal)
+        except JournalError:
+            return None
+        finally:
+            journal.close()
+
+    def choose_resume(self, choice: str) -> None:
+        """The user's answer to :meth:`pending_resume`: ``resume`` or ``fresh``."""
+        if self._inputs_started:
+            raise RuntimeError("the run has started; it is too late to choose")
+        self.options.resume = "fresh" if choice == "fresh" else "resume"
 
     @property
     def queue(self) -> DownloadQueue:
@@ -95,8 +151,15 @@ class Job:
         """Run one round and yield every event; the last one is :class:`RoundFinished`."""
         repo = await self.session.open()
         self._open_log()
-        # report().done also holds the done items the user cleared from the view (forget).
-        done_before = {item.id for item in self.queue.report().done}
+        if not self._inputs_started:
+            for message in await self._start_journal(repo):
+                self._write_log(message)
+                yield message
+        await self._wait_for_index_lock(repo)
+        # report().done also holds the done items the user cleared from the view (forget);
+        # done items carried over from a dead run still wait for this round's commit.
+        done_before = {item.id for item in self.queue.report().done} - self._carried_done
+        self._carried_done = set()
         annotator = Annotator(repo)
         notices: asyncio.Queue[Event | None] = asyncio.Queue()
         reader: asyncio.Task[None] | None = None
@@ -144,10 +207,20 @@ class Job:
             merge(run_session(), drain_notices(), annotator.events())
         ) as stream:
             async for event in stream:
+                self._journal_event(event)
                 self._write_log(event)
                 yield event
         self.annotation_failures += annotator.failed
         finished = await self._finish_round(repo, done_before)
+        self._flush_journal()
+        if finished.commit_error:
+            failure = LogLine(
+                source="app",
+                level="error",
+                text=f"the commit failed; the files stay staged: {finished.commit_error}",
+            )
+            self._write_log(failure)
+            yield failure
         self._write_log(finished)
         self.last_round = finished
         yield finished
@@ -184,6 +257,15 @@ class Job:
             self._input_failed(name, f"reading stopped: {type(error).__name__}: {error}", notices)
         finally:
             self.queue.close()
+            said = []
+            if self.merged_records:
+                said.append(f"{self.merged_records} were already in the resumed run")
+            if self.already_added:
+                said.append(
+                    f"{self.already_added} were added by earlier runs (not downloaded again)"
+                )
+            if said:
+                notices.put_nowait(_info("input records: " + "; ".join(said)))
 
     def _input_failed(self, source: str, reason: str, notices: asyncio.Queue[Event | None]) -> None:
         """Reading an input failed part-way: say so, and let the run end as failed."""
@@ -194,8 +276,59 @@ class Job:
 
     def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
+        if self.journal is not None and (self._carried or self._has_history):
+            known = self._known(record)
+            if known is not None:
+                return known if isinstance(known, Rejection) else None
         _added, refused = self.queue.add_records([record])
         return refused[0] if refused else None
+
+    def _known(self, record: InputRecord) -> Rejection | bool | None:
+        """A record the journal already knows: True (merged or already added), a Rejection,
+        or None to add it as usual."""
+        assert self.journal is not None
+        try:
+            path = normalize_path(
+                record.path if record.path is not None else derive_path(record.url)
+            )
+        except ValueError:
+            return None  # the queue gives the reason
+        owner = self.queue.owner(path)
+        if owner is not None and owner in self._carried:
+            item = self.queue.get(owner)
+            if item.url != record.url:
+                return Rejection(
+                    record.source,
+                    record.line,
+                    f"the resumed run downloads {path!r} from another URL ({item.url})",
+                    record.url,
+                )
+            self.merged_records += 1
+            return True
+        if not self._has_history or owner is not None:
+            return None
+        try:
+            entry = self.journal.find_path(path)
+        except JournalError:
+            return None
+        if (
+            entry is not None
+            and entry.state == "done"
+            and entry.settled >= STAGED
+            and entry.url == record.url
+            # New metadata or URLs for a file already there still go to git-annex.
+            and entry.metadata == {name: list(values) for name, values in record.metadata.items()}
+            and tuple(entry.extra_urls) == tuple(record.extra_urls)
+            and os.path.lexists(self.queue_root / path)
+        ):
+            self.already_added += 1
+            return True
+        return None
+
+    @property
+    def queue_root(self) -> Path:
+        """The repository's folder."""
+        return self.session.repo_path
 
     def _retry(self, event: ItemFinished) -> LogLine | None:
         """Queue a failed item again while it has retries left (not after a stop)."""
@@ -214,24 +347,38 @@ class Job:
 
     async def _finish_round(self, repo: Repo, done_before: set[int]) -> RoundFinished:
         report = self.queue.report()
-        added = [item.path for item in report.done if item.id not in done_before]
+        fresh = [item for item in report.done if item.id not in done_before]
+        # Done means in the index, checked: git-annex answers success without staging
+        # a file that was already there, and git refuses some paths.
+        await self._wait_for_index_lock(repo, quiet=True)
+        settled = set(await settle_added(repo, self.queue, fresh))
+        if self.journal is not None:
+            self._journal_call(self.journal.settle, settled, STAGED)
+        report = self.queue.report()
+        added = [item.path for item in report.done if item.id in settled]
         committed: str | None = None
+        holds: list[str] = []
+        self.commit_error = None
         problems = bool(report.failed or report.interrupted or report.unsent)
         if self.options.commit and added and (self.options.commit_on_failure or not problems):
             message = self.options.message.replace("{count}", str(len(added)))
             try:
-                committed = await repo.commit(added, message)
+                committed, holds = await repo.commit_paths(added, message)
             except GitError as error:
-                self._write_log(LogLine(source="app", level="error", text=f"commit: {error}"))
+                self.commit_error = str(error)
+            if committed is not None:
+                self.commits.append(committed)
+                if self.journal is not None:
+                    self._journal_call(self.journal.settle, settled, COMMITTED)
         if self.options.failures is not None:
             write_failures(
                 self.options.failures, [*report.failed, *report.interrupted, *report.unsent]
             )
         if self.interrupted:
             code = EXIT_INTERRUPTED
-        elif not len(self.queue) and not self.queue.forgotten:
+        elif not len(self.queue) and not self.queue.forgotten and not self._nothing_left_to_do():
             code = EXIT_USAGE
-        elif problems or self.rejected or self.annotation_failures:
+        elif problems or self.rejected or self.annotation_failures or self.commit_error:
             code = EXIT_FAILED
         else:
             code = EXIT_OK
@@ -242,8 +389,167 @@ class Job:
             unsent=len(report.unsent),
             rejected=len(self.rejected),
             committed=committed,
+            committed_files=len(holds),
+            commit_error=self.commit_error,
+            already_added=self.already_added,
             exit_code=code,
         )
+
+    def _nothing_left_to_do(self) -> bool:
+        """Whether every input record was added by an earlier run (a success, not bad input)."""
+        return bool(self.already_added or self.merged_records or self.resumed)
+
+    # -- the journal ------------------------------------------------------------------
+
+    async def _start_journal(self, repo: Repo) -> list[Event]:
+        """Lock the repository, open (or set aside) the journal, stop what a dead run left
+        running, and carry its unfinished items over. Before anything is sent."""
+        self._has_history = False
+        if not self.options.journal:
+            return []
+        git_dir = git_dir_of(repo.path)
+        if git_dir is None:
+            result = await repo.git("rev-parse", "--absolute-git-dir")
+            git_dir = Path(result.stdout.strip())
+        path = journal_path(git_dir)
+        try:
+            self._lock_fd = lock_repository(path.parent)
+        except OSError as error:
+            return [_journal_unavailable(error)]
+        messages: list[Event] = []
+        if self.options.resume == "fresh":
+            moved = set_aside(path, "before")
+            if moved is not None:
+                messages.append(_info(f"started afresh; the old journal is kept as {moved.name}"))
+        try:
+            journal = self._open_journal(path, messages)
+        except (JournalError, OSError) as error:
+            return [*messages, _journal_unavailable(error)]
+        try:
+            messages.extend(await stop_left_over_processes(journal, self.options.grace))
+            offer = resume_offer(journal) if self.options.resume != "fresh" else None
+            self._has_history = journal.has_items()
+            journal.start_run(
+                self.options.record(),
+                self.options.inputs,
+                resumed_from=offer.run.id if offer else None,
+            )
+        except JournalError as error:
+            journal.close()
+            return [*messages, _journal_unavailable(error)]
+        self.journal = journal
+        self.queue.observer = journal
+        if offer is not None:
+            self.resumed = offer
+            carried = await carry_over(self.queue, journal, repo, offer)
+            self._carried = set(carried.items)
+            self._carried_done = {
+                item_id
+                for item_id in carried.items
+                if self.queue.get(item_id).state.value == "done"
+            }
+            messages.extend(carried.messages)
+        elif self.options.resume == "resume":
+            messages.append(_info("no unfinished run in this repository to resume"))
+        if self.options.from_run is not None:
+            messages.append(self._requeue_run(journal, self.options.from_run))
+        self._flush_journal()
+        return messages
+
+    def _requeue_run(self, journal: Journal, run_id: int) -> LogLine:
+        """Queue the failed, interrupted and unsent items of an earlier run (``--from-run``)."""
+        if journal.run(run_id) is None:
+            raise RepoError(f"there is no run {run_id} in this repository's journal")
+        queued = 0
+        for entry in journal.items(run_id, ("failed", "queued", "sent", "interrupted")):
+            if self.queue.owner(entry.path) is not None:
+                continue
+            try:
+                item = self.queue.restore(
+                    entry.url,
+                    entry.path,
+                    metadata=entry.metadata,
+                    extra_urls=entry.extra_urls,
+                    source=entry.source,
+                )
+            except ValueError:
+                continue
+            self._carried.add(item.id)
+            queued += 1
+        return _info(f"queued {queued} failed or unfinished item(s) of run {run_id}")
+
+    @staticmethod
+    def _open_journal(path: Path, messages: list[Event]) -> Journal:
+        """Open the journal; one that cannot be read is set aside (kept) and a new one started."""
+        try:
+            return Journal.open(path)
+        except JournalError as error:
+            moved = set_aside(path, "unreadable")
+            messages.append(
+                LogLine(
+                    source="app",
+                    level="warning",
+                    text=f"{error}; it was set aside as {moved.name if moved else '?'} and a "
+                    "new journal started (nothing in it is trusted)",
+                )
+            )
+            return Journal.open(path)
+
+    def _journal_event(self, event: Event) -> None:
+        """Write the journal before ``event`` reports an outcome anywhere.
+
+        Outcomes (done, failed, interrupted) and processes are written first,
+        always; other changes ("sent", progress) ride along, at least every
+        :data:`~tui_annex.journal.FLUSH_LAG` seconds (a screen flushes before it draws). A
+        "sent" the journal missed only means the item is sent again on resume.
+        """
+        journal = self.journal
+        if journal is None:
+            return
+        if isinstance(event, ProcessStarted):
+            journal.process_started(event.pid, event.argv)
+        elif isinstance(event, ProcessExited):
+            journal.process_ended(event.pid)
+        outcome = isinstance(event, ItemFinished | ItemInterrupted | RoundFinished)
+        self._journal_call(journal.flush_soon, outcome)
+
+    def _flush_journal(self) -> None:
+        if self.journal is not None:
+            self._journal_call(self.journal.flush)
+
+    def _journal_call(self, call: Any, *args: Any) -> None:
+        """Call the journal; a failure stops journaling (said once), never the downloads."""
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            call(*args)
+        except JournalError as error:
+            journal.failed = str(error)
+        if journal.failed is not None and not self._journal_failure_said:
+            self._journal_failure_said = True
+            self._write_log(LogLine(source="app", level="error", text=f"journal: {journal.failed}"))
+
+    async def _wait_for_index_lock(self, repo: Repo, *, quiet: bool = False) -> None:
+        """Wait (bounded) for another git command's ``index.lock``; raise RepoError if it stays."""
+        git_dir = git_dir_of(repo.path)
+        if git_dir is None:
+            return
+        lock = git_dir / "index.lock"
+        if not lock.exists():
+            return
+        if not quiet:
+            self._write_log(_info(f"waiting for {lock} (another git command is running)"))
+        deadline = time.monotonic() + INDEX_LOCK_WAIT
+        while lock.exists():
+            if time.monotonic() > deadline:
+                if quiet:
+                    return  # the check of what is staged then says what could not be added
+                raise RepoError(
+                    f"the repository's index is locked ({lock} exists): another git command "
+                    "is running, or one crashed; remove the file once no git command runs"
+                )
+            await asyncio.sleep(0.2)
 
     # -- the log file -----------------------------------------------------------------
 
@@ -265,10 +571,46 @@ class Job:
         self._log.flush()
 
     def close(self) -> None:
-        """Close the log file."""
+        """Write how the run ended to the journal; close it and the log file."""
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            self._end_run(journal)
+            journal.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self._log is not None:
             self._log.close()
             self._log = None
+
+    def _end_run(self, journal: Journal) -> None:
+        report = self.queue.report()
+        last = self.last_round
+        code = last.exit_code if last is not None else (EXIT_INTERRUPTED if self.interrupted else 1)
+        outcome = {EXIT_OK: "complete", EXIT_INTERRUPTED: "stopped", EXIT_USAGE: "no input"}.get(
+            code, "failed"
+        )
+        counts = {
+            "done": len(report.done),
+            "failed": len(report.failed),
+            "interrupted": len(report.interrupted) + len(report.in_flight),
+            "unsent": len(report.unsent),
+            "rejected": len(self.rejected),
+        }
+        with contextlib.suppress(JournalError):
+            journal.end_run(outcome=outcome, exit_code=code, commits=self.commits, counts=counts)
+
+
+def _journal_unavailable(error: Exception) -> LogLine:
+    return LogLine(
+        source="app",
+        level="error",
+        text=f"no journal for this run ({error}): it cannot be resumed after a crash",
+    )
+
+
+def _info(text: str) -> LogLine:
+    return LogLine(source="app", level="info", text=text)
 
 
 def describe(event: Event) -> str:
@@ -289,7 +631,13 @@ def describe(event: Event) -> str:
             parts.append(f"{event.unsent} not sent")
         if event.rejected:
             parts.append(f"{event.rejected} rejected")
+        if event.already_added:
+            parts.append(f"{event.already_added} added before")
         commit = f"; committed {event.committed[:12]}" if event.committed else ""
+        if event.committed and event.committed_files != event.done:
+            commit += f" ({event.committed_files} file(s))"
+        if event.commit_error:
+            commit = f"; COMMIT FAILED, files left staged: {event.commit_error}"
         return "finished: " + ", ".join(parts) + commit
     fields = {
         name: getattr(event, name)

@@ -48,3 +48,22 @@ class RunOptions:
     log_file: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)
     """Rebound keys of the app: action name to key(s), from the configuration file."""
+    journal: bool = True
+    """Keep the journal (in the git folder) that lets a later run resume after any death."""
+    resume: str = "auto"
+    """``auto``: carry over the unfinished run's items; ``resume``: the same, said to be
+    wanted (no input needed); ``fresh``: set the journal aside and start over."""
+    from_run: int | None = None
+    """Queue the failed and unfinished items of this earlier run (from ``tui-annex history``)."""
+
+    def record(self) -> dict[str, object]:
+        """The options worth keeping in the journal's run record."""
+        return {
+            "jobs": self.jobs,
+            "addurl_options": list(self.addurl_options),
+            "commit": self.commit,
+            "message": self.message,
+            "retries": self.retries,
+            "input_format": self.input_format,
+            "failures": None if self.failures is None else str(self.failures),
+        }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
 
 from .inputs import InputRecord, Rejection, derive_path
 from .items import (
@@ -22,7 +23,22 @@ from .items import (
 )
 from .validation import DEFAULT_SCHEMES, check_url, normalize_path
 
-__all__ = ["DownloadItem", "DownloadQueue", "ItemLocked", "ItemState", "StopReport"]
+__all__ = [
+    "DownloadItem",
+    "DownloadQueue",
+    "ItemLocked",
+    "ItemState",
+    "QueueObserver",
+    "StopReport",
+]
+
+
+class QueueObserver(Protocol):
+    """Told of every change to an item (the journal); asked to write before changes are read."""
+
+    def item_changed(self, item: DownloadItem) -> None: ...
+    def item_removed(self, item: DownloadItem) -> None: ...
+    def flush(self) -> None: ...
 
 
 class DownloadQueue:
@@ -45,8 +61,11 @@ class DownloadQueue:
         self._dirty: set[int] = set()
         self._counts = dict.fromkeys(ItemState, 0)
         self._forgotten: list[DownloadItem] = []
+        self._restored_first = 0
         self.version = 0
         """Bumped on every change of membership or order (not on progress)."""
+        self.observer: QueueObserver | None = None
+        """Told of every item change (the journal), and flushed before :meth:`take_dirty`."""
 
     # -- reading ----------------------------------------------------------------------
 
@@ -62,6 +81,10 @@ class DownloadQueue:
     def get(self, item_id: int) -> DownloadItem:
         """The item with this id (KeyError if there is none)."""
         return self._items[item_id]
+
+    def owner(self, path: str) -> int | None:
+        """The id of the item that downloads to ``path`` (normalized), if any."""
+        return self._destinations.owner(path)
 
     def pending(self) -> list[DownloadItem]:
         """Queued items in the order they will be sent."""
@@ -104,7 +127,13 @@ class DownloadQueue:
         return self._closed
 
     def take_dirty(self) -> set[int]:
-        """Ids of items changed since the last call (for a UI's timer-driven refresh)."""
+        """Ids of items changed since the last call (for a UI's timer-driven refresh).
+
+        The observer (the journal) writes first, so a screen never shows a change
+        the journal does not hold.
+        """
+        if self.observer is not None:
+            self.observer.flush()
         dirty, self._dirty = self._dirty, set()
         return dirty
 
@@ -140,6 +169,50 @@ class DownloadQueue:
         self._pending.append(item.id)
         self._changed(item.id)
         return item
+
+    def restore(
+        self,
+        url: str,
+        path: str,
+        *,
+        metadata: Mapping[str, Sequence[str]] | None = None,
+        extra_urls: Sequence[str] = (),
+        source: str | None = None,
+        attempts: int = 0,
+        key: str | None = None,
+        done: bool = False,
+        first: bool = False,
+    ) -> DownloadItem:
+        """Queue an item carried over from an earlier run (validated as :meth:`add` does).
+
+        ``done``: it was added already and only waits to be committed. ``first``:
+        it goes to the front of the queue (it was in flight when that run ended).
+        """
+        item = self.add(url, path, metadata=metadata, extra_urls=extra_urls, source=source)
+        item.attempts = attempts
+        if done:
+            self._pending.pop()
+            self._set_state(item, ItemState.DONE)
+            item.key = key
+            item.finished_at = time.time()
+        elif first:
+            self._pending.pop()
+            front = min(self._restored_first, len(self._pending))
+            self._pending.insert(front, item.id)
+            self._restored_first = front + 1
+        self._changed(item.id)
+        return item
+
+    def mark_carried_done(self, item: DownloadItem, *, key: str | None) -> None:
+        """Record that a queued item carried over from an earlier run is in the repository."""
+        if item.state is not ItemState.QUEUED:
+            raise ItemLocked(f"{item.path}: {locked_reason(item)}")
+        self._pending.remove(item.id)
+        self._restored_first = max(self._restored_first - 1, 0)
+        self._set_state(item, ItemState.DONE)
+        item.key = key
+        item.finished_at = time.time()
+        self._changed(item.id)
 
     def validate(self, url: str, path: str, *, item_id: int | None = None) -> tuple[str, str]:
         """Check ``url`` and ``path`` as :meth:`add` would, without adding anything.
@@ -219,6 +292,8 @@ class DownloadQueue:
             del self._items[item.id]
             self._counts[item.state] -= 1
             self._destinations.release(item.path)
+            if self.observer is not None:
+                self.observer.item_removed(item)
             self._changed(item.id)
         return items
 
@@ -414,6 +489,8 @@ class DownloadQueue:
         self.version += 1
         if item_id is not None:
             self._dirty.add(item_id)
+            if self.observer is not None and item_id in self._items:
+                self.observer.item_changed(self._items[item_id])
         self._wake()
 
     def _wake(self) -> None:

@@ -100,9 +100,35 @@ def normalize_path(path: str) -> str:
             raise ValidationError("the path contains '..'; it must stay inside the repository")
         if part.lower() == ".git":
             raise ValidationError("the path goes into .git, where files are not added")
+        refused = _git_refused_name(part)
+        if refused:
+            raise ValidationError(f"git refuses to track the name {part!r} ({refused})")
         if len(part.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
             raise ValidationError(f"a name in the path is longer than {MAX_NAME_BYTES} bytes")
     return "/".join(parts)
+
+
+#: Code points HFS+ ignores in names, so ``.g\u200cit`` is ``.git`` to it (and to git there).
+_HFS_IGNORED = dict.fromkeys(
+    [*range(0x200C, 0x2010), *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF]
+)
+
+
+def _git_refused_name(name: str) -> str | None:
+    """Why git (``core.protectNTFS``, ``core.protectHFS``) refuses a path component, or None.
+
+    git answers ``invalid path`` for these and stages nothing, so git-annex's
+    "added" would be a lie: ``.git`` with trailing dots or spaces, ``git~1``
+    (the NTFS short name of ``.git``), ``.git:stream``, backslash-separated
+    ``.git``, and ``.git`` spelt with characters HFS+ ignores.
+    """
+    for piece in name.split("\\"):
+        folded = piece.lower().translate(_HFS_IGNORED)
+        if folded.rstrip(". ") == ".git" or folded.rstrip(". ") == "git~1":
+            return "another spelling of .git on Windows or macOS"
+        if folded.startswith(".git:") or folded.rstrip(". ").startswith(".git:"):
+            return "an NTFS stream of .git"
+    return None
 
 
 def check_field_name(name: str) -> str:

@@ -162,7 +162,9 @@ class AddurlDriver:
         for item in left:
             yield ItemInterrupted(item_id=item.id, url=item.url, path=item.path)
         unexpected = not self._forced and not self._input_closed
-        yield ProcessExited(returncode=returncode, forced=self._forced, unexpected=unexpected)
+        yield ProcessExited(
+            returncode=returncode, forced=self._forced, unexpected=unexpected, pid=process.pid
+        )
 
     async def _feed(self, process: BatchProcess) -> AsyncIterator[Event]:
         queue = self.queue
@@ -179,6 +181,9 @@ class AddurlDriver:
                         item_id=item.id, url=item.url, path=item.path, success=False, errors=errors
                     )
                     continue
+                # What git-annex leaves at a path it never answered for is its own
+                # work only if nothing was there before (see recovery).
+                item.existed = os.path.lexists(os.path.join(self.repo, item.path))
                 line = item.input_line
                 self.in_flight[line] = item
                 try:

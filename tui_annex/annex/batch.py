@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -18,10 +21,48 @@ T = TypeVar("T")
 
 StreamName = Literal["stdout", "stderr"]
 
-__all__ = ["BatchInputClosed", "BatchProcess", "OutputLine", "group_alive", "run_to_completion"]
+__all__ = [
+    "BatchInputClosed",
+    "BatchProcess",
+    "OutputLine",
+    "group_alive",
+    "run_to_completion",
+    "stop_group",
+]
 
 #: How long stragglers in the child's process group get after the leader exits.
 STRAGGLER_GRACE = 1.0
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A function for ``preexec_fn`` that makes the child die with us (Linux), or None.
+
+    ``PR_SET_PDEATHSIG`` survives ``exec``: git-annex gets SIGKILL the moment
+    tui-annex dies, however it dies (kill -9, the OOM killer, a crash), instead
+    of hanging for good with its transfer locks held. Its own helpers (git
+    cat-file, check-attr) read from it and end when it does. Elsewhere (macOS)
+    there is no such call: the next run stops a left-over process instead
+    (see the journal's process records).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        # The parent may have died between fork and prctl: then nobody would tell us.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_parent_death_signal
 
 
 class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -134,6 +175,7 @@ class BatchProcess:
             cwd=self.cwd,
             env=self.env,
             start_new_session=True,
+            preexec_fn=_parent_death_signal(),
         )
         self._exited = protocol.exited
         self._proc = asyncio.subprocess.Process(transport, protocol, loop)
@@ -321,16 +363,25 @@ def _signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
+async def _group_gone_within(pgid: int, grace: float) -> bool:
+    """Wait up to ``grace`` seconds for every live process of group ``pgid`` to end."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while group_alive(pgid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def stop_group(pgid: int, grace: float) -> None:
+    """SIGTERM process group ``pgid``, then SIGKILL what is left after ``grace`` seconds."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if not _signal_group(pgid, signum) or await _group_gone_within(pgid, grace):
+            return
+
+
 async def _reap_group(pgid: int, grace: float) -> None:
-    """Give a dead leader's stragglers ``grace`` seconds, then SIGTERM, then SIGKILL them."""
-    for signum in (None, signal.SIGTERM, signal.SIGKILL):
-        if signum is not None and not _signal_group(pgid, signum):
-            return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        while group_alive(pgid):
-            if loop.time() >= deadline:
-                break
-            await asyncio.sleep(0.02)
-        else:
-            return
+    """Give a dead leader's stragglers ``grace`` seconds, then stop them."""
+    if not await _group_gone_within(pgid, grace):
+        await stop_group(pgid, grace)

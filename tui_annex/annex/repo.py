@@ -107,24 +107,32 @@ class Repo:
         await self._with_pathspecs(["-c", "annex.gitaddtoannex=false", "add", "--"], paths)
 
     async def commit(self, paths: Sequence[str], message: str) -> str | None:
-        """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any.
+        """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any."""
+        commit, _ours = await self.commit_paths(paths, message)
+        return commit
 
-        When nothing else is staged this is a plain ``git commit``. Otherwise the
-        commit is built in a temporary index (HEAD plus our paths' staged
-        entries), so the user's other staged changes stay staged and out of it;
-        unlike ``git commit --only`` with a pathspec file, this stays linear in
-        the number of paths.
+    async def commit_paths(
+        self, paths: Sequence[str], message: str
+    ) -> tuple[str | None, list[str]]:
+        """Commit exactly ``paths``; return the commit (if any) and the paths it holds.
+
+        Paths whose staged content is already HEAD's are not in it. When nothing
+        else is staged this is a plain ``git commit``. Otherwise the commit is
+        built in a temporary index (HEAD plus our paths' staged entries), so the
+        user's other staged changes stay staged and out of it; unlike ``git
+        commit --only`` with a pathspec file, this stays linear in the number of
+        paths. Raise GitError when git refuses (a hook, signing, a locked index).
         """
         staged = await self.staged_paths()
         ours = [path for path in paths if path in staged]
         if not ours:
-            return None
+            return None, []
         if staged <= set(ours):
             await self.git("commit", "--quiet", "--no-verify", "-m", message)
         else:
             await self._commit_in_temporary_index(set(ours), message)
         head = await self.git("rev-parse", "HEAD")
-        return head.stdout.strip()
+        return head.stdout.strip(), ours
 
     async def _commit_in_temporary_index(self, paths: set[str], message: str) -> None:
         head = await self.git("rev-parse", "--verify", "--quiet", "HEAD", check=False)
@@ -158,6 +166,20 @@ class Repo:
         result = await self.annex("lookupkey", "--", path, check=False)
         key = result.stdout.strip()
         return key if result.returncode == 0 and key else None
+
+    async def indexed_paths(self, paths: Iterable[str]) -> set[str]:
+        """Which of ``paths`` are in the index (staged or committed).
+
+        One ``git cat-file --batch-check`` over ``:0:PATH`` names: linear in the
+        number of paths, where pathspecs would be matched against every entry.
+        """
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return set()
+        data = "".join(f":0:{path}\n" for path in wanted).encode("utf-8", "surrogateescape")
+        result = await self.git("cat-file", "--batch-check=%(objecttype)", input=data)
+        answers = result.stdout.split("\n")
+        return {path for path, answer in zip(wanted, answers, strict=False) if answer == "blob"}
 
     async def staged_paths(self) -> set[str]:
         """Paths whose staged content differs from HEAD (all staged paths before a first commit)."""

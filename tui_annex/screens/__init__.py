@@ -3,5 +3,6 @@
 from .add_many import AddManyDialog
 from .details import DetailsScreen
 from .item_dialog import ItemDialog
+from .resume import ResumeDialog
 
-__all__ = ["AddManyDialog", "DetailsScreen", "ItemDialog"]
+__all__ = ["AddManyDialog", "DetailsScreen", "ItemDialog", "ResumeDialog"]

@@ -51,6 +51,7 @@ def final_report(
     limit: int = 20,
     error: str | None = None,
     commits: Sequence[str] = (),
+    commit_error: str | None = None,
 ) -> RenderableType:
     """The report printed to the terminal after the app closed: headline, then the lists."""
     lines: list[Text] = []
@@ -59,6 +60,8 @@ def final_report(
     lines.append(report_headline(report, stopped=stopped))
     if commits:
         lines.append(Text(f"committed: {', '.join(commit[:12] for commit in commits)}", "green"))
+    if commit_error:
+        lines.append(Text(f"commit failed, files left staged: {commit_error}", "bold red"))
     lines += _section("failed", report.failed, "red", limit)
     lines += _section("interrupted (outcome unknown)", report.interrupted, "yellow", limit)
     lines += _section("never sent", report.unsent, "yellow", limit)

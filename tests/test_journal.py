@@ -1,0 +1,180 @@
+"""The journal: batched writes, written before anything reports a change, run records,
+left-over processes of earlier runs, and what happens when it cannot be written."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import make_job
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.demo_server import LocalServer
+from tui_annex.events import ItemFinished, ItemSent, LogLine, RoundFinished
+from tui_annex.journal import Journal, journal_path, process_start_time
+from tui_annex.queue import DownloadQueue, ItemState
+
+
+def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read the journal through a connection of its own, as another process would."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(sql).fetchall()
+
+
+def test_queue_changes_reach_the_journal_in_one_write_when_flushed(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    queue = DownloadQueue()
+    queue.observer = journal
+    for index in range(1000):
+        queue.add(f"https://example.org/{index}", f"f{index}")
+    queue.remove([3])
+    queue.edit(4, path="renamed")
+    assert rows(journal.path, "SELECT count(*) FROM items") == [(0,)]
+    queue.take_dirty()  # what a screen does before it draws: the journal writes first
+    states = dict(rows(journal.path, "SELECT state, count(*) FROM items GROUP BY state"))
+    assert states == {"queued": 999, "removed": 1}
+    assert rows(journal.path, "SELECT path FROM items WHERE item = 4") == [("renamed",)]
+    journal.close()
+
+
+async def test_every_item_event_is_in_the_journal_before_the_consumer_sees_it(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    job = make_job(tmp_path, repo, [(server.file(f"e{i}", 2000), f"e{i}.bin") for i in range(6)])
+    path = journal_path(repo / ".git")
+    seen = 0
+    async with contextlib.aclosing(job.events()) as events:
+        async for event in events:
+            if isinstance(event, ItemFinished):
+                found = rows(path, f"SELECT state FROM items WHERE path = '{event.path}'")
+                assert found == [("done",)], (event, found)
+                seen += 1
+    job.close()
+    assert seen == 6
+    run = rows(path, "SELECT outcome, exit_code, done, commits FROM runs")
+    assert run[0][:3] == ("complete", 0, 6) and len(run[0][3]) > 10
+    assert rows(path, "SELECT DISTINCT settled FROM items") == [(2,)]  # committed
+
+
+@pytest.fixture
+def idle_annex(repo: Path, git_annex: GitAnnex) -> subprocess.Popen[bytes]:
+    """A real git-annex batch process, idle, in a session of its own (as ours run)."""
+    process = subprocess.Popen(
+        git_annex.argv("addurl", "--batch", "--with-files"),
+        cwd=repo,
+        env=git_annex.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    yield process
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+
+
+async def test_a_git_annex_left_running_by_an_earlier_run_is_stopped_before_anything_is_sent(
+    tmp_path: Path, repo: Path, server: LocalServer, idle_annex: subprocess.Popen[bytes]
+) -> None:
+    journal = Journal.open(journal_path(repo / ".git"))
+    journal.start_run({}, [])
+    journal.process_started(idle_annex.pid, ["git-annex", "addurl"])
+    journal.close()  # the earlier run "died": its process was never recorded as ended
+    job = make_job(tmp_path, repo, [(server.file("s", 100), "s.bin")])
+    events = []
+    async with contextlib.aclosing(job.events()) as stream:
+        async for event in stream:
+            events.append(event)
+            if isinstance(event, ItemSent):
+                assert idle_annex.poll() is not None  # gone before the first item went out
+    job.close()
+    assert idle_annex.returncode is not None
+    assert any(
+        isinstance(e, LogLine) and f"(pid {idle_annex.pid}) left running" in e.text for e in events
+    )
+    assert isinstance(events[-1], RoundFinished) and events[-1].exit_code == 0
+
+
+@pytest.fixture
+def bystander() -> subprocess.Popen[bytes]:
+    """A process that is not ours (no git-annex), to stand where a recorded pid was."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+async def test_a_process_that_reused_a_recorded_pid_is_never_touched(
+    tmp_path: Path, repo: Path, server: LocalServer, bystander: subprocess.Popen[bytes]
+) -> None:
+    journal = Journal.open(journal_path(repo / ".git"))
+    journal.start_run({}, [])
+    journal.process_started(bystander.pid, ["git-annex", "addurl"])
+    # As if the recorded process had died and its pid had gone to another program:
+    journal._db.execute("UPDATE processes SET pid_start = pid_start - 1")
+    journal.close()
+    job = make_job(tmp_path, repo, [(server.file("t", 100), "t.bin")])
+    async with contextlib.aclosing(job.events()) as stream:
+        async for _event in stream:
+            pass
+    job.close()
+    assert bystander.poll() is None
+
+
+def test_process_start_time_tells_a_live_process_from_a_gone_one() -> None:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = process_start_time(process.pid)
+    assert isinstance(started, int)
+    process.wait()
+    assert process_start_time(process.pid) is None
+
+
+async def test_a_journal_that_cannot_be_written_is_said_once_and_the_downloads_go_on(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    job = make_job(tmp_path, repo, [(server.file(f"w{i}", 500), f"w{i}.bin") for i in range(4)])
+    log = tmp_path / "run.log"
+    job.options.log_file = log
+    result = None
+    async with contextlib.aclosing(job.events()) as stream:
+        async for event in stream:
+            if isinstance(event, ItemSent) and job.journal is not None:
+                job.journal._db.close()  # every later write fails, as on a vanished disk
+            if isinstance(event, RoundFinished):
+                result = event
+    job.close()
+    assert result is not None and result.done == 4 and result.exit_code == 0
+    assert log.read_text().count("journal: writing the journal") == 1
+
+
+def test_an_item_carried_over_keeps_its_metadata_and_goes_first(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, [])
+    queue = DownloadQueue()
+    queue.observer = journal
+    queue.add("https://example.org/a", "a", metadata={"tag": ["x"]}, source="in.txt:1")
+    queue.add("https://example.org/b", "b")
+    queue.take_next()
+    journal.flush()
+    [(state,)] = rows(journal.path, "SELECT state FROM items WHERE path = 'a'")
+    assert state == ItemState.SENT.value
+    later = DownloadQueue()
+    first = None
+    for entry in journal.items(journal.run_id or 0):
+        item = later.restore(
+            entry.url,
+            entry.path,
+            metadata=entry.metadata,
+            source=entry.source,
+            first=entry.state == "sent",
+        )
+        first = first or item
+    assert [item.path for item in later.pending()] == ["a", "b"]
+    assert later.pending()[0].metadata == {"tag": ["x"]}
+    assert later.pending()[0].source == "in.txt:1"
+    journal.close()

@@ -1,0 +1,360 @@
+"""Any death loses nothing: kill -9, a dead git-annex, a forced stop, a crash between journal
+writes. Real tui-annex processes, real git-annex, the local HTTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import cli_env, run_cli
+from tests.conftest import annex_processes, git
+from tests.pty_helpers import pump_until, read_to_end, spawn
+from tui_annex.demo_server import LocalServer, content
+
+
+def committed(repo: Path) -> list[str]:
+    """Every file added by any commit on HEAD, once per commit that added it."""
+    log = git(repo, "log", "--diff-filter=A", "--name-only", "--format=")
+    return [line for line in log.splitlines() if line]
+
+
+def slow_files(server: LocalServer, count: int) -> list[tuple[str, str]]:
+    """``count`` files of 0.4-3.1 MB served at 1 MB/s: several seconds in flight."""
+    return [
+        (server.file(f"f{i}", 400_000 + i * 300_000, rate=1_000_000), f"f{i}.bin")
+        for i in range(count)
+    ]
+
+
+def write_urls(path: Path, lines: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f"{url} {name}\n" for url, name in lines))
+    return path
+
+
+def partial_bytes(repo: Path) -> dict[str, int]:
+    """Sizes of git-annex's partial downloads (``.git/annex/tmp``)."""
+    folder = repo / ".git" / "annex" / "tmp"
+    if not folder.is_dir():
+        return {}
+    return {entry.name: entry.stat().st_size for entry in folder.iterdir() if entry.is_file()}
+
+
+def downloads_under_way(server: LocalServer, repo: Path, finished: int) -> bool:
+    """At least ``finished`` files are done and every download started since has bytes on disk."""
+    done = sum(1 for entry in repo.glob("f*.bin") if entry.is_symlink())
+    started = {r.name for r in server.gets()}
+    partial = partial_bytes(repo)
+    return (
+        done >= finished
+        and len(started) > done
+        and len(partial) >= len(started) - done
+        and all(size > 0 for size in partial.values())
+    )
+
+
+def fetched_from_zero(server: LocalServer) -> Counter[str]:
+    return Counter(r.name for r in server.gets() if r.range is None)
+
+
+def names_with_bytes(repo: Path) -> set[str]:
+    """Served names whose partial download has bytes (partials are named by their URL)."""
+    return {
+        name.split("%file%", 1)[1].split(",", 1)[0]
+        for name, size in partial_bytes(repo).items()
+        if size > 0 and "%file%" in name
+    }
+
+
+def refetched_from_zero(server: LocalServer, kept: set[str]) -> set[str]:
+    """Files fetched from byte 0 twice though git-annex had kept bytes of them to resume."""
+    return {name for name, count in fetched_from_zero(server).items() if count > 1} & kept
+
+
+def start_cli(tmp: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui_annex", *args],
+        env=cli_env(tmp),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never came true")
+        time.sleep(0.05)
+
+
+def children_of_run(pids: set[int]) -> dict[int, str]:
+    return {pid: cmd for pid, cmd in annex_processes().items() if pid not in pids}
+
+
+def assert_everything_committed_once(repo: Path, names: list[str]) -> None:
+    assert sorted(committed(repo)) == sorted(names)
+    assert git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_kill_9_mid_download_leaves_no_git_annex_and_the_same_command_finishes_the_rest(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = slow_files(server, 10)
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    before = set(annex_processes())
+    first = start_cli(tmp_path, "--no-ui", "-J", "3", "-C", str(repo), str(urls))
+    wait_until(lambda: downloads_under_way(server, repo, finished=2))
+    first.kill()
+    first.communicate()
+    kept = names_with_bytes(repo)
+    # git-annex dies with tui-annex (parent-death signal): nothing hangs on its locks.
+    wait_until(lambda: not children_of_run(before), timeout=10)
+    assert any(entry.is_symlink() for entry in repo.glob("f*.bin"))
+
+    second = run_cli(tmp_path, "--no-ui", "-J", "3", "-C", str(repo), str(urls))
+    assert second.returncode == 0, second.stderr
+    assert "resuming run 1" in second.stderr
+    assert_everything_committed_once(repo, [name for _url, name in lines])
+    assert kept and not refetched_from_zero(server, kept)  # partial downloads resumed with Range
+    for index in range(10):
+        assert (repo / f"f{index}.bin").read_bytes() == content(
+            f"f{index}", 400_000 + index * 300_000
+        )
+
+
+def test_a_killed_git_annex_ends_the_run_and_the_next_run_adds_the_rest(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = slow_files(server, 6)
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    before = set(annex_processes())
+    first = start_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    wait_until(lambda: downloads_under_way(server, repo, finished=1))
+    for pid, command in children_of_run(before).items():
+        if " addurl " in command:
+            os.kill(pid, signal.SIGKILL)
+    _out, err = first.communicate(timeout=60)
+    assert first.returncode == 1, err
+
+    second = run_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    assert second.returncode == 0, second.stderr
+    assert_everything_committed_once(repo, [name for _url, name in lines])
+
+
+@pytest.mark.pty
+def test_after_two_ctrl_c_the_same_command_adds_what_was_interrupted_or_never_sent(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = slow_files(server, 6)
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    child = spawn(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    pump_until(child, lambda: downloads_under_way(server, repo, finished=1))
+    child.sendcontrol("c")
+    pump_until(child, lambda: True)
+    child.sendcontrol("c")
+    read_to_end(child)
+    assert child.exitstatus == 130
+    kept = names_with_bytes(repo)
+
+    again = run_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert_everything_committed_once(repo, [name for _url, name in lines])
+    assert not refetched_from_zero(server, kept)
+
+
+CRASHING_RUN = """
+import os, sys
+from tui_annex import journal
+from tui_annex.cli import main
+
+flushes = 0
+real_flush = journal.Journal.flush
+
+def flush_then_die(self, **options):
+    global flushes
+    writes = self.run_id is not None and self.dirty
+    real_flush(self, **options)
+    if writes and not self.dirty:
+        flushes += 1
+        if flushes == int(os.environ["DIE_AFTER_FLUSHES"]):
+            os._exit(9)  # dies between two journal writes, as a crash would
+
+journal.Journal.flush = flush_then_die
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("flushes", [2, 4, 7])
+def test_a_crash_between_two_journal_writes_loses_nothing(
+    tmp_path: Path, repo: Path, server: LocalServer, flushes: int
+) -> None:
+    # A test double of the journal: the real one, but the process dies after N writes.
+    lines = [(server.file(f"s{i}", 20_000 + i, rate=200_000), f"s{i}.bin") for i in range(6)]
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    env = {**cli_env(tmp_path), "DIE_AFTER_FLUSHES": str(flushes)}
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, "--no-ui", "-J", "2", "-C", str(repo), str(urls)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == 9, crashed.stderr
+    again = run_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert_everything_committed_once(repo, [name for _url, name in lines])
+
+
+def test_a_finished_but_unstaged_file_is_staged_and_reported_done(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("a", 3000), "a.bin")])
+    assert run_cli(tmp_path, "--no-ui", "--no-commit", "-C", str(repo), str(urls)).returncode == 0
+    git(repo, "rm", "--cached", "-q", "a.bin")  # as a run killed before staging leaves it
+    again = run_cli(tmp_path, "--no-ui", "--fresh", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert "finished: 1 done, 0 failed; committed" in again.stdout
+    assert committed(repo) == ["a.bin"]
+    assert git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_the_same_input_after_a_complete_run_downloads_nothing_and_says_so(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file(f"c{i}", 500), f"c{i}.bin") for i in range(3)]
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 0
+    requests = len(server.requests)
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert "3 were added by earlier runs (not downloaded again)" in again.stderr
+    assert len(server.requests) == requests
+    assert sorted(committed(repo)) == ["c0.bin", "c1.bin", "c2.bin"]
+
+
+def test_a_failing_commit_is_an_error_and_leaves_the_files_staged(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", "false")
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("g", 100), "g.bin")])
+    result = run_cli(tmp_path, "--json", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    last = json.loads(result.stdout.splitlines()[-1])
+    assert last["event"] == "round-finished"
+    assert last["committed"] is None and "gpg" in last["commit_error"]
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["g.bin"]
+
+
+def test_an_empty_commit_message_fails_the_run_with_the_reason(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("m", 100), "m.bin")])
+    result = run_cli(tmp_path, "--no-ui", "-m", "", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    assert "COMMIT FAILED, files left staged" in result.stdout
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["m.bin"]
+
+
+def test_a_locked_index_is_reported_in_one_sentence_before_anything_is_sent(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    (repo / ".git" / "index.lock").write_text("")
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("l", 100), "l.bin")])
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 2
+    assert "the repository's index is locked" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert server.requests == []
+
+
+def test_paths_git_refuses_are_rejected_at_validation(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(
+        tmp_path / "urls.txt",
+        [
+            (server.file("a", 10), ".git./x"),
+            (server.file("b", 10), ".git /y"),
+            (server.file("c", 10), "GIT~1/z"),
+            (server.file("d", 10), "ok.bin"),
+        ],
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    assert result.stderr.count("git refuses to track the name") == 3
+    assert "finished: 1 done, 0 failed, 3 rejected; committed" in result.stdout
+    assert committed(repo) == ["ok.bin"]
+
+
+def test_a_corrupt_journal_is_set_aside_with_a_message_and_never_trusted(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("j", 100), "j.bin")])
+    journal = repo / ".git" / "tui-annex" / "journal.sqlite"
+    journal.parent.mkdir(parents=True)
+    journal.write_bytes(b"SQLite format 3\0" + b"\xff" * 3000)  # a truncated, garbled file
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 0, result.stderr
+    assert "was set aside as journal-unreadable-" in result.stderr
+    kept = list(journal.parent.glob("journal-unreadable-*.sqlite"))
+    assert len(kept) == 1 and kept[0].read_bytes().startswith(b"SQLite format 3")
+    assert committed(repo) == ["j.bin"]
+
+
+def test_fresh_keeps_the_old_journal_and_does_not_resume(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("x", 100), "x.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 0
+    result = run_cli(tmp_path, "--no-ui", "--fresh", "-C", str(repo), str(urls))
+    assert "the old journal is kept as journal-before-" in result.stderr
+    assert len(list((repo / ".git" / "tui-annex").glob("journal-before-*.sqlite"))) == 1
+
+
+def test_history_lists_runs_and_from_run_requeues_a_runs_failures(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    flaky = server.flaky("later", 300, fail=2)
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("h", 100), "h.bin"), (flaky, "l.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 1
+    history = run_cli(tmp_path, "history", "-C", str(repo))
+    assert history.returncode == 0
+    assert history.stdout.startswith("run 1 ") and "1 done, 1 failed" in history.stdout
+    again = run_cli(tmp_path, "--no-ui", "--from-run", "1", "-C", str(repo))
+    assert again.returncode == 0, again.stderr
+    assert sorted(committed(repo)) == ["h.bin", "l.bin"]
+    records = run_cli(tmp_path, "history", "--json", "-C", str(repo)).stdout.splitlines()
+    assert [json.loads(line)["outcome"] for line in records] == ["complete", "failed"]
+
+
+def test_status_from_another_terminal_shows_the_run_in_flight(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = slow_files(server, 4)
+    urls = write_urls(tmp_path / "urls.txt", lines)
+    running = start_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    try:
+        wait_until(lambda: downloads_under_way(server, repo, finished=0))
+        status = run_cli(tmp_path, "status", "-C", str(repo))
+        assert status.returncode == 0
+        assert ": running" in status.stdout and "in flight: " in status.stdout
+        # a second run in the same repository is refused while this one runs
+        second = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+        assert second.returncode == 2
+        assert "another tui-annex is running in this repository (pid" in second.stderr
+    finally:
+        running.terminate()
+        running.communicate()
+    after = run_cli(tmp_path, "status", "-C", str(repo))
+    assert ": stopped" in after.stdout or ": failed" in after.stdout

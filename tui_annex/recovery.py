@@ -1,0 +1,271 @@
+"""Picking up after a run that died: left-over processes, unfinished items, unstaged files.
+
+Every start, before anything is sent: a git-annex an earlier run left running
+is stopped; the unfinished run's items are carried into the queue; and what
+git-annex finished without staging is staged and counts as done. At the end of
+every round :func:`settle_added` checks that what git-annex called added is in
+the index, so the report never says "done" for a file git does not track.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .annex.batch import group_alive, stop_group
+from .annex.repo import GitError, Repo
+from .events import LogLine
+from .items import DownloadItem, ItemState
+from .journal import (
+    COMMITTED,
+    NOT_VERIFIED,
+    UNFINISHED_STATES,
+    Journal,
+    JournalItem,
+    RunRecord,
+    process_start_time,
+)
+from .queue import DownloadQueue
+from .validation import ValidationError
+
+__all__ = [
+    "ResumeOffer",
+    "carry_over",
+    "resume_offer",
+    "settle_added",
+    "stop_left_over_processes",
+]
+
+#: Journal states of items whose outcome the dead run never learned.
+_IN_FLIGHT_STATES = (ItemState.SENT.value, ItemState.INTERRUPTED.value)
+
+
+@dataclass(frozen=True)
+class ResumeOffer:
+    """What an unfinished run left: its record and its items by what became of them."""
+
+    run: RunRecord
+    done: int
+    """Items it added (files in the repository)."""
+    left: int
+    """Items it never finished: never sent, or in flight when it ended."""
+    in_flight: int
+    """Of those, the ones git-annex was working on when the run ended."""
+    failed: int
+
+    def describe(self) -> str:
+        """One sentence for the user."""
+        how = "died" if self.run.died else "was stopped"
+        return (
+            f"run {self.run.id} ({_when(self.run.started)}) {how}: {self.done} added, "
+            f"{self.left} left ({self.in_flight} in flight), {self.failed} failed"
+        )
+
+
+def resume_offer(journal: Journal) -> ResumeOffer | None:
+    """The unfinished run of this repository with its counts, or None."""
+    run = journal.unfinished_run()
+    if run is None:
+        return None
+    counts = journal.state_counts(run.id)
+    left = sum(counts.get(state, 0) for state in UNFINISHED_STATES)
+    in_flight = sum(counts.get(state, 0) for state in _IN_FLIGHT_STATES)
+    return ResumeOffer(
+        run=run,
+        done=counts.get(ItemState.DONE.value, 0),
+        left=left,
+        in_flight=in_flight,
+        failed=counts.get(ItemState.FAILED.value, 0),
+    )
+
+
+async def stop_left_over_processes(journal: Journal, grace: float) -> list[LogLine]:
+    """Stop every git-annex an earlier run left running (never a process that reused its pid)."""
+    messages: list[LogLine] = []
+    gone: list[int] = []
+    for pid, started, argv in journal.left_running():
+        now = process_start_time(pid)
+        ours = now is not None and now == started
+        # A dead leader whose group still has members: the group id cannot have been reused.
+        orphans = now is None and group_alive(pid)
+        if ours or orphans:
+            await stop_group(pid, grace)
+            command = " ".join(os.path.basename(word) for word in argv[:2])
+            messages.append(
+                LogLine(
+                    source="app",
+                    level="warning",
+                    text=f"stopped {command} (pid {pid}) left running by an earlier tui-annex",
+                )
+            )
+        gone.append(pid)
+    if gone:
+        journal.forget_processes(gone)
+    return messages
+
+
+@dataclass
+class CarriedOver:
+    """What :func:`carry_over` put into the queue."""
+
+    items: dict[int, JournalItem]
+    """New item id to the journal entry it came from."""
+    done: list[int]
+    """Items found added (staged now, or waiting for this run's commit)."""
+    messages: list[LogLine]
+
+
+async def carry_over(
+    queue: DownloadQueue, journal: Journal, repo: Repo, offer: ResumeOffer
+) -> CarriedOver:
+    """Queue the unfinished run's items in this run, after reconciling them with the repository.
+
+    Items in flight when that run ended come first. A file git-annex finished
+    but never staged is staged and counts as done; an interrupted download is
+    sent again (git-annex resumes it with a Range request).
+    """
+    committing = bool(offer.run.options.get("commit", True))
+    carried: dict[int, JournalItem] = {}
+    moves: list[tuple[JournalItem, int]] = []
+    refused: list[str] = []
+    check: list[DownloadItem] = []
+    for entry in journal.items(offer.run.id):
+        unsettled_done = entry.state == ItemState.DONE.value and (
+            entry.settled == NOT_VERIFIED or (committing and entry.settled < COMMITTED)
+        )
+        if entry.state not in UNFINISHED_STATES and not unsettled_done:
+            continue
+        try:
+            item = queue.restore(
+                entry.url,
+                entry.path,
+                metadata=entry.metadata,
+                extra_urls=entry.extra_urls,
+                source=entry.source,
+                attempts=entry.attempts,
+                first=entry.state in _IN_FLIGHT_STATES,
+            )
+        except (ValidationError, ValueError) as error:
+            refused.append(f"{entry.path}: {error}")
+            continue
+        item.existed = entry.existed
+        carried[item.id] = entry
+        moves.append((entry, item.id))
+        if entry.state != ItemState.QUEUED.value:
+            check.append(item)
+    journal.adopt(moves)
+    done = await _reconcile(queue, repo, check, carried)
+    messages = [
+        LogLine(
+            source="app",
+            level="info",
+            text=f"resuming {offer.describe()}; {len(carried) - len(done)} to send, "
+            f"{len(done)} found added",
+        )
+    ]
+    messages.extend(
+        LogLine(source="app", level="warning", text=f"not carried over: {why}") for why in refused
+    )
+    return CarriedOver(items=carried, done=done, messages=messages)
+
+
+async def _reconcile(
+    queue: DownloadQueue,
+    repo: Repo,
+    items: Sequence[DownloadItem],
+    carried: dict[int, JournalItem],
+) -> list[int]:
+    """Mark done what the repository holds; stage what git-annex left unstaged."""
+    indexed = await in_index_after_staging(
+        repo, items, lambda item: _made_by_git_annex(repo.path, item, carried[item.id])
+    )
+    done = []
+    for item in items:
+        if item.path in indexed:
+            queue.mark_carried_done(
+                item, key=carried[item.id].key or link_key(repo.path, item.path)
+            )
+            done.append(item.id)
+    return done
+
+
+def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> bool:
+    """Whether what is at the item's path is git-annex's finished work for it."""
+    path = top / item.path
+    if path.is_symlink():
+        # An annexed file: a link into the object store, with the object present.
+        return "/annex/objects/" in os.readlink(path) and path.exists()
+    if path.is_file():
+        # A small file git-annex put in git: ours only if nothing was there before.
+        return entry.existed is False or entry.state == ItemState.DONE.value
+    return False
+
+
+def link_key(top: Path, path: str) -> str | None:
+    """The annex key an annexed file's link names, if it is one."""
+    with_link = top / path
+    if not with_link.is_symlink():
+        return None
+    return os.path.basename(os.readlink(with_link)) or None
+
+
+async def in_index_after_staging(
+    repo: Repo, items: Sequence[DownloadItem], ours: Callable[[DownloadItem], bool]
+) -> set[str]:
+    """The items' paths in the index, once those not in it that ``ours`` accepts are staged."""
+    if not items:
+        return set()
+    indexed = await repo.indexed_paths(item.path for item in items)
+    to_stage = [item.path for item in items if item.path not in indexed and ours(item)]
+    if to_stage:
+        await stage_each(repo, to_stage)
+        indexed |= await repo.indexed_paths(to_stage)
+    return indexed
+
+
+async def stage_each(repo: Repo, paths: Iterable[str]) -> None:
+    """Stage ``paths``; if git refuses the batch, stage them one by one (a bad one fails alone)."""
+    listed = [path for path in paths if os.path.lexists(repo.path / path)]
+    if not listed:
+        return
+    try:
+        await repo.stage(listed)
+    except GitError:
+        for path in listed:
+            try:
+                await repo.stage([path])
+            except GitError:
+                continue
+
+
+async def settle_added(
+    repo: Repo, queue: DownloadQueue, items: Sequence[DownloadItem]
+) -> list[int]:
+    """Check that every item git-annex called added is in the index; stage the ones that are not.
+
+    git-annex answers success without staging for a file that was already there
+    (finished by a run that died, or ``git rm --cached``), and git refuses some
+    paths outright. What still is not in the index afterwards fails, with the
+    reason. Return the ids of the items that are in the index.
+    """
+    indexed = await in_index_after_staging(repo, items, lambda _item: True)
+    settled = []
+    for item in items:
+        if item.path in indexed:
+            settled.append(item.id)
+            continue
+        why = (
+            "git-annex reported it added, but the file is missing"
+            if not os.path.lexists(repo.path / item.path)
+            else "git-annex reported it added, but git did not stage it "
+            "(the index is locked, or git refuses the path)"
+        )
+        queue.mark_finished(item, success=False, key=item.key, errors=(why,), note=None)
+    return settled
+
+
+def _when(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
