@@ -259,3 +259,46 @@ def test_retries_queue_a_failed_download_again(
     assert (repo / "shaky.bin").exists() == (outcome == 0)
     if retries:
         assert "shaky.bin: retrying (1 of 2 retries)" in result.stderr
+
+
+def test_addurl_opts_takes_a_value_that_starts_with_a_dash_in_both_spellings(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('fast', 3000)} fast.bin\n")
+    result = run_cli(tmp_path, "--no-ui", "--addurl-opts", "--fast", "-C", str(repo), str(urls))
+    assert result.returncode == 0, result.stderr
+    fast = repo / "fast.bin"
+    assert fast.is_symlink() and not fast.exists()  # --fast: added without its content
+    urls.write_text(f"{server.file('rel', 3000)} rel.bin\n")
+    joined = run_cli(tmp_path, "--no-ui", "--addurl-opts=--relaxed", "-C", str(repo), str(urls))
+    assert joined.returncode == 0, joined.stderr
+
+
+@pytest.mark.parametrize("option", ["--quiet", "-q", "--json", "--json-progress"])
+def test_addurl_options_that_change_its_output_are_refused(
+    tmp_path: Path, repo: Path, option: str
+) -> None:
+    result = run_cli(tmp_path, "--no-ui", "--addurl-opts", option, "-C", str(repo), "x.txt")
+    assert result.returncode == 2
+    assert "managed by tui-annex" in result.stderr
+
+
+def test_an_addurl_option_git_annex_rejects_fails_the_run_at_start(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('u', 100)} u.bin\n")
+    result = run_cli(tmp_path, "--json", "--addurl-opts=--bogus", "-C", str(repo), str(urls))
+    assert result.returncode == 2
+    assert "Invalid option `--bogus'" in result.stdout + result.stderr
+    assert '"event": "sent"' not in result.stdout and server.requests == []
+
+
+@pytest.mark.parametrize(
+    "option", [("--stall-timeout", "-1"), ("--grace", "-5"), ("--grace", "nan"), ("-J", "0")]
+)
+def test_numeric_options_out_of_range_are_refused(tmp_path: Path, option: tuple[str, str]) -> None:
+    result = run_cli(tmp_path, "--no-ui", *option, "x.txt")
+    assert result.returncode == 2
+    assert option[0] in result.stderr and "Traceback" not in result.stderr

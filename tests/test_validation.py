@@ -50,6 +50,15 @@ def test_good_urls_pass_unchanged() -> None:
         ("folder/", "ends with a slash"),
         (".", "repository itself"),
         ("x" * 256, "longer than 255 bytes"),
+        ("a\x1b[2Jb", r"control character \(U\+001B\)"),
+        ("bell\x07", r"control character \(U\+0007\)"),
+        ("evil\u202etxt.exe", r"control character \(U\+202E\)"),
+        (".git./x", "git refuses to track"),
+        ("a/.GIT ../b", "git refuses to track"),
+        ("git~1/x", "git refuses to track"),
+        (".git::$INDEX_ALLOCATION/x", "NTFS stream"),
+        ("a\\.git\\hooks", "git refuses to track"),
+        (".g\u200cit/x", "git refuses to track"),
     ],
 )
 def test_bad_path_is_rejected_with_its_reason(path: str, reason: str) -> None:
@@ -64,6 +73,11 @@ def test_bad_path_is_rejected_with_its_reason(path: str, reason: str) -> None:
         ("./a.bin", "a.bin"),
         ("sub//dir/./file name.txt", "sub/dir/file name.txt"),
         ("..hidden/x..y", "..hidden/x..y"),
+        ("a:b.txt", "a:b.txt"),
+        ("c:/x", "c:/x"),
+        (".github/x", ".github/x"),
+        (".gitignore.d/git~2", ".gitignore.d/git~2"),
+        ("\u0646\u0627\u0645\u200c\u0647\u0627.txt", "\u0646\u0627\u0645\u200c\u0647\u0627.txt"),
     ],
 )
 def test_good_path_is_normalized(path: str, sent: str) -> None:

@@ -93,6 +93,8 @@ class TuiAnnexApp(QueueEditing):
         """The user quit at the resume question: nothing ran."""
         self.commit_error: str | None = None
         """Why the last round's commit failed (its files stay staged), if it did."""
+        self.committed_files = 0
+        """How many files the commits hold, all rounds together."""
         self.model = QueueModel(job.queue)
         self.refresh_hz = refresh_hz
         self.round: RoundFinished | None = None
@@ -175,6 +177,7 @@ class TuiAnnexApp(QueueEditing):
                     self.round = event
                     if event.committed:
                         self.commits.append(event.committed)
+                        self.committed_files += event.committed_files
                     if event.commit_error:
                         self.commit_error = event.commit_error
         except Exception as error:  # shown to the user and printed after exit
@@ -472,6 +475,7 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
             stopped=job.interrupted or app.signalled is not None or bool(report.interrupted),
             error=app.error,
             commits=app.commits,
+            committed_files=app.committed_files,
             commit_error=app.commit_error,
         )
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shlex
 import sys
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--stall-timeout",
-        type=float,
+        type=_seconds,
         default=600.0,
         metavar="SECONDS",
         help="a download that got no data for this long fails as stalled; git-annex is "
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ending.add_argument(
         "--grace",
-        type=float,
+        type=_seconds,
         default=5.0,
         metavar="SECONDS",
         help="forced stop: SIGKILL this long after SIGTERM (default: %(default)s)",
@@ -187,6 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="one JSON object per event (implies --no-ui)"
     )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError("must be a number of seconds, 0 or more")
+    return value
 
 
 def _count(text: str) -> int:
@@ -270,6 +281,29 @@ def _parser_defaults(config: Config) -> dict[str, Any]:
     return defaults
 
 
+#: Options whose value is itself a command line, so it may start with a dash.
+_COMMAND_LINE_VALUES = ("--addurl-opts",)
+
+
+def _join_option_values(arguments: list[str]) -> list[str]:
+    """``--addurl-opts --fast`` as ``--addurl-opts=--fast``: argparse would take the value
+    for an option of its own."""
+    joined: list[str] = []
+    index = 0
+    while index < len(arguments):
+        word = arguments[index]
+        if word in _COMMAND_LINE_VALUES and index + 1 < len(arguments):
+            joined.append(f"{word}={arguments[index + 1]}")
+            index += 2
+            continue
+        if word == "--":
+            joined.extend(arguments[index:])
+            break
+        joined.append(word)
+        index += 1
+    return joined
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run tui-annex; return the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -288,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
     parser.set_defaults(**_parser_defaults(config))
-    args = parser.parse_args(arguments)
+    args = parser.parse_args(_join_option_values(arguments))
     try:
         options = options_from_args(args, config.keys)
         find_git_annex(options.git_annex)

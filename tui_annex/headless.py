@@ -41,6 +41,7 @@ from .events import (
 )
 from .job import EXIT_INTERRUPTED, EXIT_USAGE, Job, describe
 from .queue import ItemState, StopReport
+from .redact import redact, redact_fields
 
 __all__ = ["Output", "run_headless"]
 
@@ -107,7 +108,7 @@ class JsonOutput(Output):
 def event_record(event: Event) -> dict[str, Any]:
     """The JSON form of an event: ``{"event": kind, "time": ..., fields...}``."""
     record: dict[str, Any] = {"event": event.kind}
-    record.update(dataclasses.asdict(event))
+    record.update(redact_fields(dataclasses.asdict(event)))
     return record
 
 
@@ -161,16 +162,16 @@ class RichOutput(Output):
             if task is not None:
                 progress.remove_task(task)
             if isinstance(event, ItemFinished) and not event.success:
-                why = escape("; ".join(event.errors))
+                why = escape(redact("; ".join(event.errors)))
                 self.console.print(f"[red]✗[/] {escape(event.path)}: {why}")
             elif isinstance(event, ItemInterrupted):
                 self.console.print(f"[yellow]![/] {escape(event.path)}: interrupted")
         elif isinstance(event, InputRejected):
-            where, why = escape(event.location), escape(event.reason)
+            where, why = escape(event.location), escape(redact(event.reason))
             self.console.print(f"[yellow]rejected[/] {where}: {why}")
         elif isinstance(event, LogLine):
             style = {"error": "red", "warning": "yellow"}.get(event.level, "dim")
-            self.console.print(f"[{style}]\\[{event.source}][/] {escape(event.text)}")
+            self.console.print(f"[{style}]\\[{event.source}][/] {escape(redact(event.text))}")
         self._update_overall()
 
     def _count_bytes(self, item_id: int, bytes_done: int) -> None:
@@ -217,7 +218,7 @@ def report_lines(report: StopReport, job: Job, limit: int = 20) -> list[str]:
         lines.append(f"{len(items)} {title}:")
         for item in items[:limit]:
             why = f": {'; '.join(item.errors)}" if item.errors else ""
-            lines.append(f"  {item.path} <- {item.url}{why}")
+            lines.append(redact(f"  {item.path} <- {item.url}{why}"))
         if len(items) > limit:
             lines.append(f"  ... and {len(items) - limit} more")
     if lines and job.options.failures is not None:

@@ -80,7 +80,7 @@ def history_lines(runs: Sequence[RunRecord]) -> list[str]:
         return ["no runs yet"]
     lines = []
     for run in runs:
-        took = _duration((run.ended or time.time()) - run.started)
+        took = "?" if run.died else _duration((run.ended or time.time()) - run.started)
         counts = f"{run.done} done, {run.failed} failed"
         if run.interrupted:
             counts += f", {run.interrupted} interrupted"

@@ -161,6 +161,10 @@ def parse_json(line: str, source: str, number: int) -> InputRecord | Rejection |
         record = json.loads(line)
     except json.JSONDecodeError as error:
         return Rejection(source, number, f"not valid JSON ({error.msg})", line)
+    except RecursionError:
+        return Rejection(source, number, "the JSON is nested too deeply to read", line)
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        return Rejection(source, number, f"the JSON cannot be read ({error})", line)
     if not isinstance(record, dict):
         return Rejection(source, number, "a record must be a JSON object", line)
     url = record.get("url")

@@ -42,6 +42,7 @@ from .journal import (
 from .options import RunOptions
 from .queue import DownloadItem, DownloadQueue
 from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
+from .redact import redact
 from .session import Session
 from .streams import merge
 from .validation import normalize_path
@@ -152,6 +153,7 @@ class Job:
         repo = await self.session.open()
         self._open_log()
         if not self._inputs_started:
+            await self._check_addurl_options(repo)
             for message in await self._start_journal(repo):
                 self._write_log(message)
                 yield message
@@ -530,6 +532,20 @@ class Job:
             self._journal_failure_said = True
             self._write_log(LogLine(source="app", level="error", text=f"journal: {journal.failed}"))
 
+    async def _check_addurl_options(self, repo: Repo) -> None:
+        """Fail at start, with git-annex's own words, on ``--addurl-opts`` it refuses.
+
+        Found later, every item would end "interrupted" with a usage text in the log.
+        """
+        options = self.options.addurl_options
+        if not options:
+            return
+        probe = await repo.annex("addurl", "--batch", *options, check=False, input=b"")
+        if probe.returncode != 0:
+            said = [line for line in probe.stderr.splitlines() if line.strip()]
+            reason = said[0] if said else f"exit status {probe.returncode}"
+            raise RepoError(f"git annex addurl refuses the options {' '.join(options)}: {reason}")
+
     async def _wait_for_index_lock(self, repo: Repo, *, quiet: bool = False) -> None:
         """Wait (bounded) for another git command's ``index.lock``; raise RepoError if it stays."""
         git_dir = git_dir_of(repo.path)
@@ -559,7 +575,10 @@ class Job:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = path.open("a", encoding="utf-8", errors="backslashreplace")
+            # The log may hold paths and hosts the user keeps private: owner only.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            os.fchmod(fd, 0o600)
+            self._log = open(fd, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
         except OSError:
             self._log = None
 
@@ -614,7 +633,11 @@ def _info(text: str) -> LogLine:
 
 
 def describe(event: Event) -> str:
-    """One plain line for an event, as the log file and plain output show it."""
+    """One plain line for an event, as the log file and plain output show it (secrets masked)."""
+    return redact(_describe(event))
+
+
+def _describe(event: Event) -> str:
     if isinstance(event, ItemFinished):
         if event.success:
             return f"done {event.path}" + (f" ({event.key})" if event.key else "")

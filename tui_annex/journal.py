@@ -308,8 +308,10 @@ class Journal:
         """Open (or create) the journal at ``path``; raise JournalError if it is unusable."""
         if not create and not path.exists():
             raise JournalError(f"no journal at {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
+            # URLs may hold credentials: the journal is its owner's alone.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
             raise JournalError(f"cannot open the journal {path}: {error}") from error
@@ -704,10 +706,10 @@ def _item_row(
         item.path,
         state or item.state.value,
         item.key,
-        _json(list(item.errors)),
+        _json(list(item.errors)) if item.errors else "[]",
         item.note,
-        _json(item.metadata),
-        _json(list(item.extra_urls)),
+        _json(item.metadata) if item.metadata else "{}",
+        _json(list(item.extra_urls)) if item.extra_urls else "[]",
         item.source,
         item.attempts,
         item.bytes_done,

@@ -22,6 +22,11 @@ __all__ = [
 
 DEFAULT_SCHEMES = frozenset({"http", "https"})
 
+#: Characters that reorder displayed text (Trojan Source): refused in paths.
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
 #: Longest file name most file systems accept, in bytes.
 MAX_NAME_BYTES = 255
 
@@ -85,7 +90,11 @@ def normalize_path(path: str) -> str:
     for char, name in (("\n", "a newline"), ("\r", "a carriage return"), ("\0", "a NUL byte")):
         if char in path:
             raise ValidationError(f"the path contains {name}")
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":" and path[0].isalpha()):
+    for char in path:
+        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
+            # Shown raw, an ESC or a bidi override rewrites the user's terminal.
+            raise ValidationError(f"the path contains a control character (U+{ord(char):04X})")
+    if path.startswith("/"):
         raise ValidationError("the path is absolute; give a path inside the repository")
     if path.endswith("/"):
         raise ValidationError("the path ends with a slash; name a file, not a folder")

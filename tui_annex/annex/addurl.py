@@ -50,6 +50,10 @@ _RESERVED = {
     "--pathdepth",
     "--prefix",
     "--suffix",
+    # These change what git-annex prints, which the driver reads.
+    "--quiet",
+    "-q",
+    "--json-exceptions",
 }
 
 

@@ -50,9 +50,11 @@ class Repo:
             ["git", *args], self.path, self.git_annex, input=input, check=check, env=env
         )
 
-    async def annex(self, *args: str, check: bool = True) -> GitResult:
+    async def annex(self, *args: str, check: bool = True, input: bytes | None = None) -> GitResult:
         """Run ``git annex ARGS`` through the chosen git-annex executable."""
-        return await _run(self.git_annex.argv(*args), self.path, self.git_annex, check=check)
+        return await _run(
+            self.git_annex.argv(*args), self.path, self.git_annex, check=check, input=input
+        )
 
     async def is_annex(self) -> bool:
         """Whether the folder is the top of a git repository with git-annex initialised."""
@@ -71,6 +73,7 @@ class Repo:
         folder = Path(path).expanduser().absolute()
         if folder.exists() and not folder.is_dir():
             raise RepoError(f"{folder} exists and is not a folder")
+        await cls._refuse_git_internals(folder, git_annex)
         if not folder.exists():
             if not create:
                 raise RepoError(f"{folder} does not exist")
@@ -97,6 +100,38 @@ class Repo:
             if result.returncode != 0:
                 raise RepoError(f"git annex init failed in {folder}: {result.stderr.strip()}")
         return repo
+
+    @classmethod
+    async def _refuse_git_internals(cls, folder: Path, git_annex: GitAnnex) -> None:
+        """Refuse a folder in a git folder, a bare repository, or inside another work tree.
+
+        Checked on the nearest folder that exists, before anything is created:
+        ``git init`` inside ``.git`` would wreck the repository around it.
+        """
+        if ".git" in folder.parts:
+            raise RepoError(f"{folder} is inside a .git folder; give the repository's top folder")
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            return  # creating the folder fails, and says why
+        probe = cls(existing, git_annex)
+        where = await probe.git(
+            "rev-parse", "--is-inside-git-dir", "--is-bare-repository", check=False
+        )
+        if where.returncode == 0 and "true" in where.stdout.split():
+            raise RepoError(
+                f"{folder} is a bare repository or a git folder, where files cannot be added; "
+                "give a repository with a work tree"
+            )
+        if existing == folder:
+            return  # whether it is a repository's top is checked once it is opened
+        top = await probe.git("rev-parse", "--show-toplevel", check=False)
+        if top.returncode == 0:
+            raise RepoError(
+                f"{folder} would be a folder inside the git repository {top.stdout.strip()}; "
+                "give that repository's top folder, or a folder outside it"
+            )
 
     async def stage(self, paths: Iterable[str]) -> None:
         """``git add`` files that git-annex finished but never staged (after a forced stop).

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from ..queue import DownloadItem, ItemState
+from ..redact import redact
 from ..widgets.format import human_bytes, human_duration, human_speed
 
 __all__ = ["DetailsScreen", "details_table"]
@@ -31,7 +32,7 @@ def details_table(item: DownloadItem) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
-    table.add_row("URL", Text(item.url))
+    table.add_row("URL", Text(redact(item.url)))
     table.add_row("path", Text(item.path))
     table.add_row("state", Text(item.state.value, _STATE_STYLE[item.state]))
     size = f"{human_bytes(item.bytes_done)} of {human_bytes(item.total)}"
@@ -43,7 +44,7 @@ def details_table(item: DownloadItem) -> Table:
     table.add_row("key", Text(item.key or "—", "" if item.key else "dim"))
     if item.note:
         table.add_row("note", Text(item.note))
-    errors = Text("\n".join(item.errors), "red") if item.errors else Text("none", "dim")
+    errors = Text(redact("\n".join(item.errors)), "red") if item.errors else Text("none", "dim")
     table.add_row("errors", errors)
     table.add_row("source", Text(item.source or "—"))
     table.add_row("attempts", str(item.attempts))

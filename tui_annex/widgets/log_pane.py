@@ -20,6 +20,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..events import InputRejected, LogLine
+from ..redact import redact
 
 __all__ = ["LEVEL_FILTERS", "LogEntry", "LogPane"]
 
@@ -54,9 +55,9 @@ class LogEntry:
     def from_event(cls, event: LogLine | InputRejected) -> LogEntry:
         """Tag an engine event: stderr lines keep their source, the app's lines show their level."""
         if isinstance(event, InputRejected):
-            return cls("input", "warning", f"{event.location}: {event.reason}")
+            return cls("input", "warning", redact(f"{event.location}: {event.reason}"))
         tag = "stderr" if event.source == "stderr" else event.level
-        return cls(tag, event.level, event.text.rstrip())
+        return cls(tag, event.level, redact(event.text.rstrip()))
 
 
 class LogPane(ScrollView, can_focus=True):

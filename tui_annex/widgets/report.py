@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from ..events import InputRejected
 from ..queue import DownloadItem, StopReport
+from ..redact import redact
 
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
@@ -34,9 +35,9 @@ def _section(title: str, items: Sequence[DownloadItem], style: str, limit: int) 
     lines = [Text(f"{title} ({len(items)}):", f"bold {style}")]
     for item in items[:limit]:
         line = Text(f"  {item.path}  ")
-        line.append(item.url, "dim")
+        line.append(redact(item.url), "dim")
         if item.errors:
-            line.append("  " + " ".join(item.errors[-1].split()), style)
+            line.append("  " + redact(" ".join(item.errors[-1].split())), style)
         lines.append(line)
     if len(items) > limit:
         lines.append(Text(f"  … and {len(items) - limit} more", "dim"))
@@ -51,6 +52,7 @@ def final_report(
     limit: int = 20,
     error: str | None = None,
     commits: Sequence[str] = (),
+    committed_files: int | None = None,
     commit_error: str | None = None,
 ) -> RenderableType:
     """The report printed to the terminal after the app closed: headline, then the lists."""
@@ -59,7 +61,9 @@ def final_report(
         lines.append(Text(f"error: {error}", "bold red"))
     lines.append(report_headline(report, stopped=stopped))
     if commits:
-        lines.append(Text(f"committed: {', '.join(commit[:12] for commit in commits)}", "green"))
+        held = f" ({committed_files} file(s))" if committed_files is not None else ""
+        shas = ", ".join(commit[:12] for commit in commits)
+        lines.append(Text(f"committed: {shas}{held}", "green"))
     if commit_error:
         lines.append(Text(f"commit failed, files left staged: {commit_error}", "bold red"))
     lines += _section("failed", report.failed, "red", limit)
@@ -67,7 +71,7 @@ def final_report(
     lines += _section("never sent", report.unsent, "yellow", limit)
     if rejected:
         lines.append(Text(f"rejected input ({len(rejected)}):", "bold yellow"))
-        lines += [Text(f"  {r.location}: {r.reason}") for r in rejected[:limit]]
+        lines += [Text(redact(f"  {r.location}: {r.reason}")) for r in rejected[:limit]]
         if len(rejected) > limit:
             lines.append(Text(f"  … and {len(rejected) - limit} more", "dim"))
     return Group(*lines)

@@ -1,0 +1,42 @@
+"""Secrets stay secret: credentials in URLs are masked everywhere they are shown; the URL
+given to git-annex keeps them; log files are readable by their owner only."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+from tests.cli_helpers import run_cli
+from tui_annex.demo_server import LocalServer
+from tui_annex.redact import redact
+
+
+def test_user_info_is_masked_and_the_rest_of_the_text_kept() -> None:
+    assert redact("get https://ann:s3cret@host/x failed") == "get https://ann:***@host/x failed"
+    assert redact("http://TOKEN@host/a?b=c@d") == "http://***@host/a?b=c@d"
+    assert redact("mail me@example.org; https://host/x") == "mail me@example.org; https://host/x"
+
+
+def test_credentials_never_reach_the_output_or_the_log_and_the_download_still_works(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    good = server.file("c", 500).replace("http://", "http://ann:s3cret@")
+    bad = server.status(404, "gone").replace("http://", "http://ann:s3cret@")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{good} c.bin\n{bad} gone.bin\n")
+    log = tmp_path / "run.log"
+    failures = tmp_path / "left.jsonl"
+    result = run_cli(
+        tmp_path, "--json", "-C", str(repo), "--log-file", str(log), "-F", str(failures), str(urls)
+    )
+    assert result.returncode == 1
+    assert (repo / "c.bin").exists()  # git-annex got the real URL
+    shown = result.stdout + result.stderr + log.read_text()
+    assert "s3cret" not in shown and "ann:***@" in shown
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert any(e.get("url", "").startswith("http://ann:***@") for e in events)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    # The failures file is an input to retry with: it keeps the real URL, for its owner only.
+    assert "ann:s3cret@" in failures.read_text()
+    assert stat.S_IMODE(failures.stat().st_mode) == 0o600
