@@ -7,7 +7,8 @@ with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
 - ``flood``: writes ``FAKE_ANNEX_FLOOD`` bytes (default 8 MiB) of stderr lines
   while it answers;
 - ``die``: answers ``FAKE_ANNEX_ANSWERS`` lines (default 1), then exits with
-  status 3 without reading more;
+  status 3 without reading more (with 0: says so on stderr and exits on its
+  first line);
 - ``helper``: starts a child in its own process group that would sleep for an
   hour, and leaves it behind when it exits;
 - ``stubborn``: ignores SIGTERM (only SIGKILL stops it) and never exits on EOF.
@@ -70,6 +71,10 @@ def main() -> int:
         sys.stderr.flush()
     answers = int(os.environ.get("FAKE_ANNEX_ANSWERS", "1"))
     for count, raw in enumerate(sys.stdin, start=1):
+        if mode == "die" and answers == 0:
+            sys.stderr.write("fake git-annex gives up\n")
+            sys.stderr.flush()
+            os._exit(3)
         answer(raw.rstrip("\n"))
         if mode == "die" and count >= answers:
             os._exit(3)

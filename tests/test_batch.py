@@ -13,9 +13,9 @@ from tests.helpers import collect, pids
 from tui_annex.annex.batch import BatchProcess, group_alive
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
-from tui_annex.events import ItemFinished, ItemInterrupted, LogLine, ProcessExited
+from tui_annex.events import ItemFinished, LogLine, ProcessExited
 from tui_annex.queue import ItemState
-from tui_annex.session import Session
+from tui_annex.session import MAX_DEATHS, Session
 
 U = "http://127.0.0.1:9/"
 
@@ -63,21 +63,36 @@ async def test_a_stderr_flood_neither_hangs_nor_loses_answers(
     assert len(session.report().done) == 20
 
 
-async def test_death_mid_run_accounts_for_every_item(
+async def test_a_dying_git_annex_is_started_again_until_every_item_is_added(
     repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The FAKE answers one line, then dies with status 3, every time it is started.
     session = fake_session(repo, fake_annex, "die", 6, monkeypatch, jobs=1, lookahead=1)
     events = await collect(session)
     exited = [e for e in events if isinstance(e, ProcessExited)]
-    assert [e.returncode for e in exited] == [3]
+    assert [e.returncode for e in exited] == [3] * 6
     report = session.report()
-    assert [item.path for item in report.done] == ["f0"]
-    assert report.interrupted and report.interrupted[0].path == "f1"
-    interrupted = {e.path for e in events if isinstance(e, ItemInterrupted)}
-    assert interrupted == {item.path for item in report.interrupted}
+    assert sorted(item.path for item in report.done) == [f"f{i}" for i in range(6)]
+    assert not (report.failed or report.interrupted or report.unsent)
+    restarts = [e for e in events if isinstance(e, LogLine) and "git-annex died" in e.text]
+    assert len(restarts) == 6 and "starting it again" in restarts[0].text
+    # The item cut off by a death went first next time, and that attempt did not count.
+    assert all(item.attempts == 1 for item in report.done)
+
+
+async def test_a_git_annex_that_keeps_dying_without_progress_stops_the_run_with_its_words(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ANNEX_ANSWERS", "0")  # dies on its first line, unanswered
+    session = fake_session(repo, fake_annex, "die", 3, monkeypatch, jobs=1, lookahead=0)
+    events = await collect(session)
+    assert len([e for e in events if isinstance(e, ProcessExited)]) == MAX_DEATHS + 1
+    last = [e for e in events if isinstance(e, LogLine) and e.level == "error"][-1]
+    assert f"git-annex died {MAX_DEATHS + 1} times in a row without finishing anything" in last.text
+    assert "fake git-annex gives up" in last.text  # its last stderr line
+    report = session.report()
     accounted = [i.path for part in (report.done, report.interrupted, report.unsent) for i in part]
-    assert sorted(accounted) == [f"f{i}" for i in range(6)]
-    assert not report.failed
+    assert sorted(accounted) == ["f0", "f1", "f2"] and not report.done
 
 
 async def test_a_helper_left_in_the_process_group_is_reaped(

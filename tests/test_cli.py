@@ -131,7 +131,9 @@ def test_failures_file_round_trips(tmp_path: Path, repo: Path, server: LocalServ
     urls = tmp_path / "in.jsonl"
     urls.write_text("".join(json.dumps(r) + "\n" for r in records))
     failures = tmp_path / "failed.jsonl"
-    first = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", str(failures))
+    first = run_cli(
+        tmp_path, "--no-ui", "--retries", "0", "-C", str(repo), str(urls), "-F", str(failures)
+    )
     assert first.returncode == 1
     written = [json.loads(line) for line in failures.read_text().splitlines()]
     assert sorted(written, key=lambda r: r["path"]) == sorted(
@@ -254,11 +256,21 @@ def test_retries_queue_a_failed_download_again(
     urls = tmp_path / "urls.txt"
     # One attempt is a HEAD and a GET: the first attempt fails, the second works.
     urls.write_text(f"{server.flaky('shaky', 500, fail=2)} shaky.bin\n")
-    result = run_cli(tmp_path, "--no-ui", "--retries", str(retries), "-C", str(repo), str(urls))
+    result = run_cli(
+        tmp_path,
+        "--no-ui",
+        "--retries",
+        str(retries),
+        "--retry-wait",
+        "0.1",
+        "-C",
+        str(repo),
+        str(urls),
+    )
     assert result.returncode == outcome, result.stdout + result.stderr
     assert (repo / "shaky.bin").exists() == (outcome == 0)
     if retries:
-        assert "shaky.bin: retrying (1 of 2 retries)" in result.stderr
+        assert "shaky.bin: download failed: Service Unavailable; retry 1 of 2 in" in result.stderr
 
 
 def test_addurl_opts_takes_a_value_that_starts_with_a_dash_in_both_spellings(

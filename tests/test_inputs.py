@@ -54,3 +54,49 @@ def test_every_good_record_around_an_unreadable_one_is_added(
     assert "in.jsonl:2: the JSON is nested too deeply to read" in result.stderr
     assert "in.jsonl:3: the JSON cannot be read" in result.stderr
     assert "finished: 2 done, 0 failed, 2 rejected" in result.stdout
+
+
+def test_a_repeated_csv_column_is_refused_with_the_reason(tmp_path: Path) -> None:
+    import asyncio
+
+    from tui_annex.inputs import read_records
+
+    table = tmp_path / "t.csv"
+    table.write_text("url,path,species,Species\nhttps://example.org/a,a,cat,dog\n")
+
+    async def read() -> list[InputRecord | Rejection]:
+        return [r async for r in read_records(str(table), metadata_columns=("*",))]
+
+    header, row = asyncio.run(read())
+    assert isinstance(header, Rejection) and header.line == 1
+    assert "'species' and 'Species'" in header.reason and "folds" in header.reason
+    assert isinstance(row, Rejection) and "header is unusable" in row.reason
+
+
+def test_json_metadata_fields_git_annex_would_fold_together_are_refused() -> None:
+    record = parse_json(
+        json.dumps({"url": "https://example.org/a", "metadata": {"Tag": "x", "tag": "y"}}),
+        "in.jsonl",
+        1,
+    )
+    assert isinstance(record, Rejection)
+    assert "'Tag' and 'tag' are one field to git-annex" in record.reason
+
+
+def test_metadata_of_a_file_git_annex_put_in_git_is_an_error_per_item(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    from tests.conftest import git
+
+    git(repo, "config", "annex.largefiles", "nothing")
+    records = tmp_path / "m.jsonl"
+    records.write_text(
+        json.dumps({"url": server.file("small", 50), "path": "small.txt", "metadata": {"k": "v"}})
+        + "\n"
+        + json.dumps({"url": server.file("plain", 50), "path": "plain.txt"})
+        + "\n"
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(records))
+    assert result.returncode == 1
+    assert "small.txt: git-annex put the file in git, not in the annex" in result.stderr
+    assert "plain.txt" not in result.stderr

@@ -82,3 +82,9 @@ def test_bad_path_is_rejected_with_its_reason(path: str, reason: str) -> None:
 )
 def test_good_path_is_normalized(path: str, sent: str) -> None:
     assert normalize_path(path) == sent
+
+
+def test_an_internationalized_host_is_sent_in_its_ascii_form() -> None:
+    assert check_url("https://user:pw@B\u00fccher.example:8080/\u00fc?q=1") == (
+        "https://user:pw@xn--bcher-kva.example:8080/\u00fc?q=1"
+    )

@@ -20,7 +20,8 @@ from .annex.locate import GitAnnexNotFound, find_git_annex
 from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
 from .inputs import FORMATS
 from .job import EXIT_USAGE, Job
-from .options import DEFAULT_MESSAGE, RunOptions
+from .options import DEFAULT_MESSAGE, DEFAULT_STALL_TIMEOUT, RunOptions
+from .retry import BACKOFF_BASE, DEFAULT_RETRIES
 from .validation import DEFAULT_SCHEMES
 
 __all__ = ["build_parser", "main", "options_from_args"]
@@ -80,17 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--retries",
         type=_count,
-        default=0,
+        default=DEFAULT_RETRIES,
         metavar="N",
-        help="queue a failed download again up to N times (default: %(default)s)",
+        help="try a transient failure (5xx, 408, 429, a dropped or refused connection, a "
+        "stall) again up to N times, after --retry-wait, then twice as long each time "
+        "(jittered); a 404 or 403 is not "
+        "retried (default: %(default)s)",
+    )
+    where.add_argument(
+        "--retry-wait",
+        type=_seconds,
+        default=BACKOFF_BASE,
+        metavar="SECONDS",
+        help="pause before the first retry; it doubles for each next one (default: %(default)g)",
     )
     where.add_argument(
         "--stall-timeout",
         type=_seconds,
-        default=600.0,
+        default=DEFAULT_STALL_TIMEOUT,
         metavar="SECONDS",
-        help="a download that got no data for this long fails as stalled; git-annex is "
-        "restarted and the others resume (0: never; default: %(default)g)",
+        help="a download that gets no data for this long (from its start, when git-annex "
+        "has a free job for it) fails as stalled and is retried; git-annex is restarted and "
+        "the others resume (0: never; default: %(default)g)",
     )
     where.add_argument(
         "--addurl-opts",
@@ -252,6 +264,7 @@ def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = No
         commit_on_failure=not args.no_commit_on_failure,
         failures=args.failures,
         retries=args.retries,
+        retry_wait=args.retry_wait,
         stall_timeout=args.stall_timeout or None,
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),

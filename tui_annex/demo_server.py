@@ -12,6 +12,9 @@ Routes (``size`` in bytes, ``rate`` in bytes per second):
   then serves the file.
 - ``/gate/NAME?size=N``: waits until :meth:`LocalServer.open_gate` opens NAME,
   then sends the file; lets a test choose the order in which downloads finish.
+- ``/silent/NAME``: accepts the connection and never answers (no headers).
+- ``/drop/NAME?size=N&times=K``: the first K GETs get half the body, then the
+  connection is cut; later ones (and Range requests) are served.
 
 Every request is logged (:attr:`LocalServer.requests`), and
 :meth:`LocalServer.wait_for` waits for a request matching a condition.
@@ -126,6 +129,14 @@ class LocalServer:
         """URL that fails (503) ``fail`` times, then serves ``size`` bytes."""
         return f"{self.base}/flaky/{quote(name)}?size={size}&fail={fail}"
 
+    def silent(self, name: str) -> str:
+        """URL that is accepted and never answered (no headers), until :meth:`release`."""
+        return f"{self.base}/silent/{quote(name)}"
+
+    def drop(self, name: str, size: int = 100_000, *, times: int = 1) -> str:
+        """URL whose first ``times`` GETs are cut off after half the body; Range works."""
+        return f"{self.base}/drop/{quote(name)}?size={size}&times={times}"
+
     def gate(self, name: str, size: int = 1000) -> str:
         """URL whose body is held back until :meth:`open_gate` opens ``name``."""
         return f"{self.base}/gate/{quote(name)}?size={size}"
@@ -164,7 +175,7 @@ class LocalServer:
     def _handle(self, handler: BaseHTTPRequestHandler, *, head: bool) -> None:
         url = urlsplit(handler.path)
         query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-        match = re.fullmatch(r"/(file|status|stall|gate|flaky)/(.*)", url.path)
+        match = re.fullmatch(r"/(file|status|stall|gate|flaky|silent|drop)/(.*)", url.path)
         kind, rest = (match.group(1), match.group(2)) if match else ("", url.path)
         name = rest.split("/", 1)[1] if kind == "status" and "/" in rest else rest
         with self._log_changed:
@@ -191,6 +202,23 @@ class LocalServer:
             if not kind:
                 handler.send_error(404)
                 return
+            if kind == "silent":
+                # Accepts the connection, reads the request, and never answers.
+                self._stalls.wait()
+                return
+            if kind == "drop" and not head:
+                seen = sum(1 for r in self.requests if r.name == name and r.method == "GET")
+                if seen <= int(query.get("times", "1")):
+                    # Headers and half the body, then the connection is cut.
+                    size = int(query.get("size", "1000"))
+                    handler.send_response(200)
+                    handler.send_header("Content-Length", str(size))
+                    handler.send_header("Accept-Ranges", "bytes")
+                    handler.end_headers()
+                    handler.wfile.write(content(name, size)[: size // 2])
+                    handler.wfile.flush()
+                    handler.close_connection = True
+                    return
             if kind == "flaky":
                 seen = sum(
                     1 for r in self.requests if r.name == name and r.path.startswith("/flaky/")
@@ -207,7 +235,7 @@ class LocalServer:
             start, end = 0, size
             range_header = handler.headers.get("Range")
             ranged = False
-            if range_header and kind in ("file", "gate", "stall"):
+            if range_header and kind in ("file", "gate", "stall", "drop"):
                 found = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header.strip())
                 if found:
                     start = int(found.group(1))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import signal
 import sys
 import time
@@ -221,9 +222,51 @@ def report_lines(report: StopReport, job: Job, limit: int = 20) -> list[str]:
             lines.append(redact(f"  {item.path} <- {item.url}{why}"))
         if len(items) > limit:
             lines.append(f"  ... and {len(items) - limit} more")
-    if lines and job.options.failures is not None:
-        lines.append(f"written to {job.options.failures} (feed it back in to retry)")
+    if job.failures_written and job.options.failures is not None:
+        if lines:
+            lines.append(f"written to {job.options.failures} (feed it back in to retry)")
+    elif job.failures_error:
+        lines.append(f"error: {job.failures_error}")
     return lines
+
+
+#: The exit status of a run whose reader went away (as a process killed by SIGPIPE).
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
+
+
+class ClosedReaderGuard(Output):
+    """Passes everything on to ``inner``; when the reader of the output goes away
+    (``tui-annex --json | head``), stops the run gracefully and prints nothing more.
+
+    The run still ends as a stop does: in-flight downloads finish, files are
+    staged and committed, ``-F`` is written.
+    """
+
+    def __init__(self, inner: Output, on_closed: Callable[[], None]) -> None:
+        self.inner = inner
+        self.on_closed = on_closed
+        self.closed = False
+
+    def _guard(self, call: Callable[[], None]) -> None:
+        if self.closed:
+            return
+        try:
+            call()
+        except BrokenPipeError:
+            self.closed = True
+            self.on_closed()
+
+    def start(self) -> None:
+        self._guard(self.inner.start)
+
+    def handle(self, event: Event) -> None:
+        self._guard(lambda: self.inner.handle(event))
+
+    def notice(self, text: str) -> None:
+        self._guard(lambda: self.inner.notice(text))
+
+    def finish(self, job: Job, result: RoundFinished | None) -> None:
+        self._guard(lambda: self.inner.finish(job, result))
 
 
 def choose_output(job: Job, *, json_mode: bool, out: TextIO, err: TextIO) -> Output:
@@ -288,5 +331,16 @@ async def run_job(job: Job, output: Output) -> int:
 
 def run_headless(job: Job, *, json_mode: bool = False) -> int:
     """Run ``job`` without the Textual app; return the exit status."""
-    output = choose_output(job, json_mode=json_mode, out=sys.stdout, err=sys.stderr)
-    return asyncio.run(run_job(job, output))
+    output = ClosedReaderGuard(
+        choose_output(job, json_mode=json_mode, out=sys.stdout, err=sys.stderr),
+        on_closed=lambda: job.stop(force=False),
+    )
+    code = asyncio.run(run_job(job, output))
+    if output.closed:
+        # Python's own flush at exit would fail on the closed pipe and say so.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (1, 2):
+            os.dup2(devnull, stream)
+        os.close(devnull)
+        return EXIT_OUTPUT_CLOSED
+    return code

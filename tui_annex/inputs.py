@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import threading
 import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
@@ -38,6 +39,7 @@ __all__ = [
     "check_metadata",
     "derive_path",
     "detect_format",
+    "drop_finished_lines",
     "parse_lines",
     "parse_text",
     "read_records",
@@ -133,8 +135,15 @@ def check_metadata(metadata: Any) -> dict[str, list[str]]:
     if not isinstance(metadata, dict):
         raise ValidationError("'metadata' must be an object of field: [values]")
     checked: dict[str, list[str]] = {}
+    folded: dict[str, str] = {}
     for name, values in metadata.items():
         check_field_name(str(name))
+        twin = folded.setdefault(str(name).casefold(), str(name))
+        if twin != name:
+            raise ValidationError(
+                f"metadata fields {twin!r} and {name!r} are one field to git-annex "
+                "(names are not case-sensitive)"
+            )
         if isinstance(values, str):
             values = [values]
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
@@ -266,6 +275,22 @@ class _TableParser:
 
     def _take_header(self, row: list[str], source: str, number: int) -> Rejection | None:
         header = [name.strip() for name in row]
+        used = {self.url_column, self.path_column, *self.metadata_columns}
+        folded: dict[str, str] = {}
+        for name in header:
+            twin = folded.get(name.casefold())
+            # Which column would win is a guess: refuse rather than drop a value quietly.
+            if twin is not None and ("*" in used or name in used or twin in used):
+                self.header = []
+                same = f"{name!r} twice" if twin == name else f"{twin!r} and {name!r}"
+                why = "git-annex folds metadata field names together" if twin != name else ""
+                return Rejection(
+                    source,
+                    number,
+                    f"the header names column {same}{f' ({why})' if why else ''}",
+                    ",".join(row),
+                )
+            folded[name.casefold()] = name
         if self.url_column not in header:
             self.header = []
             return Rejection(
@@ -366,6 +391,68 @@ class _ChunkSource:
 
     async def read(self, n: int = -1) -> bytes:
         return await anext(self._chunks, b"")
+
+
+def drop_finished_lines(
+    name: str,
+    finished: Callable[[InputRecord], bool],
+    *,
+    input_format: str | None = None,
+    url_column: str = "url",
+    path_column: str = "path",
+    metadata_columns: Iterable[str] = (),
+) -> int:
+    """Rewrite input ``name`` atomically without the lines of records ``finished`` accepts.
+
+    Everything else stays as it was, in the file's own format: records that
+    failed or were never sent, records never read, refused lines, comments, a
+    CSV header. A record spread over several lines (a quoted CSV newline) is
+    kept whole. Return how many lines were dropped. For ``-F`` naming an input.
+    """
+    fmt = detect_format(name, input_format)
+    table = (
+        _TableParser("," if fmt == "csv" else "\t", url_column, path_column, metadata_columns)
+        if fmt in ("csv", "tsv")
+        else None
+    )
+    parse = parse_json if fmt == "jsonl" else parse_text
+    target = Path(name)
+    kept: list[bytes] = []
+    dropped = 0
+    with target.open("rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                kept.append(raw)
+                continue
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            result = table.feed(line, name, number) if table else parse(line, name, number)
+            whole = isinstance(result, InputRecord) and result.line == number
+            if whole and finished(result):  # type: ignore[arg-type]
+                dropped += 1
+                continue
+            kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
+    _replace_atomically(target, b"".join(kept))
+    return dropped
+
+
+def _replace_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` through a temporary file and a rename (mode kept)."""
+    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o600
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 async def read_records(

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -28,7 +29,7 @@ from .events import (
     ProcessStarted,
     RoundFinished,
 )
-from .inputs import InputRecord, Rejection, derive_path, read_records
+from .inputs import InputRecord, Rejection, derive_path, drop_finished_lines, read_records
 from .journal import (
     COMMITTED,
     STAGED,
@@ -40,12 +41,13 @@ from .journal import (
     set_aside,
 )
 from .options import RunOptions
-from .queue import DownloadItem, DownloadQueue
+from .queue import DownloadItem, DownloadQueue, ItemState, StopReport
 from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
 from .redact import redact
+from .retry import backoff, is_transient
 from .session import Session
 from .streams import merge
-from .validation import normalize_path
+from .validation import check_url, normalize_path
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
 
@@ -96,6 +98,13 @@ class Job:
         """Input records that earlier runs already added (not downloaded again)."""
         self.commits: list[str] = []
         self.commit_error: str | None = None
+        self.failures_written = False
+        """Whether ``-F`` was written at the end of the last round."""
+        self.failures_error: str | None = None
+        self._added_before: set[str] = set()
+        self._retry_timers: dict[int, asyncio.TimerHandle] = {}
+        self._inputs_done = False
+        self._rng = random.Random()
         self._carried_done: set[int] = set()
         self._carried: set[int] = set()
         self._has_history = False
@@ -140,11 +149,13 @@ class Job:
         """First call: graceful stop (in-flight downloads finish). Second: forced stop."""
         self._interrupts += 1
         self.session.stop(force=self._interrupts >= 2)
+        self._cancel_retries()
 
     def stop(self, *, force: bool = False) -> None:
         """Stop now: gracefully, or forced (as a second interrupt)."""
         self._interrupts = max(self._interrupts + 1, 2 if force else 1)
         self.session.stop(force=force)
+        self._cancel_retries()
 
     # -- the run ----------------------------------------------------------------------
 
@@ -153,6 +164,7 @@ class Job:
         repo = await self.session.open()
         self._open_log()
         if not self._inputs_started:
+            self._check_failures_file()
             await self._check_addurl_options(repo)
             for message in await self._start_journal(repo):
                 self._write_log(message)
@@ -172,7 +184,8 @@ class Job:
             # A later round (retries, items added by hand): an earlier stop is over.
             self._interrupts = 0
             self.session.resume()
-            self.queue.close()
+            self._inputs_done = True
+            self._maybe_close_queue()
 
         async def run_session() -> AsyncIterator[Event]:
             try:
@@ -187,6 +200,8 @@ class Job:
                             retry = self._retry(event)
                             if retry is not None:
                                 yield retry
+                        if isinstance(event, ItemFinished | ItemInterrupted):
+                            self._maybe_close_queue()
             finally:
                 annotator.close()
                 if reader is not None and not reader.done():
@@ -258,7 +273,8 @@ class Job:
         except Exception as error:
             self._input_failed(name, f"reading stopped: {type(error).__name__}: {error}", notices)
         finally:
-            self.queue.close()
+            self._inputs_done = True
+            self._maybe_close_queue()
             said = []
             if self.merged_records:
                 said.append(f"{self.merged_records} were already in the resumed run")
@@ -289,16 +305,17 @@ class Job:
         """A record the journal already knows: True (merged or already added), a Rejection,
         or None to add it as usual."""
         assert self.journal is not None
+        path = _destination(record)
         try:
-            path = normalize_path(
-                record.path if record.path is not None else derive_path(record.url)
-            )
+            url = check_url(record.url, self.queue.schemes)
         except ValueError:
             return None  # the queue gives the reason
+        if path is None:
+            return None
         owner = self.queue.owner(path)
         if owner is not None and owner in self._carried:
             item = self.queue.get(owner)
-            if item.url != record.url:
+            if item.url != url:
                 return Rejection(
                     record.source,
                     record.line,
@@ -317,13 +334,14 @@ class Job:
             entry is not None
             and entry.state == "done"
             and entry.settled >= STAGED
-            and entry.url == record.url
+            and entry.url == url
             # New metadata or URLs for a file already there still go to git-annex.
             and entry.metadata == {name: list(values) for name, values in record.metadata.items()}
             and tuple(entry.extra_urls) == tuple(record.extra_urls)
             and os.path.lexists(self.queue_root / path)
         ):
             self.already_added += 1
+            self._added_before.add(path)
             return True
         return None
 
@@ -333,17 +351,56 @@ class Job:
         return self.session.repo_path
 
     def _retry(self, event: ItemFinished) -> LogLine | None:
-        """Queue a failed item again while it has retries left (not after a stop)."""
+        """Try a transient failure again after a growing pause, while it has retries left.
+
+        Not after a stop, and not for permanent failures (404, refused...). The
+        item waits as failed, with a note saying when it goes again; then it is
+        sent first, never behind the rest of the queue.
+        """
         item = self.queue.get(event.item_id)
-        if item.attempts > self.options.retries or self.session.stop_requested:
+        retries = self.options.retries
+        if self.session.stop_requested or not retries or item.attempts > retries:
             return None
-        self.queue.retry([item.id])
+        if not is_transient(item.errors):
+            return None
+        delay = backoff(item.attempts, base=self.options.retry_wait, rng=self._rng)
+        item.note = f"retry {item.attempts} of {retries} in {delay:.0f} s"
+        loop = asyncio.get_running_loop()
+        self._retry_timers[item.id] = loop.call_later(delay, self._retry_now, item.id)
+        reason = "; ".join(item.errors) or "failed"
         return LogLine(
             source="app",
             level="warning",
-            text=f"{item.path}: retrying ({item.attempts} of {self.options.retries} retries)",
+            text=f"{item.path}: {reason}; retry {item.attempts} of {retries} in {delay:.1f} s",
             item_id=item.id,
         )
+
+    def _retry_now(self, item_id: int) -> None:
+        self._retry_timers.pop(item_id, None)
+        if not self.session.stop_requested and item_id in self.queue:
+            retried = self.queue.retry([item_id])
+            self.queue.move_to_top(item.id for item in retried)
+        self._maybe_close_queue()
+
+    def _cancel_retries(self) -> None:
+        for handle in self._retry_timers.values():
+            handle.cancel()
+        self._retry_timers.clear()
+        self._maybe_close_queue()
+
+    def _maybe_close_queue(self) -> None:
+        """Close the queue (git-annex's input ends) once no more work can come.
+
+        That is once the input is read, no retry is waiting, and no item, queued
+        or in flight, could still fail into a retry: a retry then goes to the
+        running git-annex instead of waiting for it to finish a stuck download.
+        """
+        if not self._inputs_done or self._retry_timers:
+            return
+        busy = self.queue.counts()[ItemState.SENT] or self.queue.has_pending()
+        if busy and self.options.retries and not self.session.stop_requested:
+            return
+        self.queue.close()
 
     # -- the end of a round -----------------------------------------------------------
 
@@ -373,14 +430,18 @@ class Job:
                 if self.journal is not None:
                     self._journal_call(self.journal.settle, settled, COMMITTED)
         if self.options.failures is not None:
-            write_failures(
-                self.options.failures, [*report.failed, *report.interrupted, *report.unsent]
-            )
+            self._write_failures(report)
         if self.interrupted:
             code = EXIT_INTERRUPTED
         elif not len(self.queue) and not self.queue.forgotten and not self._nothing_left_to_do():
             code = EXIT_USAGE
-        elif problems or self.rejected or self.annotation_failures or self.commit_error:
+        elif (
+            problems
+            or self.rejected
+            or self.annotation_failures
+            or self.commit_error
+            or self.failures_error
+        ):
             code = EXIT_FAILED
         else:
             code = EXIT_OK
@@ -396,6 +457,63 @@ class Job:
             already_added=self.already_added,
             exit_code=code,
         )
+
+    def _write_failures(self, report: StopReport) -> None:
+        """Write ``-F``: what is left to do, as an input to feed back in.
+
+        When ``-F`` names an input file, that file is rewritten without the
+        records that were added: everything else in it stays, records never
+        read included.
+        """
+        target = self.options.failures
+        assert target is not None
+        self.failures_written = False
+        self.failures_error = None
+        try:
+            source = self._failures_input()
+            if source is None:
+                write_failures(target, [*report.failed, *report.interrupted, *report.unsent])
+            else:
+                added = {item.path for item in report.done} | self._added_before
+                options = self.options
+                drop_finished_lines(
+                    source,
+                    lambda record: _destination(record) in added,
+                    input_format=options.input_format,
+                    url_column=options.url_column,
+                    path_column=options.path_column,
+                    metadata_columns=options.metadata_columns,
+                )
+        except OSError as error:
+            self.failures_error = f"could not write {target}: {error.strerror or error}"
+            self._write_log(LogLine(source="app", level="error", text=self.failures_error))
+            return
+        self.failures_written = True
+
+    def _failures_input(self) -> str | None:
+        """The input file ``-F`` names (the same file, by inode), if it names one."""
+        target = self.options.failures
+        if target is None or not target.exists():
+            return None
+        for name in self.options.inputs:
+            if name != "-" and os.path.exists(name) and os.path.samefile(name, target):
+                return name
+        return None
+
+    def _check_failures_file(self) -> None:
+        """Refuse an ``-F`` that cannot be written, before anything is downloaded."""
+        target = self.options.failures
+        if target is None:
+            return
+        if target.is_dir():
+            raise RepoError(f"-F {target} is a folder; name a file")
+        folder = target.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RepoError(f"-F {target}: cannot create {folder}: {error.strerror}") from error
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise RepoError(f"-F {target}: the folder {folder} is not writable")
 
     def _nothing_left_to_do(self) -> bool:
         """Whether every input record was added by an earlier run (a success, not bad input)."""
@@ -618,6 +736,14 @@ class Job:
         }
         with contextlib.suppress(JournalError):
             journal.end_run(outcome=outcome, exit_code=code, commits=self.commits, counts=counts)
+
+
+def _destination(record: InputRecord) -> str | None:
+    """Where ``record`` is downloaded to, as the queue names it (None if refused)."""
+    try:
+        return normalize_path(record.path if record.path is not None else derive_path(record.url))
+    except ValueError:
+        return None
 
 
 def _journal_unavailable(error: Exception) -> LogLine:

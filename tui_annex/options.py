@@ -6,11 +6,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .retry import BACKOFF_BASE, DEFAULT_RETRIES
 from .validation import DEFAULT_SCHEMES
 
-__all__ = ["DEFAULT_MESSAGE", "RunOptions"]
+__all__ = ["DEFAULT_MESSAGE", "DEFAULT_STALL_TIMEOUT", "RunOptions"]
 
 DEFAULT_MESSAGE = "Add {count} file(s) with tui-annex"
+
+#: Seconds without data before a download counts as stalled (aria2 gives up after 60 s too).
+DEFAULT_STALL_TIMEOUT = 60.0
 
 
 @dataclass
@@ -35,7 +39,10 @@ class RunOptions:
     """Commit message; ``{count}`` becomes the number of files."""
     commit: bool = True
     commit_on_failure: bool = True
-    retries: int = 0
+    retries: int = DEFAULT_RETRIES
+    """How many times a transient failure is tried again."""
+    retry_wait: float = BACKOFF_BASE
+    """Seconds before the first retry; each next one waits twice as long (jittered)."""
     """How many times a failed download is queued again automatically."""
     failures: Path | None = None
     """Where failed and unsent items are written as JSON Lines."""
@@ -43,7 +50,7 @@ class RunOptions:
     """Create the repository (git init + git annex init) when missing."""
     grace: float = 5.0
     """Seconds between SIGTERM and SIGKILL in a forced stop."""
-    stall_timeout: float | None = None
+    stall_timeout: float | None = DEFAULT_STALL_TIMEOUT
     """Seconds without data after which a download counts as stalled (None: never)."""
     log_file: Path | None = None
     keys: dict[str, str] = field(default_factory=dict)

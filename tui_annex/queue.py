@@ -427,6 +427,15 @@ class DownloadQueue:
                 retried.append(item)
         return retried
 
+    def send_again_first(self, item_ids: Iterable[int]) -> list[DownloadItem]:
+        """Queue interrupted items again at the front; the attempt that was cut off (by a
+        restart of git-annex, not by the item) does not count against its retries."""
+        again = self.retry(item_ids)
+        for item in again:
+            item.attempts = max(item.attempts - 1, 0)
+        self.move_to_top(item.id for item in again)
+        return again
+
     def retry_failed(self) -> list[DownloadItem]:
         """Queue every failed or interrupted item again."""
         return self.retry([item.id for item in self._items.values() if item.state.retryable])

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -33,6 +34,12 @@ from .streams import wait_first
 from .validation import DEFAULT_SCHEMES
 
 __all__ = ["RunState", "Session"]
+
+#: How many times in a row git-annex may die without finishing an item before the run stops.
+MAX_DEATHS = 3
+
+#: How many of git-annex's last stderr lines a death message quotes.
+LAST_WORDS = 3
 
 
 class RunState(StrEnum):
@@ -177,25 +184,47 @@ class Session:
             raise RuntimeError("Session.events() is already running")
         repo = await self.open()
         self._running = True
+        deaths = 0
         try:
             while not self._stop.is_set():
                 if self.queue.has_ready():
                     exited: ProcessExited | None = None
+                    finished = 0
+                    cut_off: list[int] = []
+                    last_words: deque[str] = deque(maxlen=LAST_WORDS)
                     async with contextlib.aclosing(self._pass(repo)) as events:
                         async for event in events:
                             if isinstance(event, ProcessExited):
                                 exited = event
+                            elif isinstance(event, ItemFinished):
+                                finished += 1
+                            elif isinstance(event, ItemInterrupted):
+                                cut_off.append(event.item_id)
+                            elif isinstance(event, LogLine) and event.source == "stderr":
+                                last_words.append(event.text)
                             yield event
-                    if exited is not None and exited.unexpected:
-                        # Starting again could fail the same way forever; the
-                        # user (or a later call) decides whether to retry.
+                    if exited is not None and exited.unexpected and not self._stop.is_set():
+                        deaths = 1 if finished else deaths + 1
+                        said = " | ".join(last_words) or "nothing on stderr"
+                        again = self.queue.send_again_first(
+                            item_id for item_id in cut_off if item_id in self.queue
+                        )
+                        if deaths > MAX_DEATHS:
+                            yield LogLine(
+                                source="app",
+                                level="error",
+                                text=f"git-annex died {deaths} times in a row without finishing "
+                                f"anything (status {exited.returncode}; it said: {said}); "
+                                f"stopping with {len(self.queue.pending())} item(s) not sent",
+                            )
+                            break
                         yield LogLine(
                             source="app",
-                            level="error",
-                            text=f"git-annex exited unexpectedly (status {exited.returncode}); "
-                            f"{len(self.queue.pending())} item(s) were not sent",
+                            level="warning",
+                            text=f"git-annex died (status {exited.returncode}; it said: {said}); "
+                            f"starting it again: {len(again)} interrupted download(s) go first "
+                            "and resume where they were",
                         )
-                        break
                     continue
                 if self.queue.closed and not self.queue.has_pending():
                     break
@@ -248,21 +277,34 @@ class Session:
                 yield event
 
     async def _watch_stalls(self, driver: AddurlDriver, stalled: dict[int, float]) -> None:
-        """Force a restart of git-annex when an item got data and then none for too long.
+        """Force a restart of git-annex when a download gets no data for too long.
 
         Batch mode cannot cancel one item, and a stalled server would hold its
-        download forever. Items that never got any data are not judged: they may
-        be waiting for a free job inside git-annex.
+        download forever. A download that got data is judged from its last
+        data. One that never got any is judged only while git-annex has a free
+        job for it (fewer than ``jobs`` downloads have data): git-annex takes
+        items in the order they were sent, so the first ones without data hold
+        its free jobs; they are judged from when they were sent or from the
+        last answer (when a job last came free), whichever is later. A server
+        that accepts the connection and never answers is caught this way.
         """
         timeout = self.stall_timeout
         assert timeout is not None
         while not driver.stopping:
             await asyncio.sleep(min(1.0, timeout / 4))
             now = time.monotonic()
-            for item in list(driver.in_flight.values()):
+            flying = list(driver.in_flight.values())
+            waiting = [item for item in flying if item.last_progress_at is None]
+            for item in flying:
                 last = item.last_progress_at
                 if last is not None and now - last > timeout:
                     stalled[item.id] = now - last
+            free_jobs = self.jobs - (len(flying) - len(waiting))
+            wall = time.time()
+            for item in waiting[: max(free_jobs, 0)]:
+                since = max(item.sent_at or wall, driver.last_answer_at)
+                if wall - since > timeout:
+                    stalled[item.id] = wall - since
             if stalled:
                 driver.stop(force=True)
 
@@ -273,7 +315,9 @@ class Session:
             item = self.queue.get(item_id)
             if item.state is not ItemState.INTERRUPTED:
                 continue
-            errors = (f"stalled: no data for {idle:.0f} s (--stall-timeout)",)
+            errors = (
+                f"stalled: no data for {idle:.0f} s (--stall-timeout {self.stall_timeout:g})",
+            )
             self.queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
             events.append(
                 ItemFinished(
@@ -281,8 +325,7 @@ class Session:
                 )
             )
         others = [i for i in interrupted if i not in stalled and i in self.queue]
-        resumed = self.queue.retry(others)
-        self.queue.move_to_top(item.id for item in resumed)
+        resumed = self.queue.send_again_first(others)
         names = ", ".join(self.queue.get(i).path for i in stalled if i in self.queue)
         events.insert(
             0,

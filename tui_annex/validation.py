@@ -70,7 +70,29 @@ def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
         )
     if scheme in {"http", "https", "ftp"} and not host:
         raise ValidationError("the URL has no host")
+    if host and not host.isascii():
+        return _ascii_host(url, parts.netloc, host)
     return url
+
+
+def _ascii_host(url: str, netloc: str, host: str) -> str:
+    """``url`` with an internationalized host name in its ASCII form (``xn--…``).
+
+    git-annex percent-encodes such a host, which no resolver knows, so every
+    download of it would fail.
+    """
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise ValidationError(f"the host name {host!r} cannot be written for DNS") from error
+    userinfo, at, hostport = netloc.rpartition("@")
+    lowered = hostport.lower()
+    start = lowered.find(host)
+    if start < 0:
+        raise ValidationError(f"the host name {host!r} cannot be written for DNS")
+    hostport = hostport[:start] + ascii_host + hostport[start + len(host) :]
+    scheme_end = url.index(netloc)
+    return url[:scheme_end] + userinfo + at + hostport + url[scheme_end + len(netloc) :]
 
 
 def _or_list(schemes: Iterable[str]) -> str:

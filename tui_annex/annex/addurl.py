@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import stat
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,8 @@ class AddurlDriver:
         self.options = tuple(options)
         self.grace = grace
         self.in_flight: dict[str, DownloadItem] = {}
+        self.last_answer_at = 0.0
+        """When (``time.time()``) git-annex last answered for an item: a job came free."""
         self._stopping = asyncio.Event()
         self._forced = False
         self._input_closed = False
@@ -165,7 +168,9 @@ class AddurlDriver:
                 self.queue.mark_interrupted(item)
         for item in left:
             yield ItemInterrupted(item_id=item.id, url=item.url, path=item.path)
-        unexpected = not self._forced and not self._input_closed
+        # Dying before its input ended is unexpected; so is a death by signal or an odd
+        # status after it (1 only says that some item failed).
+        unexpected = not self._forced and (not self._input_closed or returncode not in (0, 1))
         yield ProcessExited(
             returncode=returncode, forced=self._forced, unexpected=unexpected, pid=process.pid
         )
@@ -240,6 +245,7 @@ class AddurlDriver:
                 item_id=item.id, url=item.url, path=item.path, bytes_done=done, total=total
             )
         if "success" in record:
+            self.last_answer_at = time.time()
             found = self._match(record.get("input"), pop=True)
             if found is None:
                 return LogLine(source="stdout", level="warning", text=f"unmatched answer: {text}")

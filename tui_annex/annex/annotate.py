@@ -141,6 +141,8 @@ class Annotator:
             repo, annex.argv("registerurl", "--batch", "--json", "--json-error-messages")
         )
         self._closed = False
+        self.unkeyed = 0
+        """Items with metadata or extra URLs whose file went into git (no key to hold them)."""
 
     async def submit(self, item: DownloadItem) -> LogLine | None:
         """Queue ``item``'s metadata and extra URLs; a warning if they cannot be applied.
@@ -153,11 +155,13 @@ class Annotator:
         if item.key is None:
             item.key = await self.repo.lookup_key(item.path)
         if item.key is None:
+            # git-annex keeps metadata and URLs by key; a file in git has none.
+            self.unkeyed += 1
             return LogLine(
                 source="app",
-                level="warning",
-                text=f"{item.path}: no annex key (the file went into git), "
-                "so its metadata and extra URLs were not recorded",
+                level="error",
+                text=f"{item.path}: git-annex put the file in git, not in the annex "
+                "(annex.largefiles), so its metadata and extra URLs cannot be recorded",
                 item_id=item.id,
             )
         problems = []
@@ -172,8 +176,8 @@ class Annotator:
 
     @property
     def failed(self) -> int:
-        """How many metadata records and extra URLs could not be recorded."""
-        return self.metadata.failed + self.urls.failed
+        """How many metadata records and extra URLs could not be recorded (a failed run)."""
+        return self.metadata.failed + self.urls.failed + self.unkeyed
 
     def close(self) -> None:
         """No more work: the processes finish what they have and exit."""

@@ -1,0 +1,91 @@
+"""-F: the failures file is written safely, checked at start, and naming an input rewrites
+that input without what was added (records never read included)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.cli_helpers import cli_env, run_cli
+from tests.conftest import git
+from tui_annex.demo_server import LocalServer
+
+
+def test_failures_file_naming_the_input_keeps_every_record_not_added(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    quick = [f"{server.file(f'q{i}', 200)} q{i}.bin\n" for i in range(3)]
+    slow = [f"{server.file(f's{i}', 400_000, rate=100_000)} s{i}.bin\n" for i in range(2)]
+    rest = [f"{server.file(f'r{i}', 100)} rest/{i}.bin\n" for i in range(20_000)]
+    original = "# my list\n" + "".join(quick + slow) + "not-a-url x\n" + "".join(rest)
+    urls.write_text(original)
+    command = [sys.executable, "-m", "tui_annex", "--no-ui", "-J", "2", "-C", str(repo)]
+    child = subprocess.Popen(
+        [*command, str(urls), "-F", str(urls)],
+        env=cli_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not server.gets("s0") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGINT)
+    _out, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    added = set(git(repo, "ls-files").split())
+    assert {f"q{i}.bin" for i in range(3)} <= added
+    left = urls.read_text().splitlines(keepends=True)
+    expected = [
+        line
+        for line in original.splitlines(keepends=True)
+        if line.split(" ")[-1].strip() not in added
+    ]
+    assert left == expected  # comments, refused lines and never-read records all kept
+    assert len(left) > 20_000
+
+
+def test_failures_file_that_is_a_folder_is_refused_before_anything_is_sent(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('a', 100)} a.bin\n")
+    folder = tmp_path / "somewhere"
+    folder.mkdir()
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", str(folder))
+    assert result.returncode == 2
+    assert "is a folder; name a file" in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and server.requests == []
+    bad = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", "/dev/null/x.jsonl")
+    assert bad.returncode == 2 and "cannot create /dev/null" in bad.stdout + bad.stderr
+
+
+def test_a_closed_reader_stops_the_run_quietly_and_still_commits_and_writes_failures(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.file(f'p{i}', 300)} p{i}.bin\n" for i in range(40)))
+    failures = tmp_path / "left.jsonl"
+    command = (
+        f"{sys.executable} -m tui_annex --json -J 2 -C {repo} {urls} -F {failures} | head -n 3;"
+        " echo status ${PIPESTATUS[0]}"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command], env=cli_env(tmp_path), capture_output=True, text=True, timeout=120
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and all(json.loads(line) for line in lines[:3])
+    assert lines[-1] == "status 141"
+    assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+    committed = set(git(repo, "ls-tree", "-r", "--name-only", "HEAD").split())
+    left = {json.loads(line)["path"] for line in failures.read_text().splitlines()}
+    assert committed and committed | left == {f"p{i}.bin" for i in range(40)}
+    assert git(repo, "status", "--porcelain").strip() == ""
+    assert not os.path.exists(repo / ".git" / "index.lock")
