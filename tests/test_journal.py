@@ -141,15 +141,19 @@ async def test_a_journal_that_cannot_be_written_is_said_once_and_the_downloads_g
     log = tmp_path / "run.log"
     job.options.log_file = log
     result = None
+    said = []
     async with contextlib.aclosing(job.events()) as stream:
         async for event in stream:
             if isinstance(event, ItemSent) and job.journal is not None:
                 job.journal._db.close()  # every later write fails, as on a vanished disk
+            if isinstance(event, LogLine) and event.text.startswith("journal: "):
+                said.append(event.text)
             if isinstance(event, RoundFinished):
                 result = event
     job.close()
     assert result is not None and result.done == 4 and result.exit_code == 0
     assert log.read_text().count("journal: writing the journal") == 1
+    assert len(said) == 1 and "cannot be resumed after a crash" in said[0]  # on screen too
 
 
 def test_an_item_carried_over_keeps_its_metadata_and_goes_first(tmp_path: Path) -> None:

@@ -336,3 +336,145 @@ def test_status_from_another_terminal_shows_the_run_in_flight(
         running.communicate()
     after = run_cli(tmp_path, "status", "-C", str(repo))
     assert ": stopped" in after.stdout or ": failed" in after.stdout
+
+
+def test_metadata_and_extra_urls_are_recorded_for_files_a_killed_run_finished(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    records = tmp_path / "in.jsonl"
+    names = [f"m{i}.bin" for i in range(6)]
+    records.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "url": server.file(name, 200_000, rate=400_000),
+                    "path": name,
+                    "metadata": {"author": [f"a{i}"]},
+                    "extra_urls": [server.file(f"mirror-{name}", 200_000)],
+                }
+            )
+            + "\n"
+            for i, name in enumerate(names)
+        )
+    )
+    first = start_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(records))
+    wait_until(lambda: sum(1 for n in names if (repo / n).is_symlink()) >= 2)
+    first.kill()
+    first.communicate()
+    for _ in range(2):  # the resuming run, then one more that finds everything added
+        again = run_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(records))
+        assert again.returncode == 0, again.stderr
+    for i, name in enumerate(names):
+        fields = json.loads(git(repo, "annex", "metadata", "--json", name))["fields"]
+        assert fields.get("author") == [f"a{i}"], name
+        urls = git(repo, "annex", "whereis", "--json", name)
+        assert f"mirror-{name}" in urls, name
+
+
+def test_small_files_git_annex_put_in_git_before_a_kill_9_are_staged_on_resume(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    git(repo, "config", "annex.largefiles", "nothing")
+    names = [f"s{i}.txt" for i in range(8)]
+    urls = write_urls(tmp_path / "urls.txt", [(server.file(n, 3000, rate=6000), n) for n in names])
+    first = start_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    wait_until(lambda: any((repo / n).exists() for n in names))
+    first.kill()
+    first.communicate()
+    again = run_cli(tmp_path, "--no-ui", "-J", "2", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_everything_committed_once(repo, names)
+
+
+def test_a_file_removed_from_the_index_is_not_called_added_before(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("u", 300), "u.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 0
+    git(repo, "rm", "--cached", "-q", "u.bin")
+    git(repo, "commit", "-qm", "untrack u.bin")
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert "added before" not in again.stdout
+    assert "u.bin" in git(repo, "ls-files").split()
+    assert git(repo, "status", "--porcelain").strip() == ""
+
+
+def test_an_item_git_did_not_stage_is_reported_failed_after_its_success(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("g", 300), "g.bin")])
+    lock = repo / ".git" / "index.lock"
+    command = [sys.executable, "-m", "tui_annex", "--json", "--retries", "0", "-C", str(repo)]
+    run = subprocess.Popen(
+        [*command, str(urls)],
+        env=cli_env(tmp_path),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: len(server.gets("g")) >= 1)
+        lock.write_text("")  # as another git command would, while git-annex finishes
+        out, _err = run.communicate(timeout=120)
+    finally:
+        lock.unlink(missing_ok=True)
+    events = [json.loads(line) for line in out.splitlines()]
+    answers = [e["success"] for e in events if e["event"] == "finished"]
+    assert answers[-1] is False  # whatever came first, the last word on g.bin is the truth
+    assert events[-1]["done"] == 0 and events[-1]["failed"] == 1
+    assert run.returncode == 1
+
+
+def test_a_damaged_journal_row_is_set_aside_and_history_says_so_without_a_traceback(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    import sqlite3
+
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("q", 100), "q.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 0
+    journal = repo / ".git" / "tui-annex" / "journal.sqlite"
+    with sqlite3.connect(journal) as db:
+        db.execute("UPDATE runs SET options = '{broken'")
+    history = run_cli(tmp_path, "history", "-C", str(repo))
+    assert history.returncode == 2 and "damaged run" in history.stderr
+    assert "Traceback" not in history.stderr
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stderr
+    assert "set aside as journal-unreadable-" in again.stderr
+
+
+def test_a_run_without_journal_is_refused_while_another_runs(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", slow_files(server, 3))
+    running = start_cli(tmp_path, "--no-ui", "-J", "1", "-C", str(repo), str(urls))
+    try:
+        wait_until(lambda: downloads_under_way(server, repo, finished=0))
+        second = run_cli(tmp_path, "--no-ui", "--no-journal", "-C", str(repo), str(urls))
+        assert second.returncode == 2
+        assert "another tui-annex is running in this repository" in second.stderr
+    finally:
+        running.terminate()
+        running.communicate()
+
+
+def test_a_failing_signed_commit_fails_when_other_changes_are_staged_too(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    (repo / "mine.txt").write_text("the user's staged work\n")
+    git(repo, "add", "mine.txt")
+    git(repo, "config", "commit.gpgsign", "true")
+    git(repo, "config", "gpg.program", "false")
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("v", 100), "v.bin")])
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    assert "COMMIT FAILED" in result.stdout
+    assert sorted(git(repo, "diff", "--cached", "--name-only").split()) == ["mine.txt", "v.bin"]
+
+
+def test_status_and_history_where_tui_annex_never_ran(tmp_path: Path, repo: Path) -> None:
+    for command in ("status", "history"):
+        result = run_cli(tmp_path, command, "-C", str(repo))
+        assert result.returncode == 0 and "no runs of tui-annex here yet" in result.stdout

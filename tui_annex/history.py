@@ -42,6 +42,9 @@ def main(command: str, argv: Sequence[str]) -> int:
     if git_dir is None:
         print(f"tui-annex: {repo} is not the top of a git repository", file=sys.stderr)
         return EXIT_USAGE
+    if not journal_path(git_dir).exists():
+        print(json.dumps({"run": None}) if args.json else "no runs of tui-annex here yet")
+        return EXIT_OK
     try:
         journal = Journal.open_read_only(journal_path(git_dir))
     except JournalError as error:

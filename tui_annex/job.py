@@ -35,6 +35,7 @@ from .journal import (
     STAGED,
     Journal,
     JournalError,
+    JournalItem,
     git_dir_of,
     journal_path,
     lock_repository,
@@ -108,7 +109,11 @@ class Job:
         self._carried_done: set[int] = set()
         self._carried: set[int] = set()
         self._has_history = False
+        self._indexed: set[str] = set()
         self._journal_failure_said = False
+        self._notices: list[Event] = []
+        self.start_error: str | None = None
+        """Why the run could not start (a locked index, another run...), if it could not."""
         self._lock_fd: int | None = None
 
     def pending_resume(self) -> ResumeOffer | None:
@@ -161,18 +166,32 @@ class Job:
 
     async def events(self) -> AsyncGenerator[Event, None]:
         """Run one round and yield every event; the last one is :class:`RoundFinished`."""
-        repo = await self.session.open()
-        self._open_log()
-        if not self._inputs_started:
-            self._check_failures_file()
-            await self._check_addurl_options(repo)
-            for message in await self._start_journal(repo):
+        try:
+            repo = await self.session.open()
+            self._open_log()
+            # Before anything is staged or sent (a dead run's files are staged on resume).
+            await self._wait_for_index_lock(repo)
+            starting = not self._inputs_started
+            if starting:
+                self._check_failures_file()
+                await self._check_addurl_options(repo)
+                messages = await self._start_journal(repo)
+        except RepoError as error:
+            self.start_error = str(error)
+            raise
+        if starting:
+            for message in messages:
                 self._write_log(message)
                 yield message
-        await self._wait_for_index_lock(repo)
         # report().done also holds the done items the user cleared from the view (forget);
-        # done items carried over from a dead run still wait for this round's commit.
+        # done items carried over from a dead run still wait for this round's commit, and
+        # their metadata and extra URLs for the annotator (that run may have died first).
         done_before = {item.id for item in self.queue.report().done} - self._carried_done
+        annotate_first = [
+            self.queue.get(item_id)
+            for item_id in sorted(self._carried_done)
+            if self.queue.get(item_id).metadata or self.queue.get(item_id).extra_urls
+        ]
         self._carried_done = set()
         annotator = Annotator(repo)
         notices: asyncio.Queue[Event | None] = asyncio.Queue()
@@ -189,6 +208,10 @@ class Job:
 
         async def run_session() -> AsyncIterator[Event]:
             try:
+                for item in annotate_first:
+                    warning = await annotator.submit(item)
+                    if warning is not None:
+                        yield warning
                 async with contextlib.aclosing(self.session.events()) as events:
                     async for event in events:
                         yield event
@@ -227,9 +250,15 @@ class Job:
                 self._journal_event(event)
                 self._write_log(event)
                 yield event
+                while self._notices:
+                    yield self._notices.pop(0)
         self.annotation_failures += annotator.failed
         finished = await self._finish_round(repo, done_before)
         self._flush_journal()
+        while self._notices:
+            correction = self._notices.pop(0)
+            self._write_log(correction)
+            yield correction
         if finished.commit_error:
             failure = LogLine(
                 source="app",
@@ -335,10 +364,11 @@ class Job:
             and entry.state == "done"
             and entry.settled >= STAGED
             and entry.url == url
-            # New metadata or URLs for a file already there still go to git-annex.
-            and entry.metadata == {name: list(values) for name, values in record.metadata.items()}
-            and tuple(entry.extra_urls) == tuple(record.extra_urls)
-            and os.path.lexists(self.queue_root / path)
+            # Metadata and extra URLs always go to git-annex again: whether an earlier
+            # run recorded them is not known (a run may have died before it did).
+            and not record.metadata
+            and not record.extra_urls
+            and path in self._indexed
         ):
             self.already_added += 1
             self._added_before.add(path)
@@ -411,6 +441,19 @@ class Job:
         # a file that was already there, and git refuses some paths.
         await self._wait_for_index_lock(repo, quiet=True)
         settled = set(await settle_added(repo, self.queue, fresh))
+        # git-annex's "success" was reported as it came: correct what git did not stage.
+        self._notices.extend(
+            ItemFinished(
+                item_id=item.id,
+                url=item.url,
+                path=item.path,
+                success=False,
+                key=item.key,
+                errors=item.errors,
+            )
+            for item in fresh
+            if item.id not in settled
+        )
         if self.journal is not None:
             self._journal_call(self.journal.settle, settled, STAGED)
         report = self.queue.report()
@@ -525,43 +568,48 @@ class Job:
         """Lock the repository, open (or set aside) the journal, stop what a dead run left
         running, and carry its unfinished items over. Before anything is sent."""
         self._has_history = False
-        if not self.options.journal:
-            return []
         git_dir = git_dir_of(repo.path)
         if git_dir is None:
             result = await repo.git("rev-parse", "--absolute-git-dir")
             git_dir = Path(result.stdout.strip())
         path = journal_path(git_dir)
         try:
+            # One run at a time in a repository, journal or not.
             self._lock_fd = lock_repository(path.parent)
         except OSError as error:
-            return [_journal_unavailable(error)]
+            return [_journal_unavailable(error)] if self.options.journal else []
+        if not self.options.journal:
+            return []
         messages: list[Event] = []
-        if self.options.resume == "fresh":
-            moved = set_aside(path, "before")
-            if moved is not None:
-                messages.append(_info(f"started afresh; the old journal is kept as {moved.name}"))
         try:
+            if self.options.resume == "fresh":
+                moved = set_aside(path, "before")
+                if moved is not None:
+                    messages.append(
+                        _info(f"started afresh; the old journal is kept as {moved.name}")
+                    )
             journal = self._open_journal(path, messages)
-        except (JournalError, OSError) as error:
-            return [*messages, _journal_unavailable(error)]
-        try:
-            messages.extend(await stop_left_over_processes(journal, self.options.grace))
-            offer = resume_offer(journal) if self.options.resume != "fresh" else None
-            self._has_history = journal.has_items()
+            try:
+                offer, entries = await self._read_journal(journal, messages)
+            except JournalError as error:
+                # Damaged inside (a column that does not parse): never trusted.
+                journal.close()
+                journal = self._replace_journal(path, error, messages)
+                offer, entries = None, []
             journal.start_run(
                 self.options.record(),
                 self.options.inputs,
                 resumed_from=offer.run.id if offer else None,
             )
-        except JournalError as error:
-            journal.close()
+        except (JournalError, OSError) as error:
             return [*messages, _journal_unavailable(error)]
         self.journal = journal
         self.queue.observer = journal
+        if self._has_history:
+            self._indexed = await repo.indexed_paths_all()
         if offer is not None:
             self.resumed = offer
-            carried = await carry_over(self.queue, journal, repo, offer)
+            carried = await carry_over(self.queue, journal, repo, offer, entries)
             self._carried = set(carried.items)
             self._carried_done = {
                 item_id
@@ -572,9 +620,22 @@ class Job:
         elif self.options.resume == "resume":
             messages.append(_info("no unfinished run in this repository to resume"))
         if self.options.from_run is not None:
-            messages.append(self._requeue_run(journal, self.options.from_run))
+            try:
+                messages.append(self._requeue_run(journal, self.options.from_run))
+            except JournalError as error:
+                raise RepoError(str(error)) from error
         self._flush_journal()
         return messages
+
+    async def _read_journal(
+        self, journal: Journal, messages: list[Event]
+    ) -> tuple[ResumeOffer | None, list[JournalItem]]:
+        """Stop left-over processes; find the run to resume and read its items."""
+        messages.extend(await stop_left_over_processes(journal, self.options.grace))
+        self._has_history = journal.has_items()
+        offer = resume_offer(journal) if self.options.resume != "fresh" else None
+        entries = list(journal.items(offer.run.id)) if offer is not None else []
+        return offer, entries
 
     def _requeue_run(self, journal: Journal, run_id: int) -> LogLine:
         """Queue the failed, interrupted and unsent items of an earlier run (``--from-run``)."""
@@ -598,22 +659,25 @@ class Job:
             queued += 1
         return _info(f"queued {queued} failed or unfinished item(s) of run {run_id}")
 
-    @staticmethod
-    def _open_journal(path: Path, messages: list[Event]) -> Journal:
+    def _replace_journal(self, path: Path, error: JournalError, messages: list[Event]) -> Journal:
+        moved = set_aside(path, "unreadable")
+        messages.append(
+            LogLine(
+                source="app",
+                level="warning",
+                text=f"{error}; it was set aside as {moved.name if moved else '?'} and a "
+                "new journal started (nothing in it is trusted)",
+            )
+        )
+        self._has_history = False
+        return Journal.open(path)
+
+    def _open_journal(self, path: Path, messages: list[Event]) -> Journal:
         """Open the journal; one that cannot be read is set aside (kept) and a new one started."""
         try:
             return Journal.open(path)
         except JournalError as error:
-            moved = set_aside(path, "unreadable")
-            messages.append(
-                LogLine(
-                    source="app",
-                    level="warning",
-                    text=f"{error}; it was set aside as {moved.name if moved else '?'} and a "
-                    "new journal started (nothing in it is trusted)",
-                )
-            )
-            return Journal.open(path)
+            return self._replace_journal(path, error, messages)
 
     def _journal_event(self, event: Event) -> None:
         """Write the journal before ``event`` reports an outcome anywhere.
@@ -648,7 +712,14 @@ class Job:
             journal.failed = str(error)
         if journal.failed is not None and not self._journal_failure_said:
             self._journal_failure_said = True
-            self._write_log(LogLine(source="app", level="error", text=f"journal: {journal.failed}"))
+            said = LogLine(
+                source="app",
+                level="error",
+                text=f"journal: {journal.failed}; the downloads go on, but this run cannot "
+                "be resumed after a crash",
+            )
+            self._write_log(said)
+            self._notices.append(said)
 
     async def _check_addurl_options(self, repo: Repo) -> None:
         """Fail at start, with git-annex's own words, on ``--addurl-opts`` it refuses.
@@ -727,6 +798,8 @@ class Job:
         outcome = {EXIT_OK: "complete", EXIT_INTERRUPTED: "stopped", EXIT_USAGE: "no input"}.get(
             code, "failed"
         )
+        if self.start_error is not None:
+            code, outcome = EXIT_USAGE, "refused"
         counts = {
             "done": len(report.done),
             "failed": len(report.failed),

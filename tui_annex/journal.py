@@ -454,8 +454,8 @@ class Journal:
 
     def _unsettled(self, run_id: int) -> int:
         rows = self._query(
-            "SELECT count(*) FROM items WHERE run = ? AND state = 'done' AND settled < ?",
-            (run_id, COMMITTED),
+            "SELECT count(*) FROM items WHERE run = ? AND state = 'done' AND settled = ?",
+            (run_id, NOT_VERIFIED),
         )
         return int(rows[0][0])
 
@@ -463,6 +463,13 @@ class Journal:
 
     def items(self, run_id: int, states: Iterable[str] | None = None) -> Iterator[JournalItem]:
         """The run's items (in ``states``), in the order they were added."""
+        try:
+            yield from self._items(run_id, states)
+        except (ValueError, TypeError, KeyError) as error:
+            raise JournalError(f"the journal {self.path} holds a damaged item: {error}") from error
+
+    def _items(self, run_id: int, states: Iterable[str] | None) -> Iterator[JournalItem]:
+        """The rows behind :meth:`items`."""
         if states is None:
             rows = self._query("SELECT * FROM items WHERE run = ? ORDER BY item", (run_id,))
         else:
@@ -482,7 +489,10 @@ class Journal:
             "ORDER BY run DESC, item DESC LIMIT 1",
             (path,),
         )
-        return _journal_item(rows[0]) if rows else None
+        try:
+            return _journal_item(rows[0]) if rows else None
+        except (ValueError, TypeError) as error:
+            raise JournalError(f"the journal {self.path} holds a damaged item: {error}") from error
 
     def has_items(self) -> bool:
         """Whether any run has journalled an item (a fresh journal can skip path look-ups)."""
@@ -645,10 +655,13 @@ class Journal:
             raise JournalError(f"reading the journal {self.path} failed: {error}") from error
 
     def _run_record(self, row: Any) -> RunRecord:
-        fields = dict(zip(_RUN_COLUMNS, row, strict=True))
-        for name in ("options", "inputs", "commits"):
-            fields[name] = json.loads(fields[name])
-        return RunRecord(**fields)
+        try:
+            fields = dict(zip(_RUN_COLUMNS, row, strict=True))
+            for name in ("options", "inputs", "commits"):
+                fields[name] = json.loads(fields[name])
+            return RunRecord(**fields)
+        except (ValueError, TypeError) as error:
+            raise JournalError(f"the journal {self.path} holds a damaged run: {error}") from error
 
 
 def lock_repository(folder: Path) -> int:

@@ -126,6 +126,11 @@ class DownloadQueue:
         """Whether all input has been read: once nothing is pending, the run may end."""
         return self._closed
 
+    def persist(self) -> None:
+        """Have the observer (the journal) write every change now."""
+        if self.observer is not None:
+            self.observer.flush()
+
     def take_dirty(self) -> set[int]:
         """Ids of items changed since the last call (for a UI's timer-driven refresh).
 

@@ -119,11 +119,16 @@ class CarriedOver:
 
 
 async def carry_over(
-    queue: DownloadQueue, journal: Journal, repo: Repo, offer: ResumeOffer
+    queue: DownloadQueue,
+    journal: Journal,
+    repo: Repo,
+    offer: ResumeOffer,
+    entries: Iterable[JournalItem],
 ) -> CarriedOver:
     """Queue the unfinished run's items in this run, after reconciling them with the repository.
 
-    Items in flight when that run ended come first. A file git-annex finished
+    ``entries`` are that run's items, read from ``journal`` beforehand. Items
+    in flight when that run ended come first. A file git-annex finished
     but never staged is staged and counts as done; an interrupted download is
     sent again (git-annex resumes it with a Range request).
     """
@@ -132,7 +137,7 @@ async def carry_over(
     moves: list[tuple[JournalItem, int]] = []
     refused: list[str] = []
     check: list[DownloadItem] = []
-    for entry in journal.items(offer.run.id):
+    for entry in entries:
         unsettled_done = entry.state == ItemState.DONE.value and (
             entry.settled == NOT_VERIFIED or (committing and entry.settled < COMMITTED)
         )
@@ -154,8 +159,8 @@ async def carry_over(
         item.existed = entry.existed
         carried[item.id] = entry
         moves.append((entry, item.id))
-        if entry.state != ItemState.QUEUED.value:
-            check.append(item)
+        if entry.state != ItemState.QUEUED.value or entry.existed is False:
+            check.append(item)  # it was sent: git-annex may have left its file
     journal.adopt(moves)
     done = await _reconcile(queue, repo, check, carried)
     messages = [
@@ -199,8 +204,9 @@ def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> boo
         # An annexed file: a link into the object store, with the object present.
         return "/annex/objects/" in os.readlink(path) and path.exists()
     if path.is_file():
-        # A small file git-annex put in git: ours only if nothing was there before.
-        return entry.existed is False or entry.state == ItemState.DONE.value
+        # A small file git-annex put in git: ours only if nothing was there when it was
+        # sent (the journal holds that before git-annex gets the item).
+        return entry.existed is False
     return False
 
 

@@ -179,29 +179,43 @@ class AddurlDriver:
         queue = self.queue
         while not self._stopping.is_set():
             if queue.has_ready() and len(self.in_flight) < self.window:
-                item = queue.take_next()
-                assert item is not None
-                blocked = blocked_by_tree(Path(self.repo), item.path)
-                if blocked is not None:
-                    # Sent, git's check-attr helper would die and fail every later item.
-                    errors = (blocked,)
-                    queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
-                    yield ItemFinished(
-                        item_id=item.id, url=item.url, path=item.path, success=False, errors=errors
+                batch: list[DownloadItem] = []
+                while queue.has_ready() and len(self.in_flight) + len(batch) < self.window:
+                    item = queue.take_next()
+                    assert item is not None
+                    blocked = blocked_by_tree(Path(self.repo), item.path)
+                    if blocked is not None:
+                        # Sent, git's check-attr helper would die and fail every later item.
+                        errors = (blocked,)
+                        queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
+                        yield ItemFinished(
+                            item_id=item.id,
+                            url=item.url,
+                            path=item.path,
+                            success=False,
+                            errors=errors,
+                        )
+                        continue
+                    # What git-annex leaves at a path it never answered for is its own
+                    # work only if nothing was there before (see recovery).
+                    item.existed = os.path.lexists(os.path.join(self.repo, item.path))
+                    batch.append(item)
+                # The journal holds them as sent (and what was at their paths) before
+                # git-annex has them: one write for the batch.
+                queue.persist()
+                for index, item in enumerate(batch):
+                    line = item.input_line
+                    self.in_flight[line] = item
+                    try:
+                        await process.send(line)
+                    except BatchInputClosed:
+                        del self.in_flight[line]
+                        for unsent in reversed(batch[index:]):
+                            queue.give_back(unsent)
+                        return
+                    yield ItemSent(
+                        item_id=item.id, url=item.url, path=item.path, attempt=item.attempts
                     )
-                    continue
-                # What git-annex leaves at a path it never answered for is its own
-                # work only if nothing was there before (see recovery).
-                item.existed = os.path.lexists(os.path.join(self.repo, item.path))
-                line = item.input_line
-                self.in_flight[line] = item
-                try:
-                    await process.send(line)
-                except BatchInputClosed:
-                    del self.in_flight[line]
-                    queue.give_back(item)
-                    return
-                yield ItemSent(item_id=item.id, url=item.url, path=item.path, attempt=item.attempts)
                 continue
             if queue.closed and not queue.has_pending():
                 break

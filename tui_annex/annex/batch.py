@@ -26,6 +26,7 @@ __all__ = [
     "BatchProcess",
     "OutputLine",
     "group_alive",
+    "parent_death_signal",
     "run_to_completion",
     "stop_group",
 ]
@@ -37,8 +38,8 @@ STRAGGLER_GRACE = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A function for ``preexec_fn`` that makes the child die with us (Linux), or None.
+def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A function for ``preexec_fn`` that makes the child get ``signum`` when we die (Linux).
 
     ``PR_SET_PDEATHSIG`` survives ``exec``: git-annex gets SIGKILL the moment
     tui-annex dies, however it dies (kill -9, the OOM killer, a crash), instead
@@ -57,7 +58,7 @@ def _parent_death_signal() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def set_parent_death_signal() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
         # The parent may have died between fork and prctl: then nobody would tell us.
         if os.getppid() != parent:
             os._exit(1)
@@ -175,7 +176,7 @@ class BatchProcess:
             cwd=self.cwd,
             env=self.env,
             start_new_session=True,
-            preexec_fn=_parent_death_signal(),
+            preexec_fn=parent_death_signal(),
         )
         self._exited = protocol.exited
         self._proc = asyncio.subprocess.Process(transport, protocol, loop)

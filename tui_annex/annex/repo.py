@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .batch import parent_death_signal
 from .locate import GitAnnex
 
 __all__ = ["GitError", "GitResult", "Repo", "RepoError"]
@@ -186,7 +188,12 @@ class Repo:
             await self.git("update-index", "-z", "--index-info", input=data, env=index)
             tree = (await self.git("write-tree", env=index)).stdout.strip()
         parents = ["-p", parent] if parent else []
-        commit = (await self.git("commit-tree", tree, *parents, "-m", message)).stdout.strip()
+        # commit-tree does not read commit.gpgSign; a user who signs commits gets a signed one.
+        signing = await self.git("config", "--bool", "commit.gpgsign", check=False)
+        sign = ["-S"] if signing.stdout.strip() == "true" else []
+        commit = (
+            await self.git("commit-tree", tree, *parents, *sign, "-m", message)
+        ).stdout.strip()
         await self.git(
             "update-ref",
             "-m",
@@ -215,6 +222,11 @@ class Repo:
         result = await self.git("cat-file", "--batch-check=%(objecttype)", input=data)
         answers = result.stdout.split("\n")
         return {path for path, answer in zip(wanted, answers, strict=False) if answer == "blob"}
+
+    async def indexed_paths_all(self) -> set[str]:
+        """Every path in the index."""
+        result = await self.git("ls-files", "-z", "--cached")
+        return {name for name in result.stdout.split("\0") if name}
 
     async def staged_paths(self) -> set[str]:
         """Paths whose staged content differs from HEAD (all staged paths before a first commit)."""
@@ -255,6 +267,8 @@ async def _run(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
+        # SIGTERM, not SIGKILL: git removes its lock files on the way out.
+        preexec_fn=parent_death_signal(signal.SIGTERM),
     )
     try:
         stdout, stderr = await process.communicate(input)

@@ -1,0 +1,158 @@
+"""Property-based tests: the input parsers, the validators and the event parser never crash,
+never accept a path outside the repository or into .git, and one record never affects another."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tui_annex.annex.addurl import AddurlDriver
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.inputs import InputRecord, Rejection, parse_json, parse_lines, parse_text
+from tui_annex.queue import DownloadQueue
+from tui_annex.validation import ValidationError, check_url, normalize_path
+
+PIECES = st.sampled_from(
+    [
+        ".git",
+        ".GIT",
+        ".git.",
+        ".git ",
+        "git~1",
+        ".git:x",
+        "..",
+        ".",
+        "",
+        "a",
+        "b c",
+        ":x",
+        "\\",
+        "/",
+        "\u200c",
+        "\x1b",
+        "\n",
+        "\u202e",
+        "é",
+        "x" * 300,
+    ]
+)
+PATHS = st.one_of(
+    st.text(max_size=60),
+    st.lists(st.one_of(PIECES, st.text(max_size=8)), max_size=8).map("/".join),
+    st.lists(st.one_of(PIECES, st.text(max_size=8)), max_size=8).map("".join),
+)
+
+
+def _git_spelling(component: str) -> bool:
+    folded = component.lower()
+    for char in "\u200c\u200d\u200e\u200f\ufeff":
+        folded = folded.replace(char, "")
+    return folded.rstrip(". ") in (".git", "git~1") or folded.startswith(".git:")
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(PATHS)
+def test_an_accepted_path_stays_inside_the_repository_and_out_of_git(path: str) -> None:
+    try:
+        sent = normalize_path(path)
+    except ValidationError:
+        return
+    assert sent and not sent.startswith("/") and "\n" not in sent and "\0" not in sent
+    for component in sent.split("/"):
+        assert component not in ("", ".", "..")
+    for component in sent.replace("\\", "/").split("/"):  # git treats \ as / for .git
+        assert not _git_spelling(component), sent
+    assert not any(ord(char) < 32 or ord(char) == 127 for char in sent)
+    assert normalize_path(sent) == sent  # what is sent passes again, unchanged
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=80))
+def test_url_checks_raise_nothing_but_a_reason(url: str) -> None:
+    try:
+        check_url(url)
+    except ValidationError as error:
+        reason = str(error)
+    else:
+        reason = "accepted"
+    assert reason
+
+
+LINES = st.one_of(
+    st.text(max_size=60).filter(lambda text: "\n" not in text and "\r" not in text),
+    st.builds(
+        lambda url, path: json.dumps({"url": url, "path": path}),
+        st.text(max_size=20),
+        st.one_of(st.none(), st.text(max_size=20), st.integers()),
+    ),
+    st.just("[" * 5000 + "]" * 5000),
+    st.just('{"url": "https://example.org/n", "n": ' + "9" * 5000 + "}"),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(LINES, max_size=6), st.integers(min_value=0, max_value=6))
+def test_a_bad_line_never_changes_what_the_others_give(lines: list[str], at: int) -> None:
+    good = "https://example.org/file.bin kept.bin"
+    parsed = parse_lines("\n".join([*lines[:at], good, *lines[at:]]))
+    ours = [
+        r for r in parsed if isinstance(r, InputRecord) and r.url == "https://example.org/file.bin"
+    ]
+    assert any(r.path == "kept.bin" for r in ours)
+    for line in lines:
+        for parse in (parse_json, parse_text):
+            result = parse(line, "in", 1)
+            assert result is None or isinstance(result, InputRecord | Rejection)
+
+
+def _driver(tmp: Path) -> AddurlDriver:
+    queue = DownloadQueue()
+    queue.add("https://example.org/a", "a")
+    driver = AddurlDriver(queue, tmp, git_annex=GitAnnex(Path("/nonexistent/git-annex")), jobs=1)
+    item = queue.take_next()
+    assert item is not None
+    driver.in_flight[item.input_line] = item
+    return driver
+
+
+STDOUT = st.one_of(
+    st.text(max_size=200),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "success",
+                        "input",
+                        "byte-progress",
+                        "total-size",
+                        "action",
+                        "key",
+                        "note",
+                        "error-messages",
+                        "file",
+                        "command",
+                    ]
+                ),
+                children,
+                max_size=6,
+            )
+        ),
+        max_leaves=12,
+    ).map(json.dumps),
+    st.just('{"success": true, "input": ["https://example.org/a a"], "key": 5}'),
+    st.just('{"byte-progress": "12", "action": {"input": ["https://example.org/a a"]}}'),
+)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(STDOUT)
+def test_no_stdout_line_of_git_annex_crashes_the_event_parser(tmp_path: Path, line: str) -> None:
+    driver = _driver(tmp_path)
+    event = driver._parse(line)
+    assert event is None or event.kind
