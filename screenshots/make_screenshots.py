@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from tests.test_app_fakes import (  # noqa: E402
     FakeJob,
+    died_run_offer,
     failures_queue,
     mixed_logs,
     mixed_queue,
@@ -40,6 +41,7 @@ class Shot:
     name: str
     job: Callable[[], FakeJob]
     keys: Sequence[str] = ()
+    resume: bool = False
 
 
 SHOTS = [
@@ -60,12 +62,17 @@ SHOTS = [
         ["a", *"ftp://data.example.org/survey-2026/new.dat", "tab", *"tables/part-002.dat"],
     ),
     Shot("09-filter", lambda: FakeJob(mixed_queue(), mixed_logs()), ["slash", *"images", "enter"]),
+    Shot(
+        "10-resume",
+        lambda: FakeJob(queued_queue(40), state=RunState.IDLE, starts=False),
+        resume=True,
+    ),
 ]
 
 
 async def take(shot: Shot) -> Path:
     """Run the app headless, press the keys, save the SVG."""
-    app = TuiAnnexApp(shot.job())
+    app = TuiAnnexApp(shot.job(), offer=died_run_offer() if shot.resume else None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         for key in shot.keys:

@@ -11,7 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished
+from tui_annex.journal import RunRecord
 from tui_annex.queue import DownloadQueue, ItemState
+from tui_annex.recovery import ResumeOffer
 from tui_annex.session import RunState
 
 BASE = "https://data.example.org/survey-2026"
@@ -215,3 +217,27 @@ def mixed_logs() -> list[Event]:
         ),
         LogLine(source="stderr", level="error", text="addurl: 2 failed", time=0.0),
     ]
+
+
+def died_run_offer() -> ResumeOffer:
+    """What the app is offered where a run died: fixed numbers, no clock."""
+    run = RunRecord(
+        id=3,
+        started=0.0,
+        ended=None,
+        pid=999_999_999,
+        pid_start=None,
+        options={},
+        inputs=["urls.txt"],
+        outcome=None,
+        exit_code=None,
+        commits=[],
+        done=0,
+        failed=0,
+        interrupted=0,
+        unsent=0,
+        rejected=0,
+        resumed_from=None,
+        resumed_by=None,
+    )
+    return ResumeOffer(run=run, done=1284, left=3716, in_flight=8, failed=12)

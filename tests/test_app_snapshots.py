@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 
 from tests.test_app_fakes import (
     FakeJob,
+    died_run_offer,
     failures_queue,
     mixed_logs,
     mixed_queue,
@@ -84,3 +85,9 @@ def test_filtered_view_shows_matching_items_and_counts_all(snap_compare: Snap) -
     job = FakeJob(mixed_queue(), mixed_logs())
     keys = ["slash", *"IMAGES", "enter"]
     assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, press=keys)
+
+
+def test_resume_question_with_the_counts(snap_compare: Snap) -> None:
+    job = FakeJob(queued_queue(40), state=RunState.IDLE, starts=False)
+    app = TuiAnnexApp(job, offer=died_run_offer(), has_input=True)
+    assert snap_compare(app, terminal_size=SIZE)

@@ -314,3 +314,16 @@ def test_numeric_options_out_of_range_are_refused(tmp_path: Path, option: tuple[
     result = run_cli(tmp_path, "--no-ui", *option, "x.txt")
     assert result.returncode == 2
     assert option[0] in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_log_file_that_cannot_be_written_is_said_once_and_the_run_goes_on(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('l', 100)} l.bin\n")
+    result = run_cli(
+        tmp_path, "--no-ui", "--log-file", "/dev/null/x.log", "-C", str(repo), str(urls)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("no log file: /dev/null/x.log") == 1
+    assert (repo / "l.bin").exists()

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
-from tui_annex.annex.locate import ENV_VAR, GitAnnex, GitAnnexNotFound, find_git_annex
+from tui_annex.annex.locate import (
+    ENV_VAR,
+    GitAnnex,
+    GitAnnexNotFound,
+    check_version,
+    find_git_annex,
+)
 
 
 def executable(path: Path) -> Path:
@@ -62,3 +68,31 @@ def test_the_command_reports_a_bad_git_annex_option(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "--no-ui", "--git-annex", str(tmp_path / "nope"), "-")
     assert result.returncode == 2
     assert "is not an executable file" in result.stderr
+
+
+def _script(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "bin" / "git-annex"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_git_annex_too_old_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    old = _script(tmp_path, 'echo "7.20190912"')
+    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(old), "x.txt")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"tui-annex: git-annex 7.20190912 at {old} is too old; tui-annex needs 8.20200226 or newer"
+    ]
+
+
+def test_a_program_that_is_not_git_annex_is_refused(tmp_path: Path) -> None:
+    other = _script(tmp_path, "echo nope >&2; exit 3")
+    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(other), "x.txt")
+    assert result.returncode == 2
+    assert "is not a usable git-annex (nope)" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_version_of_the_wheel_s_git_annex_is_read(git_annex: GitAnnex) -> None:
+    assert check_version(git_annex)[:2].isdigit()

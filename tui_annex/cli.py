@@ -16,7 +16,7 @@ from typing import Any
 from platformdirs import user_log_dir
 
 from . import __version__
-from .annex.locate import GitAnnexNotFound, find_git_annex
+from .annex.locate import GitAnnexNotFound, check_version, find_git_annex
 from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
 from .inputs import FORMATS
 from .job import EXIT_USAGE, Job
@@ -338,7 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_join_option_values(arguments))
     try:
         options = options_from_args(args, config.keys)
-        find_git_annex(options.git_annex)
+        check_version(find_git_annex(options.git_annex))
         job = Job(options)
     except (GitAnnexNotFound, ValueError) as error:
         print(f"tui-annex: {error}", file=sys.stderr)

@@ -111,6 +111,7 @@ class Job:
         self._has_history = False
         self._indexed: set[str] = set()
         self._journal_failure_said = False
+        self._log_failure_said = False
         self._notices: list[Event] = []
         self.start_error: str | None = None
         """Why the run could not start (a locked index, another run...), if it could not."""
@@ -180,9 +181,10 @@ class Job:
             self.start_error = str(error)
             raise
         if starting:
-            for message in messages:
+            for message in [*self._notices, *messages]:
                 self._write_log(message)
                 yield message
+            self._notices.clear()
         # report().done also holds the done items the user cleared from the view (forget);
         # done items carried over from a dead run still wait for this round's commit, and
         # their metadata and extra URLs for the annotator (that run may have died first).
@@ -768,15 +770,35 @@ class Job:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             os.fchmod(fd, 0o600)
             self._log = open(fd, "a", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
-        except OSError:
-            self._log = None
+        except OSError as error:
+            self._log_failed(error)
+
+    def _log_failed(self, error: OSError) -> None:
+        """A log problem never stops the downloads; it is said once, on screen."""
+        if self._log is not None:
+            with contextlib.suppress(OSError):
+                self._log.close()
+        self._log = None
+        if not self._log_failure_said:
+            self._log_failure_said = True
+            self._notices.append(
+                LogLine(
+                    source="app",
+                    level="warning",
+                    text=f"no log file: {self.options.log_file}: {error.strerror or error}; "
+                    "the run goes on without one",
+                )
+            )
 
     def _write_log(self, event: Event) -> None:
         if self._log is None or isinstance(event, ItemProgress):
             return
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(event.time))
-        self._log.write(f"{stamp} {describe(event)}\n")
-        self._log.flush()
+        try:
+            self._log.write(f"{stamp} {describe(event)}\n")
+            self._log.flush()
+        except OSError as error:  # a full disk, a vanished folder
+            self._log_failed(error)
 
     def close(self) -> None:
         """Write how the run ended to the journal; close it and the log file."""

@@ -198,7 +198,10 @@ class RunRecord:
     @property
     def alive(self) -> bool:
         """Whether the process of this run is still running (never a reused pid)."""
-        return self.ended is None and process_start_time(self.pid) == self.pid_start
+        if self.ended is not None:
+            return False
+        started = process_start_time(self.pid)
+        return started is not None and started == self.pid_start
 
     @property
     def died(self) -> bool:

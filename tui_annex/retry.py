@@ -68,6 +68,7 @@ _PERMANENT_WORDS = (
     "credential",  # a 401: git asked for a password nobody can type here
     "name or service not known",  # no such host (a typo); a DNS hiccup says "temporary"
     "already exists; not overwriting",
+    "not enough free space",  # the disk stays full until someone frees it
     "does not have expected file size",
     "unsupported url",
     "not a valid url",

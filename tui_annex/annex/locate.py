@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 from collections.abc import Mapping
@@ -12,7 +13,18 @@ from pathlib import Path
 
 ENV_VAR = "TUI_ANNEX_GIT_ANNEX"
 
-__all__ = ["ENV_VAR", "GitAnnex", "GitAnnexNotFound", "find_git_annex"]
+__all__ = [
+    "ENV_VAR",
+    "MIN_VERSION",
+    "GitAnnex",
+    "GitAnnexNotFound",
+    "check_version",
+    "find_git_annex",
+]
+
+#: The oldest git-annex whose batch modes (addurl --with-files --json-progress
+#: --json-error-messages, metadata and registerurl --batch) behave as tui-annex needs.
+MIN_VERSION = "8.20200226"
 
 
 class GitAnnexNotFound(RuntimeError):
@@ -87,3 +99,38 @@ def find_git_annex(explicit: str | os.PathLike[str] | None = None) -> GitAnnex:
         "git-annex was not found on PATH nor beside the Python interpreter; "
         "install it (pip install git-annex) or name it with --git-annex PATH"
     )
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    parts = []
+    for piece in version.replace("-", ".").split("."):
+        if not piece.isdigit():
+            break  # a build suffix such as -g351f69fa
+        parts.append(int(piece))
+    return tuple(parts)
+
+
+def check_version(annex: GitAnnex) -> str:
+    """Run ``git-annex version --raw``; return the version, or raise GitAnnexNotFound with
+    one sentence when it does not run or is older than :data:`MIN_VERSION`."""
+    try:
+        result = subprocess.run(
+            [str(annex.executable), "version", "--raw"],
+            env=annex.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise GitAnnexNotFound(f"{annex.executable} does not run: {error}") from error
+    version = result.stdout.strip().split()[0] if result.stdout.strip() else ""
+    if result.returncode != 0 or not _version_key(version):
+        said = (result.stderr.strip().splitlines() or ["no version"])[0]
+        raise GitAnnexNotFound(f"{annex.executable} is not a usable git-annex ({said})")
+    if _version_key(version) < _version_key(MIN_VERSION):
+        raise GitAnnexNotFound(
+            f"git-annex {version} at {annex.executable} is too old; "
+            f"tui-annex needs {MIN_VERSION} or newer"
+        )
+    return version

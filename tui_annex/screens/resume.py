@@ -42,8 +42,9 @@ class ResumeDialog(ModalScreen[ResumeChoice]):
             box.border_title = "An unfinished run"
             text = Text()
             text.append(f"Run {offer.run.id} in this repository {how} with ")
-            text.append(f"{offer.left} item(s) left", "bold")
-            text.append(f" ({offer.in_flight} in flight); {offer.done} added, ")
+            # The gap ends the bold span: SVG renderers squeeze a span's leading spaces.
+            text.append(f"{offer.left} item(s) left ", "bold")
+            text.append(f"({offer.in_flight} in flight); {offer.done} added, ")
             text.append(f"{offer.failed} failed.")
             yield Static(text)
             merge = " together with this input" if self.has_input else ""
