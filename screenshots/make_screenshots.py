@@ -29,7 +29,7 @@ from tests.test_app_fakes import (  # noqa: E402
     queued_queue,
 )
 from tui_annex.app import TuiAnnexApp  # noqa: E402
-from tui_annex.session import RunState  # noqa: E402
+from tui_annex.items import RunState  # noqa: E402
 
 SIZE = (120, 35)
 

@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished
+from tui_annex.items import ItemState, RunState
 from tui_annex.journal import RunRecord
-from tui_annex.queue import DownloadQueue, ItemState
+from tui_annex.queue import DownloadQueue
 from tui_annex.recovery import ResumeOffer
-from tui_annex.session import RunState
 
 BASE = "https://data.example.org/survey-2026"
 

@@ -11,11 +11,10 @@ from textual.pilot import Pilot
 from tests.helpers import make_job
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
+from tui_annex.items import ItemState, RunState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
-from tui_annex.queue import ItemState
 from tui_annex.screens import DetailsScreen
-from tui_annex.session import RunState
 from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
 
 SIZE = (120, 35)

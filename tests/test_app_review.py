@@ -17,11 +17,10 @@ from tests.test_app_pilot import SIZE, wait_until
 from tests.test_app_pty import ALT_SCREEN_OFF, spawn
 from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
-from tui_annex.inputs import derive_path
+from tui_annex.items import ItemState, RunState
 from tui_annex.options import RunOptions
-from tui_annex.queue import ItemState
 from tui_annex.screens import ItemDialog
-from tui_annex.session import RunState
+from tui_annex.validation import derive_path
 
 
 def test_closing_the_terminal_stops_git_annex_and_the_app_exits(

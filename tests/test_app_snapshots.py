@@ -19,7 +19,7 @@ from tests.test_app_fakes import (
     queued_queue,
 )
 from tui_annex.app import TuiAnnexApp
-from tui_annex.session import RunState
+from tui_annex.items import RunState
 
 SIZE = (120, 35)
 Snap = Callable[..., bool]

@@ -14,7 +14,7 @@ from tui_annex.annex.batch import BatchProcess, group_alive
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, LogLine, ProcessExited
-from tui_annex.queue import ItemState
+from tui_annex.items import ItemState
 from tui_annex.session import MAX_DEATHS, Session
 
 U = "http://127.0.0.1:9/"
@@ -188,3 +188,15 @@ async def test_the_child_runs_in_its_own_session(
     await collect(session, until=lambda e: isinstance(e, ItemFinished), then=check)
     assert seen[0] == seen[1] != os.getsid(0)
     assert session.report().done[0].state is ItemState.DONE
+
+
+async def test_a_batch_process_says_what_it_runs_and_whether_it_lives(
+    repo: Path, git_annex: GitAnnex
+) -> None:
+    process = BatchProcess(git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.env())
+    assert repr(process) == "<BatchProcess git-annex lookupkey: not started>"
+    async with process:
+        assert (
+            repr(process) == f"<BatchProcess git-annex lookupkey: running with pid {process.pid}>"
+        )
+    assert repr(process) == "<BatchProcess git-annex lookupkey: exited with status 0>"

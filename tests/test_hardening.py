@@ -23,9 +23,9 @@ from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, ItemSent
 from tui_annex.headless import RichOutput
 from tui_annex.inputs import InputRecord, Rejection, read_records
+from tui_annex.items import ItemState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
-from tui_annex.queue import ItemState
 from tui_annex.session import Session
 from tui_annex.validation import ValidationError, check_field_name, check_url, normalize_path
 

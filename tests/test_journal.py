@@ -15,8 +15,9 @@ from tests.helpers import make_job
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, ItemSent, LogLine, RoundFinished
+from tui_annex.items import ItemState
 from tui_annex.journal import Journal, journal_path, process_start_time
-from tui_annex.queue import DownloadQueue, ItemState
+from tui_annex.queue import DownloadQueue
 
 
 def rows(path: Path, sql: str) -> list[tuple[object, ...]]:

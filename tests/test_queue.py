@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tui_annex.items import STALE_AFTER
-from tui_annex.queue import DownloadQueue, ItemLocked, ItemState
+from tui_annex.items import STALE_AFTER, ItemLocked, ItemState
+from tui_annex.queue import DownloadQueue
 from tui_annex.validation import ValidationError
 
 U = "http://127.0.0.1:1/"

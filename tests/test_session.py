@@ -18,7 +18,7 @@ from tui_annex.events import (
     LogLine,
     ProcessExited,
 )
-from tui_annex.queue import ItemState
+from tui_annex.items import ItemState
 from tui_annex.session import RunState, Session
 
 

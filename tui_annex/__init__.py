@@ -16,7 +16,8 @@ from .events import (
     ProcessExited,
     ProcessStarted,
 )
-from .queue import DownloadItem, DownloadQueue, ItemLocked, ItemState, StopReport
+from .items import DownloadItem, ItemLocked, ItemState, StopReport
+from .queue import DownloadQueue
 from .session import RunState, Session, download
 from .validation import ValidationError
 

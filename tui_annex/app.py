@@ -27,12 +27,11 @@ from .app_protocols import JobLike
 from .commands import COMMANDS
 from .editing import EDIT_BINDINGS, QueueEditing
 from .events import InputRejected, LogLine, RoundFinished
+from .items import DownloadItem, ItemState, RunState
 from .job import Job
-from .queue import DownloadItem, ItemState
 from .recovery import ResumeOffer
 from .screens import DetailsScreen, ResumeDialog
 from .screens.resume import ResumeChoice
-from .session import RunState
 from .widgets import (
     DownloadsView,
     FilterBar,

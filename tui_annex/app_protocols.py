@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 from .events import Event, InputRejected
+from .items import RunState
 from .queue import DownloadQueue
-from .session import RunState
 
 __all__ = ["JobLike", "SessionLike"]
 

@@ -18,10 +18,17 @@ from platformdirs import user_log_dir
 from . import __version__
 from .annex.locate import GitAnnexNotFound, check_version, find_git_annex
 from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
+from .defaults import (
+    DEFAULT_GRACE,
+    DEFAULT_MESSAGE,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_WAIT,
+    DEFAULT_STALL_TIMEOUT,
+    EXIT_USAGE,
+)
 from .inputs import FORMATS
-from .job import EXIT_USAGE, Job
-from .options import DEFAULT_MESSAGE, DEFAULT_STALL_TIMEOUT, RunOptions
-from .retry import BACKOFF_BASE, DEFAULT_RETRIES
+from .job import Job
+from .options import RunOptions
 from .validation import DEFAULT_SCHEMES
 
 __all__ = ["build_parser", "main", "options_from_args"]
@@ -37,7 +44,8 @@ more commands:
   tui-annex history [-C DIR]   the runs in this repository: when, counts, outcome, commit
   tui-annex status [-C DIR]    the run in progress (from another terminal), or the last one
 
-exit status: 0 all added, 1 some failed, 2 bad usage or no valid input, 130 interrupted.
+exit status: 0 all added, 1 some failed, 2 bad usage, no valid input or an unusable
+  repository, 130 interrupted, 141 the output's reader went away.
 Run `tui-annex demo` to see the app on generated downloads from a local server.
 """
 
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--retry-wait",
         type=_seconds,
-        default=BACKOFF_BASE,
+        default=DEFAULT_RETRY_WAIT,
         metavar="SECONDS",
         help="pause before the first retry; it doubles for each next one (default: %(default)g)",
     )
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     ending.add_argument(
         "--grace",
         type=_seconds,
-        default=5.0,
+        default=DEFAULT_GRACE,
         metavar="SECONDS",
         help="forced stop: SIGKILL this long after SIGTERM (default: %(default)s)",
     )

@@ -20,9 +20,9 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from .app_protocols import JobLike
-from .events import InputRejected, LogLine
+from .events import LogLine
 from .inputs import InputRecord, Rejection, parse_lines, read_records
-from .queue import DownloadItem, ItemLocked, ItemState
+from .items import DownloadItem, ItemLocked, ItemState
 from .screens import AddManyDialog, ItemDialog
 from .screens.add_many import input_file
 from .validation import ValidationError
@@ -250,14 +250,7 @@ class QueueEditing(App[int]):
     def _add_records(self, records: Sequence[InputRecord | Rejection], what: str) -> None:
         added, refused = self.job.queue.add_records(records)
         for rejection in refused:
-            self.log_pane.add(
-                InputRejected(
-                    source=rejection.source,
-                    line=rejection.line,
-                    reason=rejection.reason,
-                    text=rejection.text,
-                )
-            )
+            self.log_pane.add(rejection.event())
         message = f"added {len(added)} item(s) from {what}"
         if refused:
             lines = "; ".join(f"line {r.line}: {r.reason}" for r in refused[:3])

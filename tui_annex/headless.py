@@ -30,6 +30,7 @@ from rich.progress import (
 )
 
 from .annex.repo import RepoError
+from .defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED, EXIT_USAGE
 from .events import (
     Event,
     InputRejected,
@@ -40,8 +41,8 @@ from .events import (
     LogLine,
     RoundFinished,
 )
-from .job import EXIT_INTERRUPTED, EXIT_USAGE, Job, describe
-from .queue import ItemState, StopReport
+from .items import ItemState, StopReport
+from .job import Job, describe
 from .redact import redact, redact_fields
 
 __all__ = ["Output", "run_headless"]
@@ -230,10 +231,6 @@ def report_lines(report: StopReport, job: Job, limit: int = 20) -> list[str]:
     return lines
 
 
-#: The exit status of a run whose reader went away (as a process killed by SIGPIPE).
-EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
-
-
 class ClosedReaderGuard(Output):
     """Passes everything on to ``inner``; when the reader of the output goes away
     (``tui-annex --json | head``), stops the run gracefully and prints nothing more.
@@ -325,7 +322,7 @@ async def run_job(job: Job, output: Output) -> int:
         output.finish(job, result)
         job.close()
     if result is None:
-        return EXIT_INTERRUPTED if job.interrupted else 1
+        return EXIT_INTERRUPTED if job.interrupted else EXIT_FAILED
     return result.exit_code
 
 

@@ -17,27 +17,23 @@ import re
 import sys
 import tempfile
 import threading
-import unicodedata
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from typing import BinaryIO
 
+from .events import InputRejected
 from .streams import iter_lines
 from .validation import (
-    MAX_NAME_BYTES,
     ValidationError,
     check_field_name,
-    check_metadata_value,
+    check_metadata,
 )
 
 __all__ = [
     "FORMATS",
     "InputRecord",
     "Rejection",
-    "check_metadata",
-    "derive_path",
     "detect_format",
     "drop_finished_lines",
     "parse_lines",
@@ -85,6 +81,10 @@ class Rejection:
     reason: str
     text: str = ""
 
+    def event(self) -> InputRejected:
+        """The event that reports this refusal."""
+        return InputRejected(source=self.source, line=self.line, reason=self.reason, text=self.text)
+
 
 def detect_format(name: str, explicit: str | None = None) -> str:
     """The format of input ``name``: ``explicit`` if given, else by extension, else text."""
@@ -94,62 +94,6 @@ def detect_format(name: str, explicit: str | None = None) -> str:
             raise ValueError(f"unknown input format {explicit!r} (choose from {choices})")
         return explicit
     return _EXTENSIONS.get(Path(name).suffix.lower(), "text")
-
-
-def derive_path(url: str) -> str:
-    """A file name for ``url``: its last path segment, decoded and made safe.
-
-    Falls back to the host name when the URL has no usable last segment (and to
-    ``download`` when it cannot even be parsed; the URL's own check says why).
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return "download"
-    segments = [segment for segment in parts.path.split("/") if segment]
-    name = unquote(segments[-1]) if segments else ""
-    name = "".join(
-        "_" if char in "/\\" or unicodedata.category(char).startswith("C") else char
-        for char in name
-    ).strip()
-    name = name.lstrip(":")  # a leading colon is pathspec magic to git
-    if name in ("", ".", "..") or name.lower() == ".git":
-        name = (host or "download").strip(".") or "download"
-    encoded = name.encode("utf-8", "surrogateescape")
-    if len(encoded) > MAX_NAME_BYTES:
-        stem, dot, suffix = name.rpartition(".")
-        keep = suffix if dot and len(suffix) < 16 else ""
-        room = MAX_NAME_BYTES - len(keep.encode()) - (1 if keep else 0)
-        head = (stem if keep else name).encode("utf-8", "surrogateescape")[:room]
-        name = head.decode("utf-8", "ignore") + ("." + keep if keep else "")
-    return name
-
-
-def check_metadata(metadata: Any) -> dict[str, list[str]]:
-    """Validate a ``{field: [values]}`` mapping (a single string value is accepted too).
-
-    git-annex rejects the whole metadata batch on one illegal field name, so
-    names and values are checked here (ValidationError with the reason).
-    """
-    if not isinstance(metadata, dict):
-        raise ValidationError("'metadata' must be an object of field: [values]")
-    checked: dict[str, list[str]] = {}
-    folded: dict[str, str] = {}
-    for name, values in metadata.items():
-        check_field_name(str(name))
-        twin = folded.setdefault(str(name).casefold(), str(name))
-        if twin != name:
-            raise ValidationError(
-                f"metadata fields {twin!r} and {name!r} are one field to git-annex "
-                "(names are not case-sensitive)"
-            )
-        if isinstance(values, str):
-            values = [values]
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ValidationError(f"metadata field {name!r} must be a string or a list of strings")
-        checked[name] = [check_metadata_value(v) for v in values]
-    return checked
 
 
 def parse_text(line: str, source: str, number: int) -> InputRecord | Rejection | None:

@@ -1,4 +1,5 @@
-"""What the queue holds: items, their states, the end-of-run report, and destination claims."""
+"""What the queue holds: items, their states (and the run's), the end-of-run report, and
+destination claims."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ __all__ = [
     "DownloadItem",
     "ItemLocked",
     "ItemState",
+    "RunState",
     "StopReport",
     "locked_reason",
 ]
@@ -41,6 +43,17 @@ class ItemState(StrEnum):
     def retryable(self) -> bool:
         """Whether the item may be queued again."""
         return self in (ItemState.FAILED, ItemState.INTERRUPTED)
+
+
+class RunState(StrEnum):
+    """What the session as a whole is doing."""
+
+    IDLE = "idle"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DRAINING = "draining"
+    STOPPING = "stopping"
+    FINISHED = "finished"
 
 
 class ItemLocked(ValueError):

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, TextIO
 
 from .annex.annotate import Annotator
 from .annex.repo import GitError, Repo, RepoError
+from .defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .events import (
     Event,
     InputRejected,
@@ -29,7 +30,8 @@ from .events import (
     ProcessStarted,
     RoundFinished,
 )
-from .inputs import InputRecord, Rejection, derive_path, drop_finished_lines, read_records
+from .inputs import InputRecord, Rejection, drop_finished_lines, read_records
+from .items import DownloadItem, ItemState, StopReport
 from .journal import (
     COMMITTED,
     STAGED,
@@ -42,20 +44,16 @@ from .journal import (
     set_aside,
 )
 from .options import RunOptions
-from .queue import DownloadItem, DownloadQueue, ItemState, StopReport
+from .queue import DownloadQueue
 from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
 from .redact import redact
 from .retry import backoff, is_transient
 from .session import Session
 from .streams import merge
-from .validation import check_url, normalize_path
+from .validation import check_url, derive_path, normalize_path
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 #: How long a run waits at its start for another git command's ``index.lock`` to go.
 INDEX_LOCK_WAIT = 10.0
@@ -291,12 +289,7 @@ class Job:
                     async for record in records:
                         rejection = record if isinstance(record, Rejection) else self._add(record)
                         if rejection is not None:
-                            event = InputRejected(
-                                source=rejection.source,
-                                line=rejection.line,
-                                reason=rejection.reason,
-                                text=rejection.text,
-                            )
+                            event = rejection.event()
                             self.rejected.append(event)
                             notices.put_nowait(event)
         except OSError as error:

@@ -6,15 +6,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .retry import BACKOFF_BASE, DEFAULT_RETRIES
+from .defaults import (
+    DEFAULT_GRACE,
+    DEFAULT_MESSAGE,
+    DEFAULT_RETRIES,
+    DEFAULT_RETRY_WAIT,
+    DEFAULT_STALL_TIMEOUT,
+)
 from .validation import DEFAULT_SCHEMES
 
 __all__ = ["DEFAULT_MESSAGE", "DEFAULT_STALL_TIMEOUT", "RunOptions"]
-
-DEFAULT_MESSAGE = "Add {count} file(s) with tui-annex"
-
-#: Seconds without data before a download counts as stalled (aria2 gives up after 60 s too).
-DEFAULT_STALL_TIMEOUT = 60.0
 
 
 @dataclass
@@ -41,14 +42,14 @@ class RunOptions:
     commit_on_failure: bool = True
     retries: int = DEFAULT_RETRIES
     """How many times a transient failure is tried again."""
-    retry_wait: float = BACKOFF_BASE
+    retry_wait: float = DEFAULT_RETRY_WAIT
     """Seconds before the first retry; each next one waits twice as long (jittered)."""
     """How many times a failed download is queued again automatically."""
     failures: Path | None = None
     """Where failed and unsent items are written as JSON Lines."""
     create: bool = True
     """Create the repository (git init + git annex init) when missing."""
-    grace: float = 5.0
+    grace: float = DEFAULT_GRACE
     """Seconds between SIGTERM and SIGKILL in a forced stop."""
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT
     """Seconds without data after which a download counts as stalled (None: never)."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from .inputs import InputRecord, Rejection, derive_path
+from .inputs import InputRecord, Rejection
 from .items import (
     Destinations,
     DownloadItem,
@@ -21,7 +21,7 @@ from .items import (
     StopReport,
     locked_reason,
 )
-from .validation import DEFAULT_SCHEMES, check_url, normalize_path
+from .validation import DEFAULT_SCHEMES, check_url, derive_path, normalize_path
 
 __all__ = [
     "DownloadItem",

@@ -13,13 +13,11 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "DEFAULT_RETRIES", "backoff", "is_transient"]
+from .defaults import DEFAULT_RETRY_WAIT
 
-#: Retries of a transient failure, by default.
-DEFAULT_RETRIES = 3
+__all__ = ["BACKOFF_CAP", "backoff", "is_transient"]
 
-#: The first pause before a retry, and the longest one (seconds).
-BACKOFF_BASE = 2.0
+#: The longest pause before a retry (seconds).
 BACKOFF_CAP = 120.0
 
 #: HTTP reason phrases (``download failed: <phrase>``) that another try will not change.
@@ -96,7 +94,7 @@ def is_transient(errors: Sequence[str]) -> bool:
 def backoff(
     attempt: int,
     *,
-    base: float = BACKOFF_BASE,
+    base: float = DEFAULT_RETRY_WAIT,
     cap: float = BACKOFF_CAP,
     rng: random.Random | None = None,
 ) -> float:

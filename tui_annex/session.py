@@ -19,7 +19,6 @@ import os
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Sequence
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -28,8 +27,10 @@ from .annex.addurl import AddurlDriver
 from .annex.batch import run_to_completion
 from .annex.locate import GitAnnex, find_git_annex
 from .annex.repo import GitError, Repo
+from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLine, ProcessExited
-from .queue import DownloadQueue, ItemState, StopReport
+from .items import ItemState, RunState, StopReport
+from .queue import DownloadQueue
 from .streams import wait_first
 from .validation import DEFAULT_SCHEMES
 
@@ -40,17 +41,6 @@ MAX_DEATHS = 3
 
 #: How many of git-annex's last stderr lines a death message quotes.
 LAST_WORDS = 3
-
-
-class RunState(StrEnum):
-    """What the session as a whole is doing."""
-
-    IDLE = "idle"
-    RUNNING = "running"
-    PAUSED = "paused"
-    DRAINING = "draining"
-    STOPPING = "stopping"
-    FINISHED = "finished"
 
 
 class Session:
@@ -74,8 +64,8 @@ class Session:
         addurl_options: Sequence[str] = (),
         schemes: Iterable[str] = DEFAULT_SCHEMES,
         create: bool = False,
-        grace: float = 5.0,
-        stall_timeout: float | None = None,
+        grace: float = DEFAULT_GRACE,
+        stall_timeout: float | None = DEFAULT_STALL_TIMEOUT,
     ) -> None:
         self.repo_path = Path(repo).expanduser()
         self.queue = queue if queue is not None else DownloadQueue(schemes=schemes)

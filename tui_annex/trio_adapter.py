@@ -21,7 +21,7 @@ import trio_asyncio
 
 from . import session as _session
 from .events import Event
-from .queue import StopReport
+from .items import StopReport
 from .session import Session
 
 __all__ = ["download", "session_events"]

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "DEFAULT_SCHEMES",
     "ValidationError",
     "check_field_name",
+    "check_metadata",
     "check_metadata_value",
     "check_url",
+    "derive_path",
     "normalize_path",
 ]
 
@@ -185,3 +188,59 @@ def check_metadata_value(value: str) -> str:
     """Return ``value`` if it can be encoded for git-annex, else raise ValidationError."""
     _check_unicode(value, "metadata value")
     return value
+
+
+def derive_path(url: str) -> str:
+    """A file name for ``url``: its last path segment, decoded and made safe.
+
+    Falls back to the host name when the URL has no usable last segment (and to
+    ``download`` when it cannot even be parsed; the URL's own check says why).
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return "download"
+    segments = [segment for segment in parts.path.split("/") if segment]
+    name = unquote(segments[-1]) if segments else ""
+    name = "".join(
+        "_" if char in "/\\" or unicodedata.category(char).startswith("C") else char
+        for char in name
+    ).strip()
+    name = name.lstrip(":")  # a leading colon is pathspec magic to git
+    if name in ("", ".", "..") or name.lower() == ".git":
+        name = (host or "download").strip(".") or "download"
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > MAX_NAME_BYTES:
+        stem, dot, suffix = name.rpartition(".")
+        keep = suffix if dot and len(suffix) < 16 else ""
+        room = MAX_NAME_BYTES - len(keep.encode()) - (1 if keep else 0)
+        head = (stem if keep else name).encode("utf-8", "surrogateescape")[:room]
+        name = head.decode("utf-8", "ignore") + ("." + keep if keep else "")
+    return name
+
+
+def check_metadata(metadata: Any) -> dict[str, list[str]]:
+    """Validate a ``{field: [values]}`` mapping (a single string value is accepted too).
+
+    git-annex rejects the whole metadata batch on one illegal field name, so
+    names and values are checked here (ValidationError with the reason).
+    """
+    if not isinstance(metadata, dict):
+        raise ValidationError("'metadata' must be an object of field: [values]")
+    checked: dict[str, list[str]] = {}
+    folded: dict[str, str] = {}
+    for name, values in metadata.items():
+        check_field_name(str(name))
+        twin = folded.setdefault(str(name).casefold(), str(name))
+        if twin != name:
+            raise ValidationError(
+                f"metadata fields {twin!r} and {name!r} are one field to git-annex "
+                "(names are not case-sensitive)"
+            )
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise ValidationError(f"metadata field {name!r} must be a string or a list of strings")
+        checked[name] = [check_metadata_value(v) for v in values]
+    return checked

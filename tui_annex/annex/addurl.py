@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..defaults import DEFAULT_GRACE
 from ..events import (
     Event,
     ItemFinished,
@@ -23,7 +24,8 @@ from ..events import (
     ProcessExited,
     ProcessStarted,
 )
-from ..queue import DownloadItem, DownloadQueue
+from ..items import DownloadItem
+from ..queue import DownloadQueue
 from ..streams import merge, wait_first
 from .batch import BatchInputClosed, BatchProcess
 from .locate import GitAnnex
@@ -91,7 +93,7 @@ class AddurlDriver:
         jobs: int,
         lookahead: int = 2,
         options: Sequence[str] = (),
-        grace: float = 5.0,
+        grace: float = DEFAULT_GRACE,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from ..events import Event, LogLine
-from ..queue import DownloadItem
+from ..items import DownloadItem
 from ..streams import merge
 from .addurl import classify_stderr
 from .batch import BatchInputClosed, BatchProcess

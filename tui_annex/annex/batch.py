@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self, TypeVar
 
+from ..defaults import DEFAULT_GRACE
 from ..streams import iter_lines, merge
 
 T = TypeVar("T")
@@ -135,7 +136,7 @@ class BatchProcess:
         *,
         cwd: str | os.PathLike[str],
         env: dict[str, str] | None = None,
-        grace: float = 5.0,
+        grace: float = DEFAULT_GRACE,
     ) -> None:
         self.argv = list(argv)
         self.cwd = Path(cwd)
@@ -147,6 +148,16 @@ class BatchProcess:
         self._reaper: asyncio.Task[int] | None = None
         self._exited = asyncio.Event()
         self._stdin_closed = False
+
+    def __repr__(self) -> str:
+        command = " ".join(os.path.basename(word) for word in self.argv[:2])
+        if self._proc is None:
+            state = "not started"
+        elif self._proc.returncode is None:
+            state = f"running with pid {self._proc.pid}"
+        else:
+            state = f"exited with status {self._proc.returncode}"
+        return f"<BatchProcess {command}: {state}>"
 
     # -- life cycle -----------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..queue import DownloadItem, ItemState
+from ..items import DownloadItem, ItemState
 from ..redact import redact
 from ..widgets.format import human_bytes, human_duration, human_speed
 

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..queue import DownloadItem, ItemState
+from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
 

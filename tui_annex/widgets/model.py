@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ..queue import DownloadItem, DownloadQueue, ItemState
+from ..items import DownloadItem, ItemState
+from ..queue import DownloadQueue
 
 __all__ = ["GROUP_OF_STATE", "QueueModel", "Totals"]
 

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..events import InputRejected
-from ..queue import DownloadItem, StopReport
+from ..items import DownloadItem, StopReport
 from ..redact import redact
 
 __all__ = ["ReportBanner", "final_report", "report_headline"]

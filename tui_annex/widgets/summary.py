@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from ..queue import ItemState
-from ..session import RunState
+from ..items import ItemState, RunState
 from .format import human_bytes, human_duration, human_speed
 from .model import Totals
 
