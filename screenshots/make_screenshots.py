@@ -28,8 +28,8 @@ from tests.test_app_fakes import (  # noqa: E402
     over_queue,
     queued_queue,
 )
-from tui_annex.app import TuiAnnexApp  # noqa: E402
 from tui_annex.items import RunState  # noqa: E402
+from tui_annex.ui.app import TuiAnnexApp  # noqa: E402
 
 SIZE = (120, 35)
 

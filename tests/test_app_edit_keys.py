@@ -5,11 +5,11 @@ from __future__ import annotations
 from unittest.mock import patch
 
 from tests.test_app_fakes import FakeJob, mixed_logs, mixed_queue
-from tui_annex.app import TuiAnnexApp
 from tui_annex.items import ItemState
 from tui_annex.options import RunOptions
 from tui_annex.queue import DownloadQueue
-from tui_annex.screens import ItemDialog
+from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.screens import ItemDialog
 from tui_annex.widgets import FilterBar, QueueModel
 from tui_annex.widgets.model import LARGE_QUEUE
 

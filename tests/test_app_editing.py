@@ -15,10 +15,10 @@ from textual.pilot import Pilot
 from tests.conftest import git
 from tests.helpers import make_job
 from tests.test_app_pilot import SIZE, sent, wait_until
-from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.job import Job
-from tui_annex.screens import AddManyDialog, ItemDialog
+from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.screens import AddManyDialog, ItemDialog
 from tui_annex.widgets import DownloadsView, final_report
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tests.helpers import make_job
-from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.items import ItemState, RunState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
-from tui_annex.screens import DetailsScreen
+from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.screens import DetailsScreen
 from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
 
 SIZE = (120, 35)
@@ -216,7 +216,7 @@ async def test_the_app_offers_to_resume_an_unfinished_run_and_resumes_it(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
     from tests.conftest import git
-    from tui_annex.screens import ResumeDialog
+    from tui_annex.ui.screens import ResumeDialog
 
     lines = died_run(tmp_path, repo, server)
     job = Job(RunOptions(repo=repo, inputs=(), jobs=2, grace=2.0))

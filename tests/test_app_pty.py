@@ -137,10 +137,10 @@ def test_demo_runs_and_removes_its_temporary_folder(tmp_path: Path) -> None:
 
 def main(argv: list[str]) -> int:
     """The launcher: a Job over REPO and the URL list in the app, or ``demo``."""
-    from tui_annex.app import run_app
     from tui_annex.demo import main as demo_main
     from tui_annex.job import Job
     from tui_annex.options import RunOptions
+    from tui_annex.ui.app import run_app
 
     if argv == ["demo"]:
         return demo_main(["-J", "2"])

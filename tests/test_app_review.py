@@ -15,11 +15,11 @@ from tests.helpers import make_job
 from tests.test_app_fakes import FakeJob, mixed_queue
 from tests.test_app_pilot import SIZE, wait_until
 from tests.test_app_pty import ALT_SCREEN_OFF, spawn
-from tui_annex.app import TuiAnnexApp
 from tui_annex.demo_server import LocalServer
 from tui_annex.items import ItemState, RunState
 from tui_annex.options import RunOptions
-from tui_annex.screens import ItemDialog
+from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.screens import ItemDialog
 from tui_annex.validation import derive_path
 
 

@@ -18,8 +18,8 @@ from tests.test_app_fakes import (
     over_queue,
     queued_queue,
 )
-from tui_annex.app import TuiAnnexApp
 from tui_annex.items import RunState
+from tui_annex.ui.app import TuiAnnexApp
 
 SIZE = (120, 35)
 Snap = Callable[..., bool]

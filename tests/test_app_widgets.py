@@ -9,10 +9,10 @@ from rich.cells import cell_len
 from rich.segment import Segment
 
 from tests.test_app_fakes import FakeJob, mixed_logs, mixed_queue
-from tui_annex.app import TuiAnnexApp
 from tui_annex.events import InputRejected, LogLine
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue
+from tui_annex.ui.app import TuiAnnexApp
 from tui_annex.widgets import LogPane, QueueModel
 from tui_annex.widgets.downloads import render_row
 from tui_annex.widgets.format import human_bytes, human_duration

@@ -362,6 +362,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    from .app import run_app
+    from .ui.app import run_app
 
     return run_app(job)

@@ -16,10 +16,10 @@ from pathlib import Path
 from rich.console import Console
 
 from .annex.locate import GitAnnex, find_git_annex
-from .app import run_app
 from .demo_server import LocalServer
 from .job import Job
 from .options import RunOptions
+from .ui.app import run_app
 
 __all__ = ["demo_lines", "main", "make_demo_repo", "run_demo"]
 

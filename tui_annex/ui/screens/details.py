@@ -12,9 +12,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..items import DownloadItem, ItemState
-from ..redact import redact
-from ..widgets.format import human_bytes, human_duration, human_speed
+from ...items import DownloadItem, ItemState
+from ...redact import redact
+from ...widgets.format import human_bytes, human_duration, human_speed
 
 __all__ = ["DetailsScreen", "details_table"]
 

@@ -12,9 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from ..items import DownloadItem
-from ..queue import DownloadQueue
-from ..validation import ValidationError, check_url, derive_path
+from ...items import DownloadItem
+from ...queue import DownloadQueue
+from ...validation import ValidationError, check_url, derive_path
 
 __all__ = ["DIALOG_CSS", "ItemDialog"]
 

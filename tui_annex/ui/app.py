@@ -23,16 +23,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from .app_protocols import JobLike
-from .commands import COMMANDS
-from .editing import EDIT_BINDINGS, QueueEditing
-from .events import InputRejected, LogLine, RoundFinished
-from .items import DownloadItem, ItemState, RunState
-from .job import Job
-from .recovery import ResumeOffer
-from .screens import DetailsScreen, ResumeDialog
-from .screens.resume import ResumeChoice
-from .widgets import (
+from ..events import InputRejected, LogLine, RoundFinished
+from ..items import DownloadItem, ItemState, RunState
+from ..job import Job
+from ..recovery import ResumeOffer
+from ..widgets import (
     DownloadsView,
     FilterBar,
     LogPane,
@@ -41,6 +36,11 @@ from .widgets import (
     SummaryLine,
     final_report,
 )
+from .commands import COMMANDS
+from .editing import EDIT_BINDINGS, QueueEditing
+from .job_view import JobLike
+from .screens import DetailsScreen, ResumeDialog
+from .screens.resume import ResumeChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
 

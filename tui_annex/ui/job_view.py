@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from .events import Event, InputRejected
-from .items import RunState
-from .queue import DownloadQueue
+from ..events import Event, InputRejected
+from ..items import RunState
+from ..queue import DownloadQueue
 
 __all__ = ["JobLike", "SessionLike"]
 

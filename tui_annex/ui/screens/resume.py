@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ..recovery import ResumeOffer
+from ...recovery import ResumeOffer
 from .item_dialog import DIALOG_CSS
 
 __all__ = ["ResumeChoice", "ResumeDialog"]

@@ -13,9 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
-from ..inputs import Rejection, parse_lines
-from ..queue import DownloadQueue
-from ..validation import derive_path
+from ...inputs import Rejection, parse_lines
+from ...queue import DownloadQueue
+from ...validation import derive_path
 from .item_dialog import DIALOG_CSS
 
 __all__ = ["AddManyDialog", "input_file"]

@@ -1,6 +1,6 @@
 """The app's queue-editing keys: add, add many, edit, remove, select, move, filter, clear.
 
-A base class of :class:`tui_annex.app.TuiAnnexApp`, kept apart so the app module
+A base class of :class:`tui_annex.ui.app.TuiAnnexApp`, kept apart so the app module
 stays about the run itself. Every edit goes through the queue's methods, which
 run on the event loop like the feeder: an item is either sent unchanged or
 edited, never half of each.
@@ -19,14 +19,14 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
-from .app_protocols import JobLike
-from .events import LogLine
-from .inputs import InputRecord, Rejection, parse_lines, read_records
-from .items import DownloadItem, ItemLocked, ItemState
+from ..events import LogLine
+from ..inputs import InputRecord, Rejection, parse_lines, read_records
+from ..items import DownloadItem, ItemLocked, ItemState
+from ..validation import ValidationError
+from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel
+from .job_view import JobLike
 from .screens import AddManyDialog, ItemDialog
 from .screens.add_many import input_file
-from .validation import ValidationError
-from .widgets import DownloadsView, FilterBar, LogPane, QueueModel
 
 __all__ = ["EDIT_ACTIONS", "EDIT_BINDINGS", "QueueEditing"]
 
