@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' fake job
 
-from tests.test_app_fakes import FakeJob
+from tests.fakes import FakeJob
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
 

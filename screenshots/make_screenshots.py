@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
-from tests.test_app_fakes import (  # noqa: E402
+from tests.fakes import (  # noqa: E402
     FakeJob,
     died_run_offer,
     failures_queue,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from unittest.mock import patch
 
-from tests.test_app_fakes import FakeJob, mixed_logs, mixed_queue
+from tests.fakes import FakeJob, mixed_logs, mixed_queue
 from tui_annex.items import ItemState
 from tui_annex.options import RunOptions
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
 from tui_annex.ui.screens import ItemDialog
+from tui_annex.validation import derive_path
 from tui_annex.widgets import FilterBar, QueueModel
 from tui_annex.widgets.model import LARGE_QUEUE
 
@@ -164,3 +165,51 @@ async def test_reasons_with_brackets_are_shown_as_is() -> None:
         await pilot.pause()
         error = str(app.screen.query_one("#path-error").render())
         assert "another item already downloads to 'odd[b]/name.bin'" in error
+
+
+def test_a_url_with_a_broken_host_is_refused_in_the_dialog_not_a_crash() -> None:
+    assert derive_path("http://[") == "download"
+    app = TuiAnnexApp(FakeJob(mixed_queue()))
+
+    async def run() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("a", *"http://[")
+            await pilot.pause()
+            assert isinstance(app.screen, ItemDialog)
+            assert app.error is None and app.is_running
+
+    import asyncio
+
+    asyncio.run(run())
+
+
+async def test_with_a_filter_a_key_acts_on_what_is_shown_not_on_hidden_selected_rows() -> None:
+    job = FakeJob(mixed_queue())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        queued = [item for item in job.queue.pending()]
+        first, second, shown = queued[0], queued[1], queued[-1]
+        app.downloads.marked.update({first.id, second.id})
+        await pilot.press("slash", *shown.path, "enter")
+        await pilot.pause()
+        await pilot.press("d")
+        await pilot.pause()
+        assert shown.id not in job.queue
+        assert first.id in job.queue and second.id in job.queue
+        assert not any("were sent to git-annex" in str(n.message) for n in app._notifications)
+
+
+async def test_ctrl_c_cannot_be_taken_over_by_the_config_file() -> None:
+    job = FakeJob(mixed_queue())
+    job.options = RunOptions(keys={"pause": "ctrl+c", "quit": "q,ctrl+q"})  # type: ignore[attr-defined]
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.log_pane.flush()
+        warnings = [e.text for e in app.log_pane.entries if "cannot be rebound" in e.text]
+        assert len(warnings) == 2
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert job.interrupts == 1 and not job.queue.paused

@@ -16,6 +16,7 @@ from tests.conftest import git
 from tests.helpers import make_job
 from tests.test_app_pilot import SIZE, sent, wait_until
 from tui_annex.demo_server import LocalServer
+from tui_annex.items import ItemState, RunState
 from tui_annex.job import Job
 from tui_annex.ui.app import TuiAnnexApp
 from tui_annex.ui.screens import AddManyDialog, ItemDialog
@@ -208,3 +209,35 @@ async def test_an_item_added_after_the_run_ended_starts_a_new_round(
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert committed(repo) == {"first.bin", "late"}
+
+
+async def test_a_paused_queue_with_items_added_after_the_run_starts_a_paused_round(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    job = make_job(tmp_path, repo, [(server.gate("last"), "last.bin")], jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: job.queue.counts()[ItemState.SENT] == 1)
+        await pilot.press("p")
+        server.open_gate("last")
+        await wait_until(pilot, lambda: not app.running)
+        job.queue.add(server.file("late", 10), "late.bin")
+        app.start_round_if_idle()
+        await wait_until(pilot, lambda: app.running and job.session.state is RunState.PAUSED)
+        assert app.exit_code() != 0, "an item never sent is not success"
+        await pilot.press("p")  # resume
+        await wait_until(pilot, lambda: not app.running)
+        assert {item.path for item in job.queue.report().done} == {"last.bin", "late.bin"}
+        assert app.exit_code() == 0
+
+
+async def test_clearing_done_items_before_the_round_ends_is_not_no_valid_input(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    job = make_job(tmp_path, repo, [(server.file("one", 10), "one.bin")], jobs=1)
+    events = [event async for event in job.events()]
+    assert events[-1].exit_code == 0  # type: ignore[attr-defined]
+    job.queue.forget([item.id for item in job.queue.report().done])
+    again = [event async for event in job.events()]
+    assert again[-1].exit_code == 0  # type: ignore[attr-defined]
+    assert "one.bin" in git(repo, "ls-tree", "--name-only", "HEAD")

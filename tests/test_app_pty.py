@@ -6,8 +6,10 @@ Run as a module it is the launcher: ``python -m tests.test_app_pty REPO URLS``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pexpect
@@ -15,6 +17,7 @@ import pytest
 
 from tests.conftest import git
 from tui_annex.demo_server import LocalServer
+from tui_annex.options import RunOptions
 
 ROOT = Path(__file__).parent.parent
 ALT_SCREEN_OFF = "\x1b[?1049l"
@@ -139,7 +142,6 @@ def main(argv: list[str]) -> int:
     """The launcher: a Job over REPO and the URL list in the app, or ``demo``."""
     from tui_annex.demo import main as demo_main
     from tui_annex.job import Job
-    from tui_annex.options import RunOptions
     from tui_annex.ui.app import run_app
 
     if argv == ["demo"]:
@@ -150,3 +152,35 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
+
+
+@pytest.mark.pty
+def test_closing_the_terminal_stops_git_annex_and_the_app_exits(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect("stall/0.bin")
+    os.close(child.child_fd)  # the terminal goes away: the kernel sends SIGHUP
+    deadline = time.monotonic() + 60
+    while child.isalive() and time.monotonic() < deadline:
+        time.sleep(0.05)  # waiting for the process to end, not for a state in it
+    assert not child.isalive(), "the app hung after its terminal closed"
+    assert child.exitstatus == 130 or child.signalstatus is not None
+
+
+@pytest.mark.pty
+def test_sigint_from_outside_acts_as_ctrl_c(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    child = spawn(tmp_path, repo, server)
+    child.expect("RUNNING")
+    child.expect("stall/0.bin")
+    child.kill(signal.SIGINT)
+    child.expect("DRAINING")
+    child.kill(signal.SIGINT)  # the stalls never finish: the second forces
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    after = (child.before or "").rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "interrupted" in after

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 
-from tests.test_app_fakes import (
+from tests.fakes import (
     FakeJob,
     died_run_offer,
     failures_queue,

@@ -8,7 +8,7 @@ from unittest.mock import patch
 from rich.cells import cell_len
 from rich.segment import Segment
 
-from tests.test_app_fakes import FakeJob, mixed_logs, mixed_queue
+from tests.fakes import FakeJob, mixed_logs, mixed_queue
 from tui_annex.events import InputRejected, LogLine
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue

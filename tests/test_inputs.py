@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 from tests.cli_helpers import run_cli
+from tests.conftest import git
 from tui_annex.demo_server import LocalServer
-from tui_annex.inputs import InputRecord, Rejection, parse_json, parse_lines
+from tui_annex.inputs import InputRecord, Rejection, parse_json, parse_lines, read_records
 
 
 def test_json_nested_too_deeply_is_refused_alone() -> None:
@@ -57,7 +59,6 @@ def test_every_good_record_around_an_unreadable_one_is_added(
 
 
 def test_a_repeated_csv_column_is_refused_with_the_reason(tmp_path: Path) -> None:
-    import asyncio
 
     from tui_annex.inputs import read_records
 
@@ -86,7 +87,6 @@ def test_json_metadata_fields_git_annex_would_fold_together_are_refused() -> Non
 def test_metadata_of_a_file_git_annex_put_in_git_is_an_error_per_item(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
-    from tests.conftest import git
 
     git(repo, "config", "annex.largefiles", "nothing")
     records = tmp_path / "m.jsonl"
@@ -100,3 +100,38 @@ def test_metadata_of_a_file_git_annex_put_in_git_is_an_error_per_item(
     assert result.returncode == 1
     assert "small.txt: git-annex put the file in git, not in the annex" in result.stderr
     assert "plain.txt" not in result.stderr
+
+
+async def test_a_stray_quote_in_an_unquoted_csv_field_does_not_swallow_the_file(
+    tmp_path: Path,
+) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text(
+        'url,path,size\nhttp://h/a,a.bin,5" floppy\n'
+        + "".join(f"http://h/{i},f{i}.bin,x\n" for i in range(3))
+        + 'http://h/q,q.bin,"quoted, with ""escapes"" and\na newline"\n'
+    )
+    records = [r async for r in read_records(str(table))]
+    assert all(isinstance(r, InputRecord) for r in records), records
+    assert [r.path for r in records if isinstance(r, InputRecord)] == [
+        "a.bin",
+        "f0.bin",
+        "f1.bin",
+        "f2.bin",
+        "q.bin",
+    ]
+
+
+async def test_a_csv_field_over_128k_is_read(tmp_path: Path) -> None:
+    table = tmp_path / "big.csv"
+    table.write_text(f"url,path,desc\nhttp://h/a,a.bin,{'x' * 200_000}\n")
+    records = [r async for r in read_records(str(table), metadata_columns=("desc",))]
+    assert len(records) == 1 and isinstance(records[0], InputRecord)
+    assert len(records[0].metadata["desc"][0]) == 200_000
+
+
+async def test_a_bad_metadata_column_name_rejects_the_header_once(tmp_path: Path) -> None:
+    table = tmp_path / "dc.csv"
+    table.write_text("url,path,dc:title\nhttp://h/a,a.bin,T\n")
+    records = [r async for r in read_records(str(table), metadata_columns=("*",))]
+    assert isinstance(records[0], Rejection) and "column 'dc:title'" in records[0].reason

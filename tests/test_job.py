@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+import pytest
+
+from tests.cli_helpers import run_cli
 from tests.conftest import git
-from tests.helpers import make_job
+from tests.helpers import make_job, staged
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
-from tui_annex.events import Event, ItemSent, RoundFinished
+from tui_annex.events import Event, ItemFinished, ItemSent, RoundFinished
+from tui_annex.items import ItemState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
 
@@ -59,3 +65,59 @@ async def test_items_cleared_from_the_view_are_not_counted_again_in_a_later_comm
     assert isinstance(last, RoundFinished) and last.done == 2
     assert git(repo, "log", "-1", "--format=%s").strip() == "Add 1 file(s)"
     assert git(repo, "show", "--name-only", "--format=", "HEAD").split() == ["two.bin"]
+
+
+async def test_a_job_cut_short_by_a_timeout_stages_what_finished(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    lines = [(server.file("done", 100), "done.bin"), (server.stall("hang"), "hang.bin")]
+    job = make_job(tmp_path, repo, lines, jobs=2)
+
+    finished = asyncio.Event()
+
+    async def consume() -> None:
+        async for event in job.events():
+            if isinstance(event, ItemFinished):
+                finished.set()
+
+    # A timeout (asyncio.wait_for, a task group) cancels the consumer mid-run.
+    task = asyncio.create_task(consume())
+    await finished.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert "done.bin" in staged(repo)
+    assert job.queue.counts()[ItemState.SENT] == 0
+
+
+def test_metadata_is_recorded_when_the_file_was_already_there(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    records = tmp_path / "m.jsonl"
+    url = server.file("m", 100)
+    records.write_text(json.dumps({"url": url, "path": "m.bin", "metadata": {"v": "1"}}) + "\n")
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(records)).returncode == 0
+    records.write_text(json.dumps({"url": url, "path": "m.bin", "metadata": {"w": "2"}}) + "\n")
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(records))
+    assert "no annex key" not in again.stderr
+    fields = json.loads(git(repo, "annex", "metadata", "--json", "m.bin"))["fields"]
+    assert fields["v"] == ["1"] and fields["w"] == ["2"]
+
+
+async def test_nothing_read_is_lost_when_reading_fails_part_way(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('a', 10)} a.bin\n")
+    job = Job(
+        RunOptions(
+            repo=repo,
+            inputs=(str(urls), str(tmp_path / "missing.txt")),
+            git_annex=str(git_annex.executable),
+        )
+    )
+    events = [event async for event in job.events()]
+    assert job.last_round is not None and job.last_round.exit_code == 1
+    assert any("missing.txt" in r.source for r in job.rejected)
+    assert (repo / "a.bin").exists() and events
+    await asyncio.sleep(0)

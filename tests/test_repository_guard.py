@@ -56,3 +56,9 @@ def test_a_bare_repository_is_refused(tmp_path: Path, server: LocalServer) -> No
     assert result.returncode == 2
     assert "bare repository" in result.stdout + result.stderr
     assert snapshot(bare) == before and not (bare / ".git").exists()
+
+
+def test_an_uncreatable_repository_folder_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--no-ui", "-C", "/dev/null/sub", "-")
+    assert result.returncode == 2
+    assert "cannot create /dev/null/sub" in result.stderr

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from pathlib import Path
 
+from tests.cli_helpers import run_cli
+from tests.conftest import git
 from tests.helpers import collect, eventually, pids, staged
 from tui_annex.annex.batch import group_alive
 from tui_annex.annex.locate import GitAnnex
@@ -275,3 +279,43 @@ async def test_a_stalled_download_fails_and_the_others_resume_after_a_restart(
     ranges = [r.range for r in server.gets("steady")]
     assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None
     assert (repo / "steady.bin").read_bytes() == content("steady", 800_000)
+
+
+def test_a_path_below_an_existing_symlink_fails_alone(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    (repo / "f.txt").write_text("annexed\n")
+    git(repo, "annex", "add", "f.txt")
+    os.symlink("/tmp", repo / "outside")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{server.file('x', 10)} f.txt/x.bin\n{server.file('y', 10)} outside/y.bin\n"
+        + "".join(f"{server.file(f'ok{i}', 10)} ok{i}.bin\n" for i in range(3))
+    )
+    result = run_cli(tmp_path, "--no-ui", "-J", "1", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    assert "failed f.txt/x.bin: f.txt is a symlink in the repository, not a folder" in result.stdout
+    assert "failed outside/y.bin: outside is a symlink" in result.stdout
+    assert all((repo / f"ok{i}.bin").exists() for i in range(3)), result.stdout
+
+
+async def test_a_consumer_that_leaves_early_leaves_no_item_in_flight_and_stages_finished(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0)
+    session.queue.add(server.file("fast", 100), "fast.bin")
+    session.queue.add(server.stall("slow"), "slow.bin")
+    session.queue.add(server.file("later", 100), "later.bin")
+    session.queue.close()
+    async with contextlib.aclosing(session.events()) as events:
+        async for event in events:
+            if isinstance(event, ItemSent) and event.path == "slow.bin":
+                session.queue.pause()
+            if isinstance(event, ItemFinished):
+                break
+    counts = session.queue.counts()
+    assert counts[ItemState.SENT] == 0
+    report = session.report()
+    assert [i.path for i in report.interrupted] == ["slow.bin"]
+    assert [i.path for i in report.unsent] == ["later.bin"]
+    assert "fast.bin" in staged(repo)

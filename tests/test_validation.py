@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from tui_annex.validation import ValidationError, check_url, normalize_path
+from tests.cli_helpers import run_cli
+from tui_annex.demo_server import LocalServer
+from tui_annex.validation import ValidationError, check_field_name, check_url, normalize_path
 
 
 @pytest.mark.parametrize(
@@ -88,3 +93,61 @@ def test_an_internationalized_host_is_sent_in_its_ascii_form() -> None:
     assert check_url("https://user:pw@B\u00fccher.example:8080/\u00fc?q=1") == (
         "https://user:pw@xn--bcher-kva.example:8080/\u00fc?q=1"
     )
+
+
+def test_an_unparsable_url_is_rejected_and_the_rest_of_the_input_still_runs(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{server.file('a', 10)} a.bin\nhttp://[::1 bad.bin\n"
+        + "".join(f"{server.file(f'g{i}', 10)} g{i}.bin\n" for i in range(3))
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 1
+    assert "urls.txt:2: the URL cannot be parsed" in result.stderr
+    assert all((repo / f"g{i}.bin").exists() for i in range(3))
+
+
+def test_lone_surrogates_are_rejected_before_they_reach_git_annex(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    records = tmp_path / "r.jsonl"
+    records.write_text(
+        json.dumps({"url": server.file("a", 10), "path": "a.bin"})
+        + "\n"
+        + '{"url": "'
+        + server.file("b", 10)
+        + '", "path": "b\\udc80.bin"}\n'
+        + json.dumps(
+            {"url": server.file("c", 10), "path": "c.bin", "metadata": {"k": "\ud800"}}
+        ).replace("\\ud800", "\\ud800")
+        + "\n"
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(records))
+    assert result.returncode == 1, result.stderr
+    assert "r.jsonl:2: the path is not valid Unicode" in result.stderr
+    assert "r.jsonl:3: the metadata value is not valid Unicode" in result.stderr
+    assert (repo / "a.bin").exists()
+
+
+@pytest.mark.parametrize("path", [":(glob)x.bin", "./:!x.bin", ":/top"])
+def test_pathspec_magic_is_rejected(path: str) -> None:
+    with pytest.raises(ValidationError, match="pathspec magic"):
+        normalize_path(path)
+
+
+@pytest.mark.parametrize("name", ["dc:title", "a+b", "a#b", "a,b", "-lead", "_lead", "a b"])
+def test_metadata_names_git_annex_refuses_are_rejected(name: str) -> None:
+    with pytest.raises(ValidationError, match="illegal metadata field name"):
+        check_field_name(name)
+
+
+@pytest.mark.parametrize("name", ["title", "a.b", "a_b", "x-y", "é", "2024"])
+def test_metadata_names_git_annex_takes_pass(name: str) -> None:
+    assert check_field_name(name) == name
+
+
+def test_an_ipv6_url_with_a_bad_port_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError, match="cannot be parsed"):
+        check_url("http://[::1/x")

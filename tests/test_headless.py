@@ -1,0 +1,49 @@
+"""The `--no-ui` front end: rich output, plain lines, signals."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from tests.cli_helpers import cli_env
+from tui_annex.events import ItemFinished
+from tui_annex.headless import RichOutput
+from tui_annex.job import Job
+from tui_annex.options import RunOptions
+
+
+def test_rich_output_prints_paths_with_markup_literally() -> None:
+    buffer = io.StringIO()
+    job = Job(RunOptions(repo=Path("/nonexistent")))
+    console = Console(file=buffer, force_terminal=True, color_system=None, width=100)
+    output = RichOutput(console, job)
+    output.start()
+    output.handle(
+        ItemFinished(item_id=1, url="u", path="data[/]x.bin", success=False, errors=("[bold]no",))
+    )
+    output.progress.stop()
+    assert "data[/]x.bin: [bold]no" in buffer.getvalue()
+
+
+def test_a_fifo_input_does_not_block_signals(tmp_path: Path, repo: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tui_annex", "--no-ui", "-C", str(repo), str(fifo)],
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Nobody ever writes the FIFO: opening it blocks, but only in the reading thread.
+    with open(fifo, "wb"):
+        pass  # opened and closed once, so the reader sees the end of input...
+    process.send_signal(signal.SIGTERM)
+    _out, err = process.communicate(timeout=60)
+    assert process.returncode in (2, 130), err
