@@ -8,9 +8,9 @@ process guard the app's real-engine tests use.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
-from tui_annex.events import Event, InputRejected, LogLine, RoundFinished
+from tui_annex.events import Event, InputRejected, LogLine, RoundFinished, RoundStarted
 from tui_annex.items import ItemState, RunState
 from tui_annex.journal import RunRecord
 from tui_annex.queue import DownloadQueue
@@ -52,6 +52,7 @@ class FakeJob:
         self.interrupts = 0
         self.closed = False
         self.stops: list[bool] = []
+        self._ended = asyncio.Event()
 
     @property
     def session(self) -> FakeSession:
@@ -68,6 +69,16 @@ class FakeJob:
     @property
     def interrupted(self) -> bool:
         return self.interrupts > 0
+
+    async def run(self) -> AsyncGenerator[Event, None]:
+        """One round (as :meth:`events`), then nothing until :meth:`end`."""
+        yield RoundStarted(round=1)
+        async for event in self.events():
+            yield event
+        await self._ended.wait()
+
+    def end(self) -> None:
+        self._ended.set()
 
     async def events(self) -> AsyncIterator[Event]:
         if self._starts and self._session.state is RunState.IDLE:

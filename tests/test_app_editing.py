@@ -221,8 +221,7 @@ async def test_a_paused_queue_with_items_added_after_the_run_starts_a_paused_rou
         await pilot.press("p")
         server.open_gate("last")
         await wait_until(pilot, lambda: not app.running)
-        job.queue.add(server.file("late", 10), "late.bin")
-        app.start_round_if_idle()
+        job.queue.add(server.file("late", 10), "late.bin")  # the job starts a round for it
         await wait_until(pilot, lambda: app.running and job.session.state is RunState.PAUSED)
         assert app.exit_code() != 0, "an item never sent is not success"
         await pilot.press("p")  # resume

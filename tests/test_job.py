@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from tests.conftest import git
 from tests.helpers import make_job, staged
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
-from tui_annex.events import Event, ItemFinished, ItemSent, RoundFinished
+from tui_annex.events import Event, ItemFinished, ItemSent, RoundFinished, RoundStarted
 from tui_annex.items import ItemState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
@@ -121,3 +122,43 @@ async def test_nothing_read_is_lost_when_reading_fails_part_way(
     assert any("missing.txt" in r.source for r in job.rejected)
     assert (repo / "a.bin").exists() and events
     await asyncio.sleep(0)
+
+
+async def test_run_starts_a_round_for_items_queued_again_and_ends_when_told(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    job = make_job(tmp_path, repo, [(server.file("a", 10), "a.bin")], jobs=1)
+    rounds: list[RoundFinished] = []
+    started = []
+    async with contextlib.aclosing(job.run()) as events:
+        async for event in events:
+            if isinstance(event, RoundStarted):
+                started.append(event.round)
+            elif isinstance(event, RoundFinished):
+                rounds.append(event)
+                if len(rounds) == 1:
+                    job.queue.add(server.file("b", 10), "b.bin")  # work for a second round
+                else:
+                    job.end()  # no third: run() returns
+    job.close()
+    assert started == [1, 2]
+    assert [(r.done, r.exit_code) for r in rounds] == [(1, 0), (2, 0)]
+    assert rounds[0].committed != rounds[1].committed
+    assert set(git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()) == {"a.bin", "b.bin"}
+
+
+async def test_after_a_stop_run_waits_instead_of_sending_what_was_left(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file(f"s{i}", 200_000, rate=200_000), f"s{i}.bin") for i in range(4)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    finished = []
+    async with contextlib.aclosing(job.run()) as events:
+        async for event in events:
+            if isinstance(event, ItemSent) and not job.interrupted:
+                job.interrupt()
+            elif isinstance(event, RoundFinished):
+                finished.append(event)
+                asyncio.get_running_loop().call_later(0.5, job.end)
+    job.close()
+    assert len(finished) == 1 and finished[0].unsent >= 1  # no second round on its own

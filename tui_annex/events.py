@@ -23,6 +23,7 @@ __all__ = [
     "ProcessExited",
     "ProcessStarted",
     "RoundFinished",
+    "RoundStarted",
 ]
 
 
@@ -143,6 +144,13 @@ class InputRejected(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RoundStarted(Event):
+    """A job's round began: the first over the input, later ones for items queued again."""
+
+    round: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RoundFinished(Event):
     """A job's round is over: every item sent has an answer, the commit (if any) is made.
 
@@ -167,3 +175,4 @@ class RoundFinished(Event):
 
 _KINDS[InputRejected] = "rejected"
 _KINDS[RoundFinished] = "round-finished"
+_KINDS[RoundStarted] = "round-started"

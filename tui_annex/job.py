@@ -29,6 +29,7 @@ from .events import (
     ProcessExited,
     ProcessStarted,
     RoundFinished,
+    RoundStarted,
 )
 from .inputs import InputRecord, Rejection, drop_finished_lines, read_records
 from .items import DownloadItem, ItemState, StopReport
@@ -49,7 +50,7 @@ from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_
 from .redact import redact
 from .retry import backoff, is_transient
 from .session import Session
-from .streams import merge
+from .streams import merge, wait_first
 from .validation import check_url, derive_path, normalize_path
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
@@ -102,6 +103,7 @@ class Job:
         self.failures_error: str | None = None
         self._added_before: set[str] = set()
         self._retry_timers: dict[int, asyncio.TimerHandle] = {}
+        self._ended = asyncio.Event()
         self._inputs_done = False
         self._rng = random.Random()
         self._carried_done: set[int] = set()
@@ -162,6 +164,31 @@ class Job:
         self._cancel_retries()
 
     # -- the run ----------------------------------------------------------------------
+
+    async def run(self) -> AsyncGenerator[Event, None]:
+        """Run rounds until :meth:`end`: the first over the input, then one whenever items
+        are queued again (a retry, items added by hand), unless the user stopped the run.
+
+        Each round starts with :class:`RoundStarted` and ends with :class:`RoundFinished`;
+        the app reads this one stream and never starts a round itself.
+        """
+        rounds = 0
+        while True:
+            rounds += 1
+            yield RoundStarted(round=rounds)
+            async with contextlib.aclosing(self.events()) as events:
+                async for event in events:
+                    yield event
+            while not self._ended.is_set():
+                if self.queue.has_pending() and not self.interrupted:
+                    break
+                await wait_first(self.queue.wait_changed(), self._ended.wait())
+            if self._ended.is_set():
+                return
+
+    def end(self) -> None:
+        """No more rounds: :meth:`run` returns once the round in progress (if any) is over."""
+        self._ended.set()
 
     async def events(self) -> AsyncGenerator[Event, None]:
         """Run one round and yield every event; the last one is :class:`RoundFinished`."""

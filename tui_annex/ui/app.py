@@ -23,7 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from ..events import InputRejected, LogLine, RoundFinished
+from ..events import InputRejected, LogLine, RoundFinished, RoundStarted
 from ..items import DownloadItem, ItemState, RunState
 from ..job import Job
 from ..recovery import ResumeOffer
@@ -105,7 +105,6 @@ class TuiAnnexApp(QueueEditing):
         self.signalled: int | None = None
         self.hung_up = False
         self._stop_presses = 0
-        self._queued_during_round = False
         self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
@@ -133,7 +132,7 @@ class TuiAnnexApp(QueueEditing):
         self.tick()
         self.set_interval(1 / self.refresh_hz, self.tick)
         if self.offer is None:
-            self.run_round()
+            self.run_job()
         else:
             self.push_screen(
                 ResumeDialog(self.offer, has_input=self.has_input), self._resume_chosen
@@ -145,7 +144,7 @@ class TuiAnnexApp(QueueEditing):
             self.exit(0, return_code=0)
             return
         self.job.choose_resume(choice)
-        self.run_round()
+        self.run_job()
 
     def on_unmount(self) -> None:
         loop = asyncio.get_running_loop()
@@ -162,29 +161,34 @@ class TuiAnnexApp(QueueEditing):
     # -- the job ----------------------------------------------------------------------
 
     @work(group="job", exclusive=True, exit_on_error=False)
-    async def run_round(self) -> None:
-        """Iterate one round of the job's events; file log lines away; then settle."""
-        self.running = True
-        self._queued_during_round = False
-        self.round = None
-        self.banner.remove_class("-shown")
+    async def run_job(self) -> None:
+        """Read the job's one stream of events: file log lines away, settle after each round.
+
+        The job starts its rounds itself (a retry or an item added after a round
+        queues work); the app only edits the queue.
+        """
         try:
-            async for event in self.job.events():
-                if isinstance(event, LogLine | InputRejected):
-                    self.log_pane.add(event)
-                elif isinstance(event, RoundFinished):
-                    self.round = event
-                    if event.committed:
-                        self.commits.append(event.committed)
-                        self.committed_files += event.committed_files
-                    if event.commit_error:
+            async with contextlib.aclosing(self.job.run()) as events:
+                async for event in events:
+                    if isinstance(event, RoundStarted):
+                        self.running = True
+                        self.round = None
+                        self.banner.remove_class("-shown")
+                    elif isinstance(event, LogLine | InputRejected):
+                        self.log_pane.add(event)
+                    elif isinstance(event, RoundFinished):
+                        self.round = event
+                        if event.committed:
+                            self.commits.append(event.committed)
+                            self.committed_files += event.committed_files
                         self.commit_error = event.commit_error
+                        self.running = False
+                        self.round_over()
         except Exception as error:  # shown to the user and printed after exit
             self.error = f"{type(error).__name__}: {error}"
             self.log_pane.add(LogLine(source="app", level="error", text=self.error))
-        finally:
             self.running = False
-        self.round_over()
+            self.round_over()
 
     def round_over(self) -> None:
         """The job's round ended: quit if asked to, else show the report and what to do next."""
@@ -192,16 +196,13 @@ class TuiAnnexApp(QueueEditing):
         if self.quitting:
             self._leave()
             return
-        if self._queued_during_round and self.job.queue.has_pending() and self.can_edit():
-            # Items were added while the round was ending (after its last send): send them too.
-            self.run_round()
-            return
         if not len(self.job.queue) and self.log_pane.entries:
             # Nothing to list (no valid input, or the repository was unusable): the log says why.
             self.log_pane.display = True
         self.refresh_bindings()
 
     def _leave(self) -> None:
+        self.job.end()
         code = self.exit_code()
         self.exit(code, return_code=code)
 
@@ -324,14 +325,6 @@ class TuiAnnexApp(QueueEditing):
         """Whether the queue may be changed now (not after a stop, nor while quitting)."""
         return self._can_retry() and not self._stop_presses
 
-    def start_round_if_idle(self) -> None:
-        """Start a new round when items were queued after the last one ended."""
-        if self.running:
-            self._queued_during_round = True
-        elif self.job.queue.has_pending() and self.can_edit():
-            # Paused too: the round starts and shows PAUSED until p resumes it.
-            self.run_round()
-
     def action_interrupt(self) -> None:
         """ctrl+c: stop feeding and drain; again: force the stop and quit; when over: quit."""
         if not self.running:
@@ -391,9 +384,8 @@ class TuiAnnexApp(QueueEditing):
         self.tick()
 
     def action_resume(self) -> None:
-        """Send items again (starting a round if the last one is over)."""
+        """Send items again (the job starts a round if the last one is over)."""
         self.job.queue.resume()
-        self.start_round_if_idle()
         self.tick()
 
     def action_retry(self) -> None:
@@ -406,8 +398,7 @@ class TuiAnnexApp(QueueEditing):
         self._retry(self.job.queue.retry_failed())
 
     def _retry(self, items: Sequence[object]) -> None:
-        if items and not self.running:
-            self.run_round()
+        # Queued again, the items start a round of their own if the last one is over.
         self.tick()
 
     def action_toggle_log(self) -> None:

@@ -90,10 +90,6 @@ class QueueEditing(App[int]):
         """Refresh from the queue (the app's timer)."""
         raise NotImplementedError
 
-    def start_round_if_idle(self) -> None:
-        """Start a new round when items were queued after the last one ended."""
-        raise NotImplementedError
-
     def can_edit(self) -> bool:
         """Whether the queue may be changed now (not after a stop, nor while quitting)."""
         raise NotImplementedError
@@ -200,7 +196,6 @@ class QueueEditing(App[int]):
                 items: list[DownloadItem] = []
                 if self._refuse(lambda: items.append(self.job.queue.add(url, path, source="key"))):
                     self.downloads.follow(items[0].id)
-                    self.start_round_if_idle()
                     self.tick()
 
         self.push_screen(ItemDialog(self.job.queue), added)
@@ -259,7 +254,6 @@ class QueueEditing(App[int]):
         self.say(message, severity="warning" if refused else "information", timeout=8)
         if added:
             self.downloads.follow(added[0].id)
-            self.start_round_if_idle()
         self.tick()
 
     # -- remove, select, move ---------------------------------------------------------
