@@ -213,3 +213,16 @@ async def test_ctrl_c_cannot_be_taken_over_by_the_config_file() -> None:
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert job.interrupts == 1 and not job.queue.paused
+
+
+def test_each_action_is_declared_once_and_every_key_and_palette_entry_comes_from_it() -> None:
+    from tui_annex.ui.actions import ACTIONS, COMMANDS, EDIT_ACTIONS
+
+    titled = [action.name for action in ACTIONS if action.title]
+    assert len(titled) == len(set(titled)) and [c[0] for c in COMMANDS] == titled
+    for action in ACTIONS:
+        assert callable(getattr(TuiAnnexApp, f"action_{action.name}", None)), action.name
+    bound = {(binding.key, binding.action) for binding in TuiAnnexApp.BINDINGS}  # type: ignore[union-attr]
+    for action in ACTIONS:
+        assert (action.keys, action.name) in bound
+    assert {"add", "remove", "move_to_top", "attempt"} <= EDIT_ACTIONS

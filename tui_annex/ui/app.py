@@ -19,7 +19,7 @@ from typing import ClassVar
 from rich.console import Console
 from textual import work
 from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
@@ -36,8 +36,8 @@ from ..widgets import (
     SummaryLine,
     final_report,
 )
-from .commands import COMMANDS
-from .editing import EDIT_BINDINGS, QueueEditing
+from .actions import BINDINGS, COMMANDS
+from .editing import QueueEditing
 from .job_view import JobLike
 from .screens import DetailsScreen, ResumeDialog
 from .screens.resume import ResumeChoice
@@ -57,23 +57,7 @@ class TuiAnnexApp(QueueEditing):
 
     CSS_PATH = "app.tcss"
     TITLE = "tui-annex"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        # While the job runs, ctrl+c / ctrl+q stop it; once it is over they (and q) just quit.
-        Binding("ctrl+c", "interrupt", "Stop", priority=True),
-        Binding("ctrl+c", "close", "Quit", show=False, priority=True),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
-        Binding("ctrl+q", "close", "Quit", show=False, priority=True),
-        # The ids are the action names the configuration file's [keys] table rebinds.
-        Binding("q", "close", "Quit", id="quit"),
-        Binding("enter", "details", "Details", show=False, id="details"),
-        Binding("p", "pause", "Pause", id="pause"),
-        Binding("p", "resume", "Resume", id="pause"),
-        Binding("r", "retry", "Retry", id="retry"),
-        Binding("R", "retry_all", "Retry all", id="retry_all"),
-        *EDIT_BINDINGS,
-        Binding("l", "toggle_log", "Log", id="toggle_log"),
-        Binding("L", "cycle_log_level", "Log level", show=False, id="cycle_log_level"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
 
     def __init__(
         self,

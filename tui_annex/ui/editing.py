@@ -12,11 +12,10 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from textual import work
 from textual.app import App
-from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
 from ..events import LogLine
@@ -24,61 +23,16 @@ from ..inputs import InputRecord, Rejection, parse_lines, read_records
 from ..items import DownloadItem, ItemLocked, ItemState
 from ..validation import ValidationError
 from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel
+from .actions import EDIT_ACTIONS, FIXED_KEYS
 from .job_view import JobLike
 from .screens import AddManyDialog, ItemDialog
 from .screens.add_many import input_file
 
-__all__ = ["EDIT_ACTIONS", "EDIT_BINDINGS", "QueueEditing"]
-
-#: The editing keys. A key whose action does not apply now falls through to a hidden
-#: ``attempt`` binding with the same id, which says why (e.g. the item was already sent).
-EDIT_BINDINGS: list[BindingType] = [
-    Binding("a", "add", "Add", id="add"),
-    Binding("A", "add_many", "Add many", show=False, id="add_many"),
-    Binding("e", "edit", "Edit", id="edit"),
-    Binding("e", "attempt('edit')", show=False, id="edit"),
-    Binding("d,delete", "remove", "Remove", key_display="d", id="remove"),
-    Binding("d,delete", "attempt('remove')", show=False, id="remove"),
-    Binding("space", "toggle_mark", "Select", id="select"),
-    Binding("shift+up", "move_up", "Move up", show=False, id="move_up"),
-    Binding("shift+up", "attempt('move_up')", show=False, id="move_up"),
-    Binding("shift+down", "move_down", "Move down", show=False, id="move_down"),
-    Binding("shift+down", "attempt('move_down')", show=False, id="move_down"),
-    Binding("T", "move_to_top", "Top", id="move_to_top"),
-    Binding("T", "attempt('move_to_top')", show=False, id="move_to_top"),
-    Binding("B", "move_to_bottom", "Bottom", show=False, id="move_to_bottom"),
-    Binding("B", "attempt('move_to_bottom')", show=False, id="move_to_bottom"),
-    Binding("slash", "filter", "Filter", key_display="/", id="filter"),
-    Binding("escape", "clear_filter", "Clear", id="clear_filter"),
-    Binding("c", "clear_done", "Clear done", id="clear_done"),
-]
-
-#: Actions that change the queue (refused once the run was stopped, or in a dialog).
-EDIT_ACTIONS = frozenset(
-    {
-        "add",
-        "add_many",
-        "edit",
-        "remove",
-        "toggle_mark",
-        "move_up",
-        "move_down",
-        "move_to_top",
-        "move_to_bottom",
-        "attempt",
-        "clear_done",
-    }
-)
-MOVES = ("move_up", "move_down", "move_to_top", "move_to_bottom")
-
-#: Keys the configuration file cannot take over: the stop sequence must always work.
-FIXED_KEYS = frozenset({"ctrl+c", "ctrl+q"})
+__all__ = ["QueueEditing"]
 
 
 class QueueEditing(App[int]):
     """Keyboard editing of the queue while downloads run (issue 5)."""
-
-    EDIT_BINDINGS: ClassVar[list[BindingType]] = EDIT_BINDINGS
 
     job: JobLike
     model: QueueModel

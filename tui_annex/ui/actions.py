@@ -1,0 +1,273 @@
+"""Every action of the app, declared once: its keys, its footer label, its palette entry.
+
+The app's bindings, the command palette's entries, the set of queue-editing
+actions and the ``[keys]`` ids of the configuration file are all derived from
+:data:`ACTIONS`, so a new action is one line here (and its ``action_`` method).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+
+__all__ = [
+    "ACTIONS",
+    "BINDINGS",
+    "COMMANDS",
+    "EDIT_ACTIONS",
+    "FIXED_KEYS",
+    "Action",
+]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing the user can do: where its keys, label and description come from."""
+
+    name: str
+    """The ``action_`` method."""
+    keys: str
+    """Default keys, comma-separated (Textual's names)."""
+    label: str = ""
+    """The footer's word for it ("" for none)."""
+    title: str = ""
+    """The command palette's title ("" keeps it out of the palette)."""
+    help: str = ""
+    """One sentence: what it does (palette, help screen)."""
+    group: str = "run"
+    """``run``, ``queue`` or ``view``: where a help screen lists it."""
+    id: str | None = None
+    """The name ``[keys]`` rebinds it by (None: not rebindable); actions sharing keys share it."""
+    show: bool = True
+    """Shown in the footer when it applies."""
+    key_display: str | None = None
+    edits: bool = False
+    """Changes the queue: refused after a stop and while a dialog is open."""
+    explains: bool = False
+    """When it does not apply, its keys say why (a hidden ``attempt`` binding)."""
+    priority: bool = False
+    """Works in every screen and widget (the stop sequence)."""
+
+    def bindings(self) -> list[BindingType]:
+        """The Textual bindings of this action (and of its explanation)."""
+        found: list[BindingType] = [
+            Binding(
+                self.keys,
+                self.name,
+                self.label,
+                show=self.show and bool(self.label),
+                key_display=self.key_display,
+                priority=self.priority,
+                id=self.id,
+            )
+        ]
+        if self.explains:
+            found.append(Binding(self.keys, f"attempt('{self.name}')", show=False, id=self.id))
+        return found
+
+
+#: In binding order: the footer lists what applies in this order.
+ACTIONS: tuple[Action, ...] = (
+    # While the job runs, ctrl+c / ctrl+q stop it; once it is over they (and q) just quit.
+    Action(
+        "interrupt",
+        "ctrl+c",
+        "Stop",
+        "Stop downloads",
+        "Stop feeding; in-flight downloads finish (again: stop them now)",
+        priority=True,
+    ),
+    Action("close", "ctrl+c", "Quit", show=False, priority=True),
+    Action("quit", "ctrl+q", "Quit", priority=True),
+    Action("close", "ctrl+q", "Quit", show=False, priority=True),
+    Action("close", "q", "Quit", help="Quit once the run is over", id="quit"),
+    Action(
+        "details",
+        "enter",
+        "Details",
+        "Details",
+        "Show the selected item's URL, key and errors",
+        group="view",
+        id="details",
+        show=False,
+    ),
+    Action("pause", "p", "Pause", "Pause", "Stop sending new items; in-flight go on", id="pause"),
+    Action("resume", "p", "Resume", "Resume", "Send items again", id="pause"),
+    Action(
+        "retry", "r", "Retry", "Retry item", "Queue the selected failed items again", id="retry"
+    ),
+    Action(
+        "retry_all",
+        "R",
+        "Retry all",
+        "Retry failed",
+        "Queue every failed or interrupted item again",
+        id="retry_all",
+    ),
+    Action(
+        "add",
+        "a",
+        "Add",
+        "Add an item",
+        "A URL and a path, checked as you type",
+        group="queue",
+        id="add",
+        edits=True,
+    ),
+    Action(
+        "add_many",
+        "A",
+        "Add many",
+        "Add many items",
+        "Paste lines (text or JSON Lines) or give an input file",
+        group="queue",
+        id="add_many",
+        show=False,
+        edits=True,
+    ),
+    Action(
+        "edit",
+        "e",
+        "Edit",
+        "Edit item",
+        "Change the URL or path of the queued item under the cursor",
+        group="queue",
+        id="edit",
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "remove",
+        "d,delete",
+        "Remove",
+        "Remove",
+        "Remove the selected queued or failed items (all or nothing)",
+        group="queue",
+        id="remove",
+        key_display="d",
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "toggle_mark",
+        "space",
+        "Select",
+        "Select / unselect",
+        "Select the item under the cursor for bulk edits",
+        group="queue",
+        id="select",
+        edits=True,
+    ),
+    Action(
+        "move_up",
+        "shift+up",
+        "Move up",
+        "Move up",
+        "Send the selected queued items one place earlier",
+        group="queue",
+        id="move_up",
+        show=False,
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "move_down",
+        "shift+down",
+        "Move down",
+        "Move down",
+        "Send the selected queued items one place later",
+        group="queue",
+        id="move_down",
+        show=False,
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "move_to_top",
+        "T",
+        "Top",
+        "Move to top",
+        "Send the selected queued items next",
+        group="queue",
+        id="move_to_top",
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "move_to_bottom",
+        "B",
+        "Bottom",
+        "Move to bottom",
+        "Send the selected queued items last",
+        group="queue",
+        id="move_to_bottom",
+        show=False,
+        edits=True,
+        explains=True,
+    ),
+    Action(
+        "filter",
+        "slash",
+        "Filter",
+        "Filter",
+        "Show only items whose path or URL contains a text",
+        group="view",
+        id="filter",
+        key_display="/",
+    ),
+    Action(
+        "clear_filter",
+        "escape",
+        "Clear",
+        "Clear filter or selection",
+        "Show every item again, else unselect all",
+        group="view",
+        id="clear_filter",
+    ),
+    Action(
+        "clear_done",
+        "c",
+        "Clear done",
+        "Clear finished",
+        "Drop finished items from the view (the report keeps them)",
+        group="queue",
+        id="clear_done",
+        edits=True,
+    ),
+    Action(
+        "toggle_log",
+        "l",
+        "Log",
+        "Toggle log",
+        "Show or hide the log pane",
+        group="view",
+        id="toggle_log",
+    ),
+    Action(
+        "cycle_log_level",
+        "L",
+        "Log level",
+        "Log level",
+        "Cycle the log filter: all, warning+, error",
+        group="view",
+        id="cycle_log_level",
+        show=False,
+    ),
+)
+
+#: The app's bindings, in order.
+BINDINGS: list[BindingType] = [binding for action in ACTIONS for binding in action.bindings()]
+
+#: (action, title, help) for the command palette; the app offers those that apply now.
+COMMANDS: list[tuple[str, str, str]] = [
+    (action.name, action.title, action.help) for action in ACTIONS if action.title
+]
+
+#: Actions that change the queue (refused once the run was stopped, or in a dialog).
+EDIT_ACTIONS = frozenset({action.name for action in ACTIONS if action.edits} | {"attempt"})
+
+#: Keys the configuration file cannot take over: the stop sequence must always work.
+FIXED_KEYS = frozenset(
+    key for action in ACTIONS if action.priority for key in action.keys.split(",")
+)
