@@ -11,7 +11,9 @@ with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
   first line);
 - ``helper``: starts a child in its own process group that would sleep for an
   hour, and leaves it behind when it exits;
-- ``stubborn``: ignores SIGTERM (only SIGKILL stops it) and never exits on EOF.
+- ``stubborn``: ignores SIGTERM (only SIGKILL stops it) and never exits on EOF;
+- ``slowcheck``: reports every byte of an item, then is silent for
+  ``FAKE_ANNEX_CHECK`` seconds (as while it checksums a big file), then answers.
 
 It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set.
 """
@@ -71,6 +73,12 @@ def main() -> int:
         sys.stderr.flush()
     answers = int(os.environ.get("FAKE_ANNEX_ANSWERS", "1"))
     for count, raw in enumerate(sys.stdin, start=1):
+        if mode == "slowcheck":
+            line = raw.rstrip("\n")
+            progress = {"byte-progress": 1000, "total-size": 1000, "action": {"input": [line]}}
+            sys.stdout.write(json.dumps(progress) + "\n")
+            sys.stdout.flush()
+            time.sleep(float(os.environ.get("FAKE_ANNEX_CHECK", "3")))
         if mode == "die" and answers == 0:
             sys.stderr.write("fake git-annex gives up\n")
             sys.stderr.flush()

@@ -200,3 +200,13 @@ async def test_a_batch_process_says_what_it_runs_and_whether_it_lives(
             repr(process) == f"<BatchProcess git-annex lookupkey: running with pid {process.pid}>"
         )
     assert repr(process) == "<BatchProcess git-annex lookupkey: exited with status 0>"
+
+
+async def test_a_download_with_every_byte_in_is_not_judged_stalled_while_it_is_checked(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_ANNEX_CHECK", "2.5")
+    session = fake_session(repo, fake_annex, "slowcheck", 1, monkeypatch, jobs=1, stall_timeout=1)
+    events = await collect(session)
+    assert [item.path for item in session.report().done] == ["f0"]
+    assert len(pids(events)) == 1  # never restarted as stalled

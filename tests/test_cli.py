@@ -287,7 +287,9 @@ def test_addurl_opts_takes_a_value_that_starts_with_a_dash_in_both_spellings(
     assert joined.returncode == 0, joined.stderr
 
 
-@pytest.mark.parametrize("option", ["--quiet", "-q", "--json", "--json-progress"])
+@pytest.mark.parametrize(
+    "option", ["--quiet", "-q", "--json", "--json-progress", "--jobs=1", "-J2"]
+)
 def test_addurl_options_that_change_its_output_are_refused(
     tmp_path: Path, repo: Path, option: str
 ) -> None:
@@ -308,7 +310,16 @@ def test_an_addurl_option_git_annex_rejects_fails_the_run_at_start(
 
 
 @pytest.mark.parametrize(
-    "option", [("--stall-timeout", "-1"), ("--grace", "-5"), ("--grace", "nan"), ("-J", "0")]
+    "option",
+    [
+        ("--stall-timeout", "-1"),
+        ("--stall-timeout", "1e-300"),
+        ("--grace", "-5"),
+        ("--grace", "nan"),
+        ("-J", "0"),
+        ("-J", "10000000"),
+        ("--retries", "2000"),
+    ],
 )
 def test_numeric_options_out_of_range_are_refused(tmp_path: Path, option: tuple[str, str]) -> None:
     result = run_cli(tmp_path, "--no-ui", *option, "x.txt")
@@ -327,3 +338,36 @@ def test_a_log_file_that_cannot_be_written_is_said_once_and_the_run_goes_on(
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("no log file: /dev/null/x.log") == 1
     assert (repo / "l.bin").exists()
+
+
+def test_closed_output_streams_cost_nothing_and_never_mix(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('s', 100)} s.bin\n{server.status(404, 'x')} x.bin\n")
+    base = f"{sys.executable} -m tui_annex --no-ui --retries 0 -C {repo} {urls}"
+    closed_out = subprocess.run(
+        ["bash", "-c", f"{base} >&-; echo status $?"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert closed_out.stdout.strip() == "status 1" and "Traceback" not in closed_out.stderr
+    assert (repo / "s.bin").exists()
+    closed_err = subprocess.run(
+        ["bash", "-c", f"{base} 2>&-"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert all(PLAIN_LINE.fullmatch(line) for line in closed_err.stdout.splitlines())
+    closed_in = subprocess.run(
+        ["bash", "-c", f"{sys.executable} -m tui_annex --no-ui -C {repo} - <&-"],
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "standard input is closed" in closed_in.stderr and "Traceback" not in closed_in.stderr

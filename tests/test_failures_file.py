@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import git
 from tui_annex.demo_server import LocalServer
@@ -64,7 +66,7 @@ def test_failures_file_that_is_a_folder_is_refused_before_anything_is_sent(
     assert "is a folder; name a file" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr and server.requests == []
     bad = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", "/dev/null/x.jsonl")
-    assert bad.returncode == 2 and "cannot create /dev/null" in bad.stdout + bad.stderr
+    assert bad.returncode == 2 and "cannot write in /dev/null" in bad.stdout + bad.stderr
 
 
 def test_a_closed_reader_stops_the_run_quietly_and_still_commits_and_writes_failures(
@@ -89,3 +91,73 @@ def test_a_closed_reader_stops_the_run_quietly_and_still_commits_and_writes_fail
     assert committed and committed | left == {f"p{i}.bin" for i in range(40)}
     assert git(repo, "status", "--porcelain").strip() == ""
     assert not os.path.exists(repo / ".git" / "index.lock")
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo", "read-only"])
+def test_failures_file_that_is_no_plain_writable_file_is_refused_at_start(
+    tmp_path: Path, repo: Path, server: LocalServer, kind: str
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('a', 100)} a.bin\n")
+    target = tmp_path / "left.jsonl"
+    if kind == "symlink":
+        (tmp_path / "elsewhere.jsonl").write_text("keep\n")
+        target.symlink_to(tmp_path / "elsewhere.jsonl")
+    elif kind == "fifo":
+        os.mkfifo(target)
+    else:
+        target.write_text("keep\n")
+        target.chmod(0o444)
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", str(target))
+    assert result.returncode == 2 and server.requests == []
+    assert "is not a regular file" in result.stderr or "is read-only" in result.stderr
+    assert (
+        kind == "fifo" or (tmp_path / "elsewhere.jsonl").exists() or target.read_text() == "keep\n"
+    )
+    unwritable = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", "/proc/x.jsonl")
+    assert unwritable.returncode == 2 and "cannot write in /proc" in unwritable.stderr
+
+
+def test_failures_file_naming_standard_input_s_file_rewrites_it_in_its_format(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    table = tmp_path / "in.csv"
+    table.write_text(
+        "url,path,notes\n"
+        f"{server.file('c1', 100)},c1.bin,first\n"
+        f"{server.status(404, 'c2')},c2.bin,second\n"
+        "not-a-url,c3.bin,third\n"
+    )
+    command = [sys.executable, "-m", "tui_annex", "--no-ui", "--retries", "0", "-f", "csv"]
+    result = subprocess.run(
+        [*command, "-C", str(repo), "-F", str(table), "-"],
+        stdin=table.open("rb"),
+        env=cli_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert table.read_text() == (
+        f"url,path,notes\n{server.status(404, 'c2')},c2.bin,second\nnot-a-url,c3.bin,third\n"
+    )
+
+
+def test_failures_file_naming_the_input_keeps_a_refused_twin_of_an_added_record(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    first, twin = f"{server.file('x', 100)} x.bin\n", f"{server.file('y', 100)} x.bin\n"
+    urls.write_text(first + twin)
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls), "-F", str(urls))
+    assert result.returncode == 1 and "another item already downloads to" in result.stderr
+    assert urls.read_text() == twin
+
+
+def test_an_added_csv_record_spread_over_lines_is_dropped_whole(tmp_path: Path) -> None:
+    from tui_annex.inputs import drop_finished_lines
+
+    table = tmp_path / "t.csv"
+    table.write_text('url,path,note\nhttps://e.org/a,a,"two\nlines"\nhttps://e.org/b,b,one\n')
+    dropped = drop_finished_lines(str(table), lambda record: record.path == "a")
+    assert dropped == 2 and table.read_text() == "url,path,note\nhttps://e.org/b,b,one\n"

@@ -135,3 +135,23 @@ async def test_a_bad_metadata_column_name_rejects_the_header_once(tmp_path: Path
     table.write_text("url,path,dc:title\nhttp://h/a,a.bin,T\n")
     records = [r async for r in read_records(str(table), metadata_columns=("*",))]
     assert isinstance(records[0], Rejection) and "column 'dc:title'" in records[0].reason
+
+
+def test_a_quote_never_closed_costs_only_its_own_csv_row(tmp_path: Path) -> None:
+    import asyncio
+
+    from tui_annex.inputs import read_records
+
+    table = tmp_path / "q.csv"
+    table.write_text(
+        'url,path\nhttps://e.org/a,a.bin\nhttps://e.org/b,"b.bin\nhttps://e.org/c,c.bin\n'
+        "https://e.org/d,d.bin\n"
+    )
+
+    async def read() -> list[InputRecord | Rejection]:
+        return [r async for r in read_records(str(table))]
+
+    records = asyncio.run(read())
+    assert [r.path for r in records if isinstance(r, InputRecord)] == ["a.bin", "c.bin", "d.bin"]
+    [refused] = [r for r in records if isinstance(r, Rejection)]
+    assert refused.line == 3 and "never closed" in refused.reason

@@ -4,6 +4,7 @@ work tree is refused before anything is created."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,28 @@ def test_an_uncreatable_repository_folder_is_a_usage_error(tmp_path: Path) -> No
     result = run_cli(tmp_path, "--no-ui", "-C", "/dev/null/sub", "-")
     assert result.returncode == 2
     assert "cannot create /dev/null/sub" in result.stderr
+
+
+def test_a_git_dir_exported_by_the_shell_never_sends_the_commit_elsewhere(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    from tests.cli_helpers import cli_env
+
+    other = tmp_path / "other"
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('g', 100)} g.bin\n")
+    env = {**cli_env(tmp_path), "GIT_DIR": str(other / ".git"), "GIT_WORK_TREE": str(other)}
+    result = subprocess.run(
+        [sys.executable, "-m", "tui_annex", "--no-ui", "-C", str(repo), str(urls)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "g.bin" in git(repo, "ls-files").split()
+    assert (
+        subprocess.run(["git", "-C", str(other), "log"], capture_output=True, text=True).returncode
+        != 0
+    )  # nothing was committed there

@@ -44,6 +44,9 @@ def gets(server: LocalServer, name: str) -> list[float]:
         ('user error (git ["credential","fill"] exited 128)', False),
         ("Configuration of annex.security.allowed-ip-addresses does not allow accessing", False),
         ("x.bin already exists; not overwriting", False),
+        ("download failed: File not found", False),
+        ("download failed: invalid url", False),
+        ("download failed: ", True),
     ],
 )
 def test_failures_are_told_transient_or_permanent_by_git_annex_s_reason(
@@ -54,6 +57,7 @@ def test_failures_are_told_transient_or_permanent_by_git_annex_s_reason(
 
 def test_backoff_doubles_within_its_jitter_and_stops_growing_at_its_cap() -> None:
     rng = random.Random(7)
+    assert backoff(5000, base=0.0) == 0.0 and 60 <= backoff(5000) <= 180  # no overflow
     for attempt, middle in ((1, 2.0), (2, 4.0), (3, 8.0), (10, 120.0)):
         delay = backoff(attempt, rng=rng)
         assert middle * 0.5 <= delay <= middle * 1.5
@@ -118,9 +122,13 @@ def test_a_server_that_never_answers_is_judged_stalled_and_the_run_ends(
     assert result.returncode == 1
     finished = [e for e in events_of(result) if e["event"] == "finished"]
     failed = [e for e in finished if not e["success"]]
-    assert [e["path"] for e in failed] == ["mute.bin"]  # judged once, retried once, judged again
+    # judged stalled, retried once, judged stalled again: two failures, one item
+    assert [e["path"] for e in failed] == ["mute.bin", "mute.bin"]
+    assert events_of(result)[-1]["failed"] == 1
     assert "stalled: no data for" in str(failed[0]["errors"])
     assert (repo / "ok.bin").exists()
+    # the announced retry was really sent (git-annex asks with HEAD first, never answered)
+    assert len([r for r in server.requests if r.name == "mute"]) == 2
 
 
 def test_git_annex_killed_mid_run_is_started_again_and_every_file_is_added(

@@ -40,3 +40,8 @@ def test_credentials_never_reach_the_output_or_the_log_and_the_download_still_wo
     # The failures file is an input to retry with: it keeps the real URL, for its owner only.
     assert "ann:s3cret@" in failures.read_text()
     assert stat.S_IMODE(failures.stat().st_mode) == 0o600
+
+
+def test_a_password_holding_an_at_sign_is_masked_whole() -> None:
+    assert redact("fetch https://dave:p@ss@host/x") == "fetch https://dave:***@host/x"
+    assert redact("see https://host/a@b") == "see https://host/a@b"

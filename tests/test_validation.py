@@ -151,3 +151,14 @@ def test_metadata_names_git_annex_takes_pass(name: str) -> None:
 def test_an_ipv6_url_with_a_bad_port_is_a_validation_error() -> None:
     with pytest.raises(ValidationError, match="cannot be parsed"):
         check_url("http://[::1/x")
+
+
+def test_an_internationalized_host_keeps_its_letters_and_its_port() -> None:
+    # IDNA 2003 would send faß.de to fass.de, another domain.
+    assert check_url("http://fa\u00df.de/x") == "http://xn--fa-hia.de/x"
+    assert check_url("https://u:p@\u0130stanbul.example:8080/a").endswith("example:8080/a")
+
+
+def test_a_port_out_of_range_is_refused() -> None:
+    with pytest.raises(ValidationError, match="port"):
+        check_url("http://host:99999/x")

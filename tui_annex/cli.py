@@ -82,13 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "-J",
         "--jobs",
-        type=_positive_int,
+        type=_jobs,
         default=os.cpu_count() or 1,
         help="parallel downloads (default: number of CPUs, %(default)s here)",
     )
     where.add_argument(
         "--retries",
-        type=_count,
+        type=_retries,
         default=DEFAULT_RETRIES,
         metavar="N",
         help="try a transient failure (5xx, 408, 429, a dropped or refused connection, a "
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     where.add_argument(
         "--stall-timeout",
-        type=_seconds,
+        type=_timeout,
         default=DEFAULT_STALL_TIMEOUT,
         metavar="SECONDS",
         help="a download that gets no data for this long (from its start, when git-annex "
@@ -220,6 +220,27 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _timeout(text: str) -> float:
+    value = _seconds(text)
+    if 0 < value < 1:
+        raise argparse.ArgumentTypeError("must be 0 (never) or at least 1 second")
+    return value
+
+
+def _jobs(text: str) -> int:
+    value = _positive_int(text)
+    if value > MAX_JOBS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_JOBS} parallel downloads")
+    return value
+
+
+def _retries(text: str) -> int:
+    value = _count(text)
+    if value > MAX_RETRIES:
+        raise argparse.ArgumentTypeError(f"at most {MAX_RETRIES}")
+    return value
+
+
 def _count(text: str) -> int:
     value = int(text)
     if value < 0:
@@ -233,6 +254,10 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
+
+#: Bounds of -J and --retries: beyond them git-annex eats memory, or a run never ends.
+MAX_JOBS = 256
+MAX_RETRIES = 100
 
 #: How many log files of earlier runs are kept in the user log folder.
 KEEP_LOGS = 50
@@ -325,8 +350,17 @@ def _join_option_values(arguments: list[str]) -> list[str]:
     return joined
 
 
+def _stand_in_for_closed_streams() -> None:
+    """``>&-`` or ``2>&-`` leave Python without a stream: output goes nowhere, never to the
+    wrong stream (``print`` to a missing stderr would write to stdout)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run tui-annex; return the exit status."""
+    _stand_in_for_closed_streams()
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["demo"]:
         from .demo import main as demo_main
@@ -355,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .headless import run_headless
 
         return run_headless(job, json_mode=args.json)
-    if "-" in options.inputs and not sys.stdin.isatty():
+    if "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
         print(
             "tui-annex: the app reads keys from the terminal; give the input as a file, "
             "or use --no-ui to read it from standard input",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .journal import Journal, JournalError, RunRecord, git_dir_of, journal_path
+from .redact import redact
 
 __all__ = ["main"]
 
@@ -149,7 +150,7 @@ def _status_json(journal: Journal) -> str:
     record = _run_json(run)
     record["items"] = journal.state_counts(run.id)
     record["in_flight"] = [
-        {"path": item.path, "url": item.url, "bytes": item.bytes_done, "total": item.total}
+        {"path": item.path, "url": redact(item.url), "bytes": item.bytes_done, "total": item.total}
         for item in journal.items(run.id, ("sent",))
     ]
     return json.dumps(record)

@@ -341,6 +341,7 @@ def drop_finished_lines(
     name: str,
     finished: Callable[[InputRecord], bool],
     *,
+    path: Path | None = None,
     input_format: str | None = None,
     url_column: str = "url",
     path_column: str = "path",
@@ -348,36 +349,47 @@ def drop_finished_lines(
 ) -> int:
     """Rewrite input ``name`` atomically without the lines of records ``finished`` accepts.
 
-    Everything else stays as it was, in the file's own format: records that
-    failed or were never sent, records never read, refused lines, comments, a
-    CSV header. A record spread over several lines (a quoted CSV newline) is
-    kept whole. Return how many lines were dropped. For ``-F`` naming an input.
+    ``name`` is the input as it was read (``-`` for standard input); ``path``
+    the file behind it (default: ``name``). Records get the same source and
+    line numbers as when they were read, so ``finished`` can tell a record that
+    was added from a refused twin. Everything else stays as it was, in the
+    file's own format: records that failed or were never sent, records never
+    read, refused lines, comments, a CSV header. Return how many lines were
+    dropped. For ``-F`` naming an input.
     """
     fmt = detect_format(name, input_format)
+    source = "<stdin>" if name == "-" else name
     table = (
         _TableParser("," if fmt == "csv" else "\t", url_column, path_column, metadata_columns)
         if fmt in ("csv", "tsv")
         else None
     )
     parse = parse_json if fmt == "jsonl" else parse_text
-    target = Path(name)
+    target = Path(name) if path is None else path
     kept: list[bytes] = []
+    held: list[bytes] = []  # the lines of a CSV record still open (a quoted newline)
     dropped = 0
     with target.open("rb") as handle:
         for number, raw in enumerate(handle, 1):
+            raw = raw if raw.endswith(b"\n") else raw + b"\n"
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
-                kept.append(raw)
+                kept.extend([*held, raw])
+                held = []
                 continue
             if number == 1:
                 line = line.removeprefix("\ufeff")
-            result = table.feed(line, name, number) if table else parse(line, name, number)
-            whole = isinstance(result, InputRecord) and result.line == number
-            if whole and finished(result):  # type: ignore[arg-type]
-                dropped += 1
+            result = table.feed(line, source, number) if table else parse(line, source, number)
+            held.append(raw)
+            if table is not None and table.pending:
                 continue
-            kept.append(raw if raw.endswith(b"\n") else raw + b"\n")
+            if isinstance(result, InputRecord) and finished(result):
+                dropped += len(held)
+            else:
+                kept.extend(held)
+            held = []
+    kept.extend(held)
     _replace_atomically(target, b"".join(kept))
     return dropped
 
@@ -418,7 +430,10 @@ async def read_records(
     )
     parse = parse_json if fmt == "jsonl" else parse_text
     if name == "-":
-        given = stdin or sys.stdin.buffer
+        given = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
+        if given is None:
+            yield Rejection(source, 0, "standard input is closed; give the input as a file")
+            return
 
         def open_stream() -> BinaryIO:
             return given
@@ -442,5 +457,13 @@ async def read_records(
             result = table.feed(line, source, number) if table else parse(line, source, number)
             if result is not None:
                 yield result
-    if table is not None and table.pending:
-        yield Rejection(source, table.first_line, "a quoted field is never closed")
+    while table is not None and table.pending:
+        # A quote opened and never closed ran to the end: refuse its first line alone and
+        # read the lines it swallowed again, as records of their own.
+        stuck, first = table.pending, table.first_line
+        table.pending, table.open_quote = [], False
+        yield Rejection(source, first, "a quoted field is never closed", stuck[0][:200])
+        for number, line in enumerate(stuck[1:], first + 1):
+            result = table.feed(line, source, number)
+            if result is not None:
+                yield result

@@ -102,6 +102,8 @@ class Job:
         """Whether ``-F`` was written at the end of the last round."""
         self.failures_error: str | None = None
         self._added_before: set[str] = set()
+        """Where (``file:line``) the input records earlier runs had added are."""
+        self._merged: dict[str, int] = {}
         self._retry_timers: dict[int, asyncio.TimerHandle] = {}
         self._ended = asyncio.Event()
         self._inputs_done = False
@@ -250,7 +252,7 @@ class Job:
                             retry = self._retry(event)
                             if retry is not None:
                                 yield retry
-                        if isinstance(event, ItemFinished | ItemInterrupted):
+                        if isinstance(event, ItemFinished):
                             self._maybe_close_queue()
             finally:
                 annotator.close()
@@ -374,6 +376,7 @@ class Job:
                     record.url,
                 )
             self.merged_records += 1
+            self._merged[record.location] = owner
             return True
         if not self._has_history or owner is not None:
             return None
@@ -393,7 +396,7 @@ class Job:
             and path in self._indexed
         ):
             self.already_added += 1
-            self._added_before.add(path)
+            self._added_before.add(record.location)
             return True
         return None
 
@@ -449,7 +452,9 @@ class Job:
         """
         if not self._inputs_done or self._retry_timers:
             return
-        busy = self.queue.counts()[ItemState.SENT] or self.queue.has_pending()
+        counts = self.queue.counts()
+        # An interrupted item is about to be sent again (a restart) or to fail into a retry.
+        busy = counts[ItemState.SENT] or counts[ItemState.INTERRUPTED] or self.queue.has_pending()
         if busy and self.options.retries and not self.session.stop_requested:
             return
         self.queue.close()
@@ -539,11 +544,15 @@ class Job:
             if source is None:
                 write_failures(target, [*report.failed, *report.interrupted, *report.unsent])
             else:
-                added = {item.path for item in report.done} | self._added_before
+                name, path = source
+                done = {item.id for item in report.done}
+                added = {item.source for item in report.done} | self._added_before
+                added |= {where for where, item_id in self._merged.items() if item_id in done}
                 options = self.options
                 drop_finished_lines(
-                    source,
-                    lambda record: _destination(record) in added,
+                    name,
+                    lambda record: record.location in added,
+                    path=path,
                     input_format=options.input_format,
                     url_column=options.url_column,
                     path_column=options.path_column,
@@ -555,14 +564,20 @@ class Job:
             return
         self.failures_written = True
 
-    def _failures_input(self) -> str | None:
-        """The input file ``-F`` names (the same file, by inode), if it names one."""
+    def _failures_input(self) -> tuple[str, Path] | None:
+        """The input ``-F`` names (the same file, by inode, standard input too), if any:
+        the input's name as read, and the file behind it."""
         target = self.options.failures
         if target is None or not target.exists():
             return None
+        wanted = target.stat()
         for name in self.options.inputs:
-            if name != "-" and os.path.exists(name) and os.path.samefile(name, target):
-                return name
+            try:
+                found = os.fstat(0) if name == "-" else os.stat(name)
+            except OSError:
+                continue
+            if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+                return name, target
         return None
 
     def _check_failures_file(self) -> None:
@@ -572,13 +587,21 @@ class Job:
             return
         if target.is_dir():
             raise RepoError(f"-F {target} is a folder; name a file")
+        if target.is_symlink() or (target.exists() and not target.is_file()):
+            raise RepoError(f"-F {target} is not a regular file; name a file it may replace")
+        if target.exists() and not target.stat().st_mode & 0o200:
+            raise RepoError(f"-F {target} is read-only")
         folder = target.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            # Proof by trying: permission bits say nothing for root, or on /proc.
+            handle, probe = tempfile.mkstemp(prefix=".tui-annex-probe-", dir=folder)
+            os.close(handle)
+            os.unlink(probe)
         except OSError as error:
-            raise RepoError(f"-F {target}: cannot create {folder}: {error.strerror}") from error
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise RepoError(f"-F {target}: the folder {folder} is not writable")
+            raise RepoError(
+                f"-F {target}: cannot write in {folder}: {error.strerror or error}"
+            ) from error
 
     def _nothing_left_to_do(self) -> bool:
         """Whether every input record was added by an earlier run (a success, not bad input)."""

@@ -13,8 +13,10 @@ __all__ = ["MASK", "redact", "redact_fields"]
 
 MASK = "***"
 
-#: ``scheme://user:password@`` (and ``scheme://token@``) anywhere in a text.
-_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/?#@\s]+)@")
+#: ``scheme://user:password@`` (and ``scheme://token@``) anywhere in a text; the user
+#: info runs to the last ``@`` of the authority, as URL parsers read it (a password may
+#: hold an ``@``).
+_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/?#\s]+)@")
 
 
 def _mask(match: re.Match[str]) -> str:

@@ -70,6 +70,9 @@ _PERMANENT_WORDS = (
     "does not have expected file size",
     "unsupported url",
     "not a valid url",
+    "invalid url",
+    "ignored by",  # a path .gitignore excludes
+    "gitignore",
     "is a symlink",
     "is beyond a symbolic link",
     "git refuses",
@@ -86,7 +89,8 @@ def is_transient(errors: Sequence[str]) -> bool:
         lowered = message.lower()
         if "download failed:" in lowered:
             phrase = lowered.split("download failed:", 1)[1].strip().rstrip(".")
-            if phrase in _PERMANENT_PHRASES:
+            # Servers word their reasons freely ("File not found"): the gist is enough.
+            if phrase in _PERMANENT_PHRASES or "not found" in phrase or "forbidden" in phrase:
                 return False
     return not any(word in text for word in _PERMANENT_WORDS)
 
@@ -99,5 +103,5 @@ def backoff(
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait before retry number ``attempt`` (1, 2, ...): doubling, jittered ±50%."""
-    delay = min(cap, base * 2 ** max(attempt - 1, 0))
+    delay = min(cap, base * 2.0 ** min(max(attempt - 1, 0), 64))
     return float(delay * (rng or random).uniform(0.5, 1.5))

@@ -287,7 +287,9 @@ class Session:
             waiting = [item for item in flying if item.last_progress_at is None]
             for item in flying:
                 last = item.last_progress_at
-                if last is not None and now - last > timeout:
+                complete = item.total is not None and item.bytes_done >= item.total
+                # With every byte in, git-annex checksums the file: slow, silent, not stalled.
+                if last is not None and not complete and now - last > timeout:
                     stalled[item.id] = now - last
             free_jobs = self.jobs - (len(flying) - len(waiting))
             wall = time.time()

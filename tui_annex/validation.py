@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import idna
+
 __all__ = [
     "DEFAULT_SCHEMES",
     "ValidationError",
@@ -73,29 +75,32 @@ def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
         )
     if scheme in {"http", "https", "ftp"} and not host:
         raise ValidationError("the URL has no host")
+    try:
+        parts.port  # noqa: B018 - raises for a port out of range
+    except ValueError as error:
+        raise ValidationError("the URL's port is not a number from 0 to 65535") from error
     if host and not host.isascii():
         return _ascii_host(url, parts.netloc, host)
     return url
 
 
 def _ascii_host(url: str, netloc: str, host: str) -> str:
-    """``url`` with an internationalized host name in its ASCII form (``xn--…``).
+    """``url`` with an internationalized host name in its ASCII form (``xn--…``, UTS 46).
 
     git-annex percent-encodes such a host, which no resolver knows, so every
-    download of it would fail.
+    download of it would fail. IDNA 2008 keeps ``ß`` and ``ς`` (IDNA 2003 would
+    turn ``faß.de`` into ``fass.de``, another domain).
     """
     try:
-        ascii_host = host.encode("idna").decode("ascii")
-    except UnicodeError as error:
-        raise ValidationError(f"the host name {host!r} cannot be written for DNS") from error
+        ascii_host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except idna.IDNAError as error:
+        raise ValidationError(
+            f"the host name {host!r} cannot be written for DNS ({error})"
+        ) from error
     userinfo, at, hostport = netloc.rpartition("@")
-    lowered = hostport.lower()
-    start = lowered.find(host)
-    if start < 0:
-        raise ValidationError(f"the host name {host!r} cannot be written for DNS")
-    hostport = hostport[:start] + ascii_host + hostport[start + len(host) :]
-    scheme_end = url.index(netloc)
-    return url[:scheme_end] + userinfo + at + hostport + url[scheme_end + len(netloc) :]
+    _name, colon, port = hostport.rpartition(":") if ":" in hostport else (hostport, "", "")
+    start = url.index(netloc)
+    return url[:start] + userinfo + at + ascii_host + colon + port + url[start + len(netloc) :]
 
 
 def _or_list(schemes: Iterable[str]) -> str:

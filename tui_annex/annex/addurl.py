@@ -57,6 +57,9 @@ _RESERVED = {
     "--quiet",
     "-q",
     "--json-exceptions",
+    # The number of jobs is -J's: the window and the stall watchdog count on it.
+    "-J",
+    "--jobs",
 }
 
 
@@ -97,7 +100,11 @@ class AddurlDriver:
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
-        reserved = [opt for opt in options if opt.split("=", 1)[0] in _RESERVED]
+        reserved = [
+            opt
+            for opt in options
+            if opt.split("=", 1)[0] in _RESERVED or (opt.startswith("-J") and opt[2:].isdigit())
+        ]
         if reserved:
             raise ValueError(f"these addurl options are managed by tui-annex: {' '.join(reserved)}")
         self.queue = queue

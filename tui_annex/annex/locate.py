@@ -22,6 +22,19 @@ __all__ = [
     "find_git_annex",
 ]
 
+#: git's variables that choose a repository, a work tree or an index.
+_REPOSITORY_VARIABLES = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+    "GIT_CEILING_DIRECTORIES",
+)
+
 #: The oldest git-annex whose batch modes (addurl --with-files --json-progress
 #: --json-error-messages, metadata and registerurl --batch) behave as tui-annex needs.
 MIN_VERSION = "8.20200226"
@@ -48,6 +61,10 @@ class GitAnnex:
         git itself runs ``git-annex`` for its filters, so every git child needs it on PATH.
         """
         env = dict(os.environ if base is None else base)
+        # A GIT_DIR (or work tree, index...) exported by the user's shell would send our
+        # git commands to another repository than -C names.
+        for name in _REPOSITORY_VARIABLES:
+            env.pop(name, None)
         path = env.get("PATH", os.defpath)
         entries = [entry for entry in path.split(os.pathsep) if entry]
         folder = str(self.directory)
