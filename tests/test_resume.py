@@ -478,3 +478,22 @@ def test_status_and_history_where_tui_annex_never_ran(tmp_path: Path, repo: Path
     for command in ("status", "history"):
         result = run_cli(tmp_path, command, "-C", str(repo))
         assert result.returncode == 0 and "no runs of tui-annex here yet" in result.stdout
+
+
+def test_a_relative_repository_path_finds_its_journal(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("r", 100), "r.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls)).returncode == 0
+    for command in (["history"], ["status"], ["--no-ui"]):
+        args = [*command, "-C", repo.name] + (["urls.txt"] if command == ["--no-ui"] else [])
+        result = subprocess.run(
+            [sys.executable, "-m", "tui_annex", *args],
+            cwd=tmp_path,
+            env=cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr

@@ -348,7 +348,8 @@ class Journal:
         if not path.exists():
             raise JournalError(f"no journal at {path}: tui-annex has not run in this repository")
         try:
-            connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            uri = f"{path.absolute().as_uri()}?mode=ro"
+            connection = sqlite3.connect(uri, uri=True, isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 5000")
             connection.execute("SELECT count(*) FROM runs").fetchone()
         except sqlite3.Error as error:
