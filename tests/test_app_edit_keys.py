@@ -6,7 +6,6 @@ from unittest.mock import patch
 
 from tests.fakes import FakeJob, mixed_logs, mixed_queue
 from tui_annex.items import ItemState
-from tui_annex.options import RunOptions
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
 from tui_annex.ui.screens import ItemDialog
@@ -24,8 +23,7 @@ def notes(app: TuiAnnexApp) -> list[str]:
 async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_logged() -> None:
     job = FakeJob(mixed_queue())
     keys = {"add": "n", "select": "x,m", "remove": "ctrl+r", "no_such": "z"}
-    job.options = RunOptions(keys=keys)  # type: ignore[attr-defined]
-    app = TuiAnnexApp(job)
+    app = TuiAnnexApp(job, keys=keys)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("a")
@@ -203,8 +201,7 @@ async def test_with_a_filter_a_key_acts_on_what_is_shown_not_on_hidden_selected_
 
 async def test_ctrl_c_cannot_be_taken_over_by_the_config_file() -> None:
     job = FakeJob(mixed_queue())
-    job.options = RunOptions(keys={"pause": "ctrl+c", "quit": "q,ctrl+q"})  # type: ignore[attr-defined]
-    app = TuiAnnexApp(job)
+    app = TuiAnnexApp(job, keys={"pause": "ctrl+c", "quit": "q,ctrl+q"})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         app.log_pane.flush()

@@ -273,7 +273,7 @@ def default_log_file() -> Path:
     return folder / time.strftime(f"tui-annex-%Y%m%d-%H%M%S-{os.getpid()}.log")
 
 
-def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = None) -> RunOptions:
+def options_from_args(args: argparse.Namespace) -> RunOptions:
     """Turn parsed arguments into :class:`RunOptions`."""
     if args.resume and args.fresh:
         raise ValueError("--resume and --fresh contradict each other")
@@ -301,7 +301,6 @@ def options_from_args(args: argparse.Namespace, keys: dict[str, str] | None = No
         stall_timeout=args.stall_timeout or None,
         grace=args.grace,
         log_file=args.log_file if args.log_file is not None else default_log_file(),
-        keys=dict(keys or {}),
         journal=not args.no_journal,
         resume="resume" if args.resume else "fresh" if args.fresh else "auto",
         from_run=args.from_run,
@@ -379,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.set_defaults(**_parser_defaults(config))
     args = parser.parse_args(_join_option_values(arguments))
     try:
-        options = options_from_args(args, config.keys)
+        options = options_from_args(args)
         check_version(find_git_annex(options.git_annex))
         job = Job(options)
     except (GitAnnexNotFound, ValueError) as error:
@@ -398,4 +397,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from .ui.app import run_app
 
-    return run_app(job)
+    return run_app(job, keys=config.keys)

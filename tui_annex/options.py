@@ -54,8 +54,6 @@ class RunOptions:
     stall_timeout: float | None = DEFAULT_STALL_TIMEOUT
     """Seconds without data after which a download counts as stalled (None: never)."""
     log_file: Path | None = None
-    keys: dict[str, str] = field(default_factory=dict)
-    """Rebound keys of the app: action name to key(s), from the configuration file."""
     journal: bool = True
     """Keep the journal (in the git folder) that lets a later run resume after any death."""
     resume: str = "auto"

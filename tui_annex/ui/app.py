@@ -66,9 +66,11 @@ class TuiAnnexApp(QueueEditing):
         refresh_hz: float = REFRESH_HZ,
         offer: ResumeOffer | None = None,
         has_input: bool = True,
+        keys: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.job = job
+        self.keys = dict(keys or {})
         self.offer = offer
         """An unfinished run to offer to resume before anything starts."""
         self.has_input = has_input
@@ -414,7 +416,9 @@ def _terminal_alive() -> bool:
     return True
 
 
-def run_app(job: JobLike, *, console: Console | None = None) -> int:
+def run_app(
+    job: JobLike, *, keys: dict[str, str] | None = None, console: Console | None = None
+) -> int:
     """Run the app on ``job``, close it, print the report; return the exit code.
 
     0 all added, 1 some failed or never sent, 2 no valid input, 130 interrupted
@@ -422,7 +426,7 @@ def run_app(job: JobLike, *, console: Console | None = None) -> int:
     """
     offer = job.pending_resume() if isinstance(job, Job) else None
     has_input = not isinstance(job, Job) or bool(job.options.inputs)
-    app = TuiAnnexApp(job, offer=offer, has_input=has_input)
+    app = TuiAnnexApp(job, offer=offer, has_input=has_input, keys=keys)
     try:
         code = app.run()
     finally:

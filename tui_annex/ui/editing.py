@@ -35,6 +35,8 @@ class QueueEditing(App[int]):
     """Keyboard editing of the queue while downloads run (issue 5)."""
 
     job: JobLike
+    keys: dict[str, str]
+    """Rebound keys from the configuration file: action name to key(s)."""
     model: QueueModel
     downloads: DownloadsView
     filter_bar: FilterBar
@@ -53,8 +55,7 @@ class QueueEditing(App[int]):
 
     def apply_keys(self) -> None:
         """Rebind keys from the configuration file (``[keys]``: action name = "key[,key]")."""
-        options = getattr(self.job, "options", None)
-        keys: dict[str, str] = dict(getattr(options, "keys", None) or {})
+        keys = dict(self.keys)
         known = {
             binding.id
             for widget in (self, self.downloads)
