@@ -50,7 +50,7 @@ from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_
 from .redact import redact
 from .retry import backoff, is_transient
 from .session import Session
-from .streams import merge, wait_first
+from .streams import cancel_and_wait, merge, wait_first
 from .validation import check_url, derive_path, normalize_path
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
@@ -257,9 +257,7 @@ class Job:
             finally:
                 annotator.close()
                 if reader is not None and not reader.done():
-                    reader.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reader
+                    await cancel_and_wait(reader)
                     yield LogLine(
                         source="app",
                         level="warning",

@@ -31,7 +31,7 @@ from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLine, ProcessExited
 from .items import ItemState, RunState, StopReport
 from .queue import DownloadQueue
-from .streams import wait_first
+from .streams import cancel_and_wait, wait_first
 from .validation import DEFAULT_SCHEMES
 
 __all__ = ["RunState", "Session"]
@@ -251,9 +251,7 @@ class Session:
                     yield event
         finally:
             if watchdog is not None:
-                watchdog.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watchdog
+                await cancel_and_wait(watchdog)
             self._driver = None
             # git-annex stages only when it exits normally; on any other end (a
             # forced stop, a crash, a consumer that left early) stage what it finished.

@@ -9,7 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["ByteSource", "iter_lines", "merge", "wait_first"]
+__all__ = ["ByteSource", "cancel_and_wait", "iter_lines", "merge", "wait_first"]
 
 
 class _Done:
@@ -134,3 +134,10 @@ async def wait_first(*awaitables: Awaitable[object]) -> None:
         for future in futures:
             future.cancel()
         await asyncio.gather(*futures, return_exceptions=True)
+
+
+async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait until it has finished its cleanup."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

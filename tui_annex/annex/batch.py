@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Literal, Self, TypeVar
 
 from ..defaults import DEFAULT_GRACE
-from ..streams import iter_lines, merge
+from ..streams import cancel_and_wait, iter_lines, merge
 
 T = TypeVar("T")
 
@@ -292,7 +292,7 @@ class BatchProcess:
             await self.terminate()
             raise
         finally:
-            await _cancel_and_wait(drainer)
+            await cancel_and_wait(drainer)
 
     async def _drain(self) -> None:
         """Read and drop whatever output nobody else reads, so the child never blocks."""
@@ -328,12 +328,6 @@ async def _discard(reader: asyncio.StreamReader) -> None:
     with contextlib.suppress(RuntimeError, ConnectionError):
         while await reader.read(1 << 16):
             pass
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def _live_group_members(pgid: int) -> list[int] | None:
