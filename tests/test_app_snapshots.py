@@ -91,3 +91,12 @@ def test_resume_question_with_the_counts(snap_compare: Snap) -> None:
     job = FakeJob(queued_queue(40), state=RunState.IDLE, starts=False)
     app = TuiAnnexApp(job, offer=died_run_offer(), has_input=True)
     assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_rows_and_summary_follow_the_theme(snap_compare: Snap) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+
+    async def light(pilot: Pilot[int]) -> None:
+        pilot.app.theme = "textual-light"
+
+    assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, run_before=light)

@@ -371,3 +371,12 @@ def test_closed_output_streams_cost_nothing_and_never_mix(
         timeout=120,
     )
     assert "standard input is closed" in closed_in.stderr and "Traceback" not in closed_in.stderr
+
+
+def test_an_unknown_theme_is_refused_with_the_names_to_choose_from(tmp_path: Path) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://example.org/a a\n")
+    result = run_cli(tmp_path, "--theme", "no-such-theme", "-C", str(tmp_path / "r"), str(urls))
+    assert result.returncode == 2
+    assert "--theme: no theme 'no-such-theme' (choose from" in result.stderr
+    assert "textual-light" in result.stderr and "Traceback" not in result.stderr

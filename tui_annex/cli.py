@@ -207,6 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--json", action="store_true", help="one JSON object per event (implies --no-ui)"
     )
+    mode.add_argument(
+        "--theme",
+        metavar="NAME",
+        help="the app's colour theme: a Textual theme such as nord, gruvbox, "
+        "textual-light (default: textual-dark)",
+    )
     return parser
 
 
@@ -397,4 +403,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     from .ui.app import run_app
 
-    return run_app(job, keys=config.keys)
+    return run_app(job, keys=config.keys, theme=args.theme)

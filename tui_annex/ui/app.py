@@ -23,6 +23,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from ..defaults import EXIT_USAGE
 from ..events import InputRejected, LogLine, RoundFinished, RoundStarted
 from ..items import DownloadItem, ItemState, RunState
 from ..job import Job
@@ -417,7 +418,11 @@ def _terminal_alive() -> bool:
 
 
 def run_app(
-    job: JobLike, *, keys: dict[str, str] | None = None, console: Console | None = None
+    job: JobLike,
+    *,
+    keys: dict[str, str] | None = None,
+    theme: str | None = None,
+    console: Console | None = None,
 ) -> int:
     """Run the app on ``job``, close it, print the report; return the exit code.
 
@@ -427,6 +432,13 @@ def run_app(
     offer = job.pending_resume() if isinstance(job, Job) else None
     has_input = not isinstance(job, Job) or bool(job.options.inputs)
     app = TuiAnnexApp(job, offer=offer, has_input=has_input, keys=keys)
+    if theme is not None:
+        if theme not in app.available_themes:
+            names = ", ".join(sorted(app.available_themes))
+            print(f"tui-annex: --theme: no theme {theme!r} (choose from {names})", file=sys.stderr)
+            job.close()
+            return EXIT_USAGE
+        app.theme = theme
     try:
         code = app.run()
     finally:

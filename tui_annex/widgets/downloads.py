@@ -7,6 +7,7 @@ the ~30 visible ones cost.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len, set_cell_size
@@ -24,7 +25,7 @@ from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
 
-__all__ = ["DownloadsView", "render_row"]
+__all__ = ["DownloadsView", "RowStyles", "render_row"]
 
 MARKS: dict[ItemState, str] = {
     ItemState.SENT: "↓",
@@ -33,20 +34,57 @@ MARKS: dict[ItemState, str] = {
     ItemState.FAILED: "✗",
     ItemState.INTERRUPTED: "!",
 }
-STATE_STYLES: dict[ItemState, Style] = {
-    ItemState.SENT: Style(color="cyan", bold=True),
-    ItemState.QUEUED: Style(dim=True),
-    ItemState.DONE: Style(color="green"),
-    ItemState.FAILED: Style(color="red", bold=True),
-    ItemState.INTERRUPTED: Style(color="yellow", bold=True),
-}
+
+
+#: The styles of rows drawn without a view (tests, benchmarks): plain terminal colours.
+_SENDING = Style(color="cyan", bold=True)
+_QUEUED = Style(dim=True)
+_DONE = Style(color="green")
+_FAILED = Style(color="red", bold=True)
+_INTERRUPTED = Style(color="yellow", bold=True)
+_MUTED = Style(dim=True)
+_BAR_DONE = Style(color="cyan")
+_BAR_LEFT = Style(color="bright_black")
+_ERROR = Style(color="red")
+_WARNING = Style(color="yellow")
+_MARK = Style(color="black", bgcolor="yellow", bold=True)
+
+
+@dataclass(frozen=True)
+class RowStyles:
+    """The styles a row is drawn with; the view takes them from its theme (component classes)."""
+
+    sending: Style = _SENDING
+    queued: Style = _QUEUED
+    done: Style = _DONE
+    failed: Style = _FAILED
+    interrupted: Style = _INTERRUPTED
+    muted: Style = _MUTED
+    bar_done: Style = _BAR_DONE
+    bar_left: Style = _BAR_LEFT
+    error: Style = _ERROR
+    warning: Style = _WARNING
+    mark: Style = _MARK
+
+    def state(self, state: ItemState) -> Style:
+        """The style of an item's state mark."""
+        return {
+            ItemState.SENT: self.sending,
+            ItemState.QUEUED: self.queued,
+            ItemState.DONE: self.done,
+            ItemState.FAILED: self.failed,
+            ItemState.INTERRUPTED: self.interrupted,
+        }[state]
+
+
+#: Styles for rows drawn without a view (tests, benchmarks).
+PLAIN_ROW_STYLES = RowStyles()
 PLAIN = Style()
-DIM = Style(dim=True)
-BAR_DONE = Style(color="cyan")
-BAR_LEFT = Style(color="bright_black")
-ERROR = Style(color="red")
-WARNING = Style(color="yellow")
-SELECTED = Style(color="black", bgcolor="yellow", bold=True)
+
+#: The view's component classes, one per field of :class:`RowStyles`.
+ROW_COMPONENTS = {
+    f"downloads--{name.replace('_', '-')}": name for name in RowStyles.__dataclass_fields__
+}
 
 BAR = 20
 BYTES = 19
@@ -77,31 +115,41 @@ def _fit_path(path: str, width: int) -> str:
     return set_cell_size("…" + kept, width)
 
 
-def _bar(item: DownloadItem) -> list[Segment]:
+def _bar(item: DownloadItem, styles: RowStyles) -> list[Segment]:
     if not item.total:
-        return [Segment(_fit("size unknown", BAR), DIM)]
+        return [Segment(_fit("size unknown", BAR), styles.muted)]
     filled = min(BAR, int(BAR * item.bytes_done / item.total))
-    return [Segment("━" * filled, BAR_DONE), Segment("━" * (BAR - filled), BAR_LEFT)]
+    return [
+        Segment("━" * filled, styles.bar_done),
+        Segment("━" * (BAR - filled), styles.bar_left),
+    ]
 
 
-def render_row(item: DownloadItem, width: int, *, selected: bool = False) -> list[Segment]:
+def render_row(
+    item: DownloadItem,
+    width: int,
+    *,
+    selected: bool = False,
+    styles: RowStyles = PLAIN_ROW_STYLES,
+) -> list[Segment]:
     """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end).
 
     The first cell is the selection mark: ``▌`` on a selected row, blank otherwise.
     """
-    segments = _row_segments(item, width - 1)
-    segments.insert(0, Segment("▌", SELECTED) if selected else Segment(" "))
+    segments = _row_segments(item, width - 1, styles)
+    segments.insert(0, Segment("▌", styles.mark) if selected else Segment(" "))
     return list(Segment.adjust_line_length(segments, width))
 
 
-def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
-    style = STATE_STYLES[item.state]
+def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Segment]:
+    style = styles.state(item.state)
+    dim = styles.muted
     path_width = max(width - 2 - 1 - RIGHT, 10)
     segments = [
         # The gap shares the mark's style: SVG renderers squeeze a span's leading space.
         Segment(MARKS[item.state] + " ", style),
         Segment(
-            _fit_path(item.path, path_width), PLAIN if item.state is not ItemState.QUEUED else DIM
+            _fit_path(item.path, path_width), PLAIN if item.state is not ItemState.QUEUED else dim
         ),
         Segment(" "),
     ]
@@ -109,7 +157,7 @@ def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
     if item.state is ItemState.SENT:
         size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
         segments += [
-            *_bar(item),
+            *_bar(item, styles),
             Segment(" " + _fit(size, BYTES, right=True)),
             Segment(" " + _fit(human_speed(item.speed), SPEED, right=True), style),
             Segment(" " + _fit(human_duration(item.eta), ETA, right=True)),
@@ -118,27 +166,43 @@ def _row_segments(item: DownloadItem, width: int) -> list[Segment]:
         size = human_bytes(item.total) if item.total is not None else ""
         size_width = min(9, rest)
         segments += [
-            Segment(_fit(item.key or item.note or "added", rest - size_width), DIM),
+            Segment(_fit(item.key or item.note or "added", rest - size_width), dim),
             Segment(_fit(size, size_width, right=True)),
         ]
     elif item.state is ItemState.FAILED:
         message = item.errors[0] if item.errors else (item.note or "failed")
-        segments.append(Segment(_fit(" ".join(message.split()), rest), ERROR))
+        segments.append(Segment(_fit(" ".join(message.split()), rest), styles.error))
     elif item.state is ItemState.INTERRUPTED:
         text = f"interrupted at {human_bytes(item.bytes_done)}; outcome unknown"
-        segments.append(Segment(_fit(text, rest), WARNING))
+        segments.append(Segment(_fit(text, rest), styles.warning))
     else:
         text = "queued" if item.attempts == 0 else f"queued again (attempt {item.attempts + 1})"
-        segments.append(Segment(_fit(text, rest), DIM))
+        segments.append(Segment(_fit(text, rest), dim))
     return segments
 
 
 class DownloadsView(ScrollView, can_focus=True):
     """Every item of the queue, grouped by state, with a keyboard cursor."""
 
-    COMPONENT_CLASSES = {"downloads--cursor", "downloads--empty", "downloads--selected"}
+    COMPONENT_CLASSES = {
+        "downloads--cursor",
+        "downloads--empty",
+        "downloads--selected",
+        *ROW_COMPONENTS,
+    }
     DEFAULT_CSS = """
     DownloadsView { height: 1fr; overflow-x: hidden; }
+    DownloadsView > .downloads--sending { color: $primary-lighten-2; text-style: bold; }
+    DownloadsView > .downloads--queued { text-style: dim; }
+    DownloadsView > .downloads--done { color: $success; }
+    DownloadsView > .downloads--failed { color: $error; text-style: bold; }
+    DownloadsView > .downloads--interrupted { color: $warning; text-style: bold; }
+    DownloadsView > .downloads--muted { text-style: dim; }
+    DownloadsView > .downloads--bar-done { color: $primary-lighten-2; }
+    DownloadsView > .downloads--bar-left { color: $panel-lighten-3; }
+    DownloadsView > .downloads--error { color: $error; }
+    DownloadsView > .downloads--warning { color: $warning; }
+    DownloadsView > .downloads--mark { color: $background; background: $warning; text-style: bold; }
     DownloadsView > .downloads--cursor { background: $accent 40%; }
     DownloadsView:focus > .downloads--cursor { background: $accent 70%; }
     DownloadsView > .downloads--selected { background: $warning 20%; }
@@ -254,12 +318,21 @@ class DownloadsView(ScrollView, can_focus=True):
         if item is None:
             return Strip.blank(width, base)
         selected = item.id in self.marked
-        strip = Strip(render_row(item, width, selected=selected), width)
+        strip = Strip(render_row(item, width, selected=selected, styles=self.row_styles()), width)
         if selected:
             strip = strip.apply_style(self.get_component_rich_style("downloads--selected"))
         if row == self.cursor:
             strip = strip.apply_style(self.get_component_rich_style("downloads--cursor"))
         return strip.apply_style(base)
+
+    def row_styles(self) -> RowStyles:
+        """The row styles of the current theme (its component classes)."""
+        return RowStyles(
+            **{
+                field: self.get_component_rich_style(name, partial=True)
+                for name, field in ROW_COMPONENTS.items()
+            }
+        )
 
     def watch_cursor(self, old: int, new: int) -> None:
         rows = len(self.model.order)

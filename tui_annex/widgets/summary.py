@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -12,37 +15,51 @@ from .model import Totals
 __all__ = ["STATE_LABELS", "SummaryLine", "summary_text"]
 
 STATE_LABELS: dict[RunState, tuple[str, str]] = {
-    RunState.IDLE: ("starting", "dim"),
-    RunState.RUNNING: ("running", "bold green"),
-    RunState.PAUSED: ("paused", "bold yellow"),
-    RunState.DRAINING: ("draining", "bold yellow"),
-    RunState.STOPPING: ("stopping", "bold red"),
-    RunState.FINISHED: ("finished", "bold blue"),
+    RunState.IDLE: ("starting", "muted"),
+    RunState.RUNNING: ("running", "good"),
+    RunState.PAUSED: ("paused", "warn"),
+    RunState.DRAINING: ("draining", "warn"),
+    RunState.STOPPING: ("stopping", "bad"),
+    RunState.FINISHED: ("finished", "over"),
+}
+
+#: The summary's colours by role, as plain terminal colours; the widget takes its theme's.
+PLAIN_PALETTE: dict[str, Style | str] = {
+    "muted": "dim",
+    "good": "green",
+    "warn": "yellow",
+    "bad": "red",
+    "over": "blue",
+    "active": "cyan",
 }
 
 
-def summary_text(totals: Totals, state: RunState) -> Text:
+def summary_text(
+    totals: Totals, state: RunState, palette: Mapping[str, Style | str] = PLAIN_PALETTE
+) -> Text:
     """One line: run state, counts by state, bytes, speed and ETA of what is in flight."""
     counts = totals.counts
-    label, style = STATE_LABELS[state]
-    text = Text.assemble((f" {label.upper()} ", f"reverse {style}"), " ")
+    label, role = STATE_LABELS[state]
+    badge = Style.parse("reverse bold") + _style(palette[role])
+    text = Text.assemble((f" {label.upper()} ", badge), " ")
     failed = counts[ItemState.FAILED]
     interrupted = counts[ItemState.INTERRUPTED]
-    parts: list[tuple[str, str]] = [
-        (f"{counts[ItemState.DONE]} done", "green"),
-        (f"{failed} failed", "red" if failed else "dim"),
+    dim = palette["muted"]
+    parts: list[tuple[str, Style | str]] = [
+        (f"{counts[ItemState.DONE]} done", palette["good"]),
+        (f"{failed} failed", palette["bad"] if failed else dim),
     ]
     if interrupted:
-        parts.append((f"{interrupted} interrupted", "yellow"))
+        parts.append((f"{interrupted} interrupted", palette["warn"]))
     parts += [
-        (f"{counts[ItemState.SENT]} in flight", "cyan"),
+        (f"{counts[ItemState.SENT]} in flight", palette["active"]),
         (f"{counts[ItemState.QUEUED]} queued", ""),
     ]
     text.append(f"{totals.items} files: ", "bold")
     # Gaps end the previous span rather than start the next: SVG renderers squeeze leading spaces.
     for position, (part, part_style) in enumerate(parts):
         text.append(part, part_style)
-        text.append(", " if position < len(parts) - 1 else " ", "dim")
+        text.append(", " if position < len(parts) - 1 else " ", dim)
     done, total = human_bytes(totals.bytes_done), human_bytes(totals.bytes_total)
     if done.split()[-1] == total.split()[-1]:
         size = f"{done.split()[0]}/{total}"
@@ -53,23 +70,34 @@ def summary_text(totals: Totals, state: RunState) -> Text:
     elif totals.unknown_sizes:
         # Sizes are known only once git-annex reports them: the total is a lower bound.
         size += "+"
-    text.append("│ ", "dim")
+    text.append("│ ", dim)
     text.append(size + " ")
     speed = human_speed(totals.speed)
     if speed:
-        text.append("│ ", "dim")
-        text.append(speed + " ", "cyan")
+        text.append("│ ", dim)
+        text.append(speed + " ", palette["active"])
     if totals.eta is not None:
-        text.append("│ ", "dim")
+        text.append("│ ", dim)
         text.append(f"ETA {human_duration(totals.eta)}")
     return text
+
+
+def _style(style: Style | str) -> Style:
+    return style if isinstance(style, Style) else Style.parse(style)
 
 
 class SummaryLine(Static):
     """The one-line summary at the top; :meth:`show` redraws it only when its text changed."""
 
+    COMPONENT_CLASSES = {f"summary--{role}" for role in PLAIN_PALETTE}
     DEFAULT_CSS = """
     SummaryLine { height: 1; background: $panel; }
+    SummaryLine > .summary--muted { text-style: dim; }
+    SummaryLine > .summary--good { color: $success; }
+    SummaryLine > .summary--warn { color: $warning; }
+    SummaryLine > .summary--bad { color: $error; }
+    SummaryLine > .summary--over { color: $primary; }
+    SummaryLine > .summary--active { color: $primary-lighten-2; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -78,7 +106,11 @@ class SummaryLine(Static):
 
     def show(self, totals: Totals, state: RunState) -> None:
         """Show these totals and this run state."""
-        text = summary_text(totals, state)
+        palette = {
+            role: self.get_component_rich_style(f"summary--{role}", partial=True)
+            for role in PLAIN_PALETTE
+        }
+        text = summary_text(totals, state, palette)
         if text.markup != self._last:
             self._last = text.markup
             self.update(text)
