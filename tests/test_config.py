@@ -64,3 +64,16 @@ def test_a_broken_config_file_stops_the_command_with_exit_2(tmp_path: Path) -> N
     config.write_text("[defaults]\nwho = 1\n")
     result = run_cli(tmp_path, "--config", str(config), "--no-ui", "-")
     assert result.returncode == 2 and "who: unknown option" in result.stderr
+
+
+def test_numbers_from_the_config_file_are_checked_as_on_the_command_line(tmp_path: Path) -> None:
+    from tests.cli_helpers import run_cli
+
+    config = tmp_path / "c.toml"
+    config.write_text("[defaults]\nstall-timeout = -1\n")
+    result = run_cli(tmp_path, "--config", str(config), "--no-ui", "x.txt")
+    assert result.returncode == 2
+    assert "[defaults] stall-timeout: must be a number of seconds" in result.stderr
+    config.write_text('[defaults]\njobs = 100000\ntheme = "nord"\n')
+    result = run_cli(tmp_path, "--config", str(config), "--no-ui", "x.txt")
+    assert result.returncode == 2 and "[defaults] jobs: at most 256" in result.stderr

@@ -323,7 +323,22 @@ def _config_argument(arguments: list[str]) -> Path | None:
 
 
 def _parser_defaults(config: Config) -> dict[str, Any]:
+    """The configuration file's defaults, checked as the same options on the command line."""
     defaults = dict(config.defaults)
+    checks = {
+        "jobs": _jobs,
+        "retries": _retries,
+        "grace": _seconds,
+        "stall_timeout": _timeout,
+        "retry_wait": _seconds,
+    }
+    for name, check in checks.items():
+        if name in defaults:
+            try:
+                defaults[name] = check(str(defaults[name]))
+            except argparse.ArgumentTypeError as error:
+                option = name.replace("_", "-")
+                raise ConfigError(f"{config.path}: [defaults] {option}: {error}") from error
     for name in ("failures", "log_file"):
         if name in defaults:
             defaults[name] = Path(defaults[name]).expanduser()
@@ -381,7 +396,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
-    parser.set_defaults(**_parser_defaults(config))
+    try:
+        parser.set_defaults(**_parser_defaults(config))
+    except ConfigError as error:
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(_join_option_values(arguments))
     try:
         options = options_from_args(args)

@@ -48,7 +48,9 @@ DEFAULT_TYPES: dict[str, type | tuple[type, ...]] = {
     "log-file": str,
     "grace": (int, float),
     "stall-timeout": (int, float),
+    "retry-wait": (int, float),
     "no-ui": bool,
+    "theme": str,
 }
 
 
