@@ -243,3 +243,17 @@ def test_forgotten_done_items_leave_the_queue_but_stay_in_the_report() -> None:
     assert list(queue.forgotten) == [first]
     with pytest.raises(ValidationError, match="already downloads"):
         queue.add(U + "again", "a")
+
+
+async def test_a_change_made_before_the_waiter_first_runs_is_not_missed() -> None:
+    import asyncio
+
+    from tui_annex.streams import wait_first
+
+    queue = DownloadQueue()
+    never = asyncio.Event()
+    # wait_first wraps what it gets in tasks that run only on the next loop turn; the queue
+    # is closed before that turn, as another task may do while the feeder goes to sleep.
+    waiting = asyncio.ensure_future(wait_first(queue.wait_changed(), never.wait()))
+    queue.close()
+    await asyncio.wait_for(waiting, 5)

@@ -477,14 +477,18 @@ class DownloadQueue:
         item.finished_at = time.time()
         self._changed(item.id)
 
-    async def wait_changed(self) -> None:
-        """Wait until the queue changes in a way that may matter to the feeder."""
+    def wait_changed(self) -> asyncio.Future[None]:
+        """A future done at the next change that may matter to the feeder.
+
+        It is registered when this is called, not when it is first awaited: a
+        coroutine wrapped in a task would register only once the task runs, and
+        a change made in between (the queue closed by another task) would be
+        missed, leaving the feeder asleep for good.
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.add(future)
-        try:
-            await future
-        finally:
-            self._waiters.discard(future)
+        future.add_done_callback(self._waiters.discard)
+        return future
 
     # -- helpers ----------------------------------------------------------------------
 
