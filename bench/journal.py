@@ -24,8 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from local_server import fresh_repo, server_process
+
 from tui_annex.annex.locate import GitAnnex, find_git_annex
-from tui_annex.demo import make_demo_repo
 from tui_annex.events import ItemFinished, ItemInterrupted
 from tui_annex.journal import Journal
 from tui_annex.session import Session
@@ -40,10 +41,6 @@ for raw in sys.stdin:
                           "error-messages": []}) + "\\n")
     out.flush()
 """
-
-
-def fresh_repo(root: Path, annex: GitAnnex) -> Path:
-    return make_demo_repo(Path(tempfile.mkdtemp(dir=root)) / "repo", annex)
 
 
 def command(repo: Path, listing: Path, jobs: int, *extra: str) -> float:
@@ -90,52 +87,40 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=5)
     args = parser.parse_args()
     annex = find_git_annex()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tui_annex.demo_server"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdin is not None
-    origin = server.stdout.readline().strip()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            real_ratios, real_with, real_without = [], [], []
-            for pair in range(args.pairs):
-                listing = root / f"urls-{pair}.txt"
-                listing.write_text(
-                    "".join(
-                        f"{origin}/file/p{pair}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin\n"
-                        for i in range(args.files)
-                    )
+    with server_process() as origin, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        real_ratios, real_with, real_without = [], [], []
+        for pair in range(args.pairs):
+            listing = root / f"urls-{pair}.txt"
+            listing.write_text(
+                "".join(
+                    f"{origin}/file/p{pair}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin\n"
+                    for i in range(args.files)
                 )
-                order = [True, False] if pair % 2 == 0 else [False, True]
-                times = {}
-                for journal in order:
-                    extra = () if journal else ("--no-journal",)
-                    times[journal] = command(fresh_repo(root, annex), listing, args.jobs, *extra)
-                real_with.append(times[True])
-                real_without.append(times[False])
-                real_ratios.append(times[True] / times[False])
-            script = root / "stand-in-git-annex"
-            script.write_text(f"#!{sys.executable}\n{STAND_IN}")
-            script.chmod(0o755)
-            stand_in = GitAnnex(script)
-            big_ratios, big_with, big_without = [], [], []
-            for pair in range(max(args.pairs // 2, 1)):
-                order = [True, False] if pair % 2 == 0 else [False, True]
-                times = {}
-                for journal in order:
-                    repo = fresh_repo(root, annex)
-                    book = repo / ".git" / "tui-annex" / "journal.sqlite" if journal else None
-                    times[journal] = asyncio.run(stand_in_run(repo, stand_in, args.items, book))
-                big_with.append(times[True])
-                big_without.append(times[False])
-                big_ratios.append(times[True] / times[False])
-    finally:
-        server.stdin.close()
-        server.wait()
+            )
+            order = [True, False] if pair % 2 == 0 else [False, True]
+            times = {}
+            for journal in order:
+                extra = () if journal else ("--no-journal",)
+                times[journal] = command(fresh_repo(root, annex), listing, args.jobs, *extra)
+            real_with.append(times[True])
+            real_without.append(times[False])
+            real_ratios.append(times[True] / times[False])
+        script = root / "stand-in-git-annex"
+        script.write_text(f"#!{sys.executable}\n{STAND_IN}")
+        script.chmod(0o755)
+        stand_in = GitAnnex(script)
+        big_ratios, big_with, big_without = [], [], []
+        for pair in range(max(args.pairs // 2, 1)):
+            order = [True, False] if pair % 2 == 0 else [False, True]
+            times = {}
+            for journal in order:
+                repo = fresh_repo(root, annex)
+                book = repo / ".git" / "tui-annex" / "journal.sqlite" if journal else None
+                times[journal] = asyncio.run(stand_in_run(repo, stand_in, args.items, book))
+            big_with.append(times[True])
+            big_without.append(times[False])
+            big_ratios.append(times[True] / times[False])
     print(
         f"{args.files} files of {args.size} bytes, -J{args.jobs}, tui-annex --no-ui, "
         f"{args.pairs} interleaved pairs"

@@ -21,13 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from local_server import fresh_repo, server_process
+
 from tui_annex.annex.locate import GitAnnex, find_git_annex
-from tui_annex.demo import make_demo_repo
 from tui_annex.session import Session
-
-
-def fresh_repo(root: Path, annex: GitAnnex) -> Path:
-    return make_demo_repo(Path(tempfile.mkdtemp(dir=root)) / "repo", annex)
 
 
 def baseline(repo: Path, annex: GitAnnex, lines: list[str], jobs: int, *extra: str) -> float:
@@ -83,34 +80,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     annex = find_git_annex()
-    # The server runs in a process of its own: sharing this process's GIL with
-    # the engine would slow both and make the comparison unfair.
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tui_annex.demo_server"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stdout is not None and server.stdin is not None
-    origin = server.stdout.readline().strip()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            base, progress, ours, whole = [], [], [], []
-            for round_ in range(args.rounds):
-                lines = [
-                    f"{origin}/file/r{round_}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin"
-                    for i in range(args.files)
-                ]
-                base.append(baseline(fresh_repo(root, annex), annex, lines, args.jobs))
-                progress.append(
-                    baseline(fresh_repo(root, annex), annex, lines, args.jobs, "--json-progress")
-                )
-                ours.append(asyncio.run(engine(fresh_repo(root, annex), annex, lines, args.jobs)))
-                whole.append(command(fresh_repo(root, annex), lines, args.jobs))
-    finally:
-        server.stdin.close()
-        server.wait()
+    with server_process() as origin, tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        base, progress, ours, whole = [], [], [], []
+        for round_ in range(args.rounds):
+            lines = [
+                f"{origin}/file/r{round_}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin"
+                for i in range(args.files)
+            ]
+            base.append(baseline(fresh_repo(root, annex), annex, lines, args.jobs))
+            progress.append(
+                baseline(fresh_repo(root, annex), annex, lines, args.jobs, "--json-progress")
+            )
+            ours.append(asyncio.run(engine(fresh_repo(root, annex), annex, lines, args.jobs)))
+            whole.append(command(fresh_repo(root, annex), lines, args.jobs))
     b, o, w = statistics.median(base), statistics.median(ours), statistics.median(whole)
     p = statistics.median(progress)
     print(f"{args.files} files of {args.size} bytes, -J{args.jobs}, median of {args.rounds} rounds")

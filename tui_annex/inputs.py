@@ -337,6 +337,18 @@ class _ChunkSource:
         return await anext(self._chunks, b"")
 
 
+def _parsers(
+    fmt: str, url_column: str, path_column: str, metadata_columns: Iterable[str]
+) -> tuple[_TableParser | None, Callable[[str, str, int], InputRecord | Rejection | None]]:
+    """The table parser (CSV/TSV) or the line parser (text, JSON Lines) of a format."""
+    if fmt in ("csv", "tsv"):
+        table = _TableParser(
+            "," if fmt == "csv" else "\t", url_column, path_column, metadata_columns
+        )
+        return table, parse_text
+    return None, parse_json if fmt == "jsonl" else parse_text
+
+
 def drop_finished_lines(
     name: str,
     finished: Callable[[InputRecord], bool],
@@ -357,14 +369,10 @@ def drop_finished_lines(
     read, refused lines, comments, a CSV header. Return how many lines were
     dropped. For ``-F`` naming an input.
     """
-    fmt = detect_format(name, input_format)
     source = "<stdin>" if name == "-" else name
-    table = (
-        _TableParser("," if fmt == "csv" else "\t", url_column, path_column, metadata_columns)
-        if fmt in ("csv", "tsv")
-        else None
+    table, parse = _parsers(
+        detect_format(name, input_format), url_column, path_column, metadata_columns
     )
-    parse = parse_json if fmt == "jsonl" else parse_text
     target = Path(name) if path is None else path
     kept: list[bytes] = []
     held: list[bytes] = []  # the lines of a CSV record still open (a quoted newline)
@@ -421,14 +429,10 @@ async def read_records(
     stdin: BinaryIO | None = None,
 ) -> AsyncGenerator[InputRecord | Rejection, None]:
     """Yield the records of input ``name`` (``-``: standard input) as they are read."""
-    fmt = detect_format(name, input_format)
     source = "<stdin>" if name == "-" else name
-    table = (
-        _TableParser("," if fmt == "csv" else "\t", url_column, path_column, metadata_columns)
-        if fmt in ("csv", "tsv")
-        else None
+    table, parse = _parsers(
+        detect_format(name, input_format), url_column, path_column, metadata_columns
     )
-    parse = parse_json if fmt == "jsonl" else parse_text
     if name == "-":
         given = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
         if given is None:
