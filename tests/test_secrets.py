@@ -45,3 +45,22 @@ def test_credentials_never_reach_the_output_or_the_log_and_the_download_still_wo
 def test_a_password_holding_an_at_sign_is_masked_whole() -> None:
     assert redact("fetch https://dave:p@ss@host/x") == "fetch https://dave:***@host/x"
     assert redact("see https://host/a@b") == "see https://host/a@b"
+
+
+def test_the_details_of_an_item_mask_credentials_in_every_url() -> None:
+    from rich.console import Console
+
+    from tui_annex.items import DownloadItem
+    from tui_annex.ui.screens.details import details_table
+
+    item = DownloadItem(
+        id=1,
+        url="https://ann:s3cret@host/a",
+        path="a",
+        extra_urls=("https://bob:hunter2@mirror/a",),
+    )
+    console = Console(width=120, record=True)
+    console.print(details_table(item))
+    shown = console.export_text()
+    assert "s3cret" not in shown and "hunter2" not in shown
+    assert "ann:***@host" in shown and "bob:***@mirror" in shown

@@ -63,8 +63,19 @@ class LogEntry:
 class LogPane(ScrollView, can_focus=True):
     """A bounded, level-filtered log drawn with the line API."""
 
+    COMPONENT_CLASSES = {
+        *(f"log-pane--tag-{tag}" for tag in TAG_STYLES),
+        *(f"log-pane--text-{level}" for level in TEXT_STYLES),
+    }
     DEFAULT_CSS = """
     LogPane { height: 10; border-top: solid $primary; overflow-x: hidden; }
+    LogPane > .log-pane--tag-stderr { color: $secondary-lighten-2; }
+    LogPane > .log-pane--tag-info { color: $primary-lighten-2; }
+    LogPane > .log-pane--tag-warning { color: $warning; text-style: bold; }
+    LogPane > .log-pane--tag-error { color: $error; text-style: bold; }
+    LogPane > .log-pane--tag-input { color: $warning; text-style: bold; }
+    LogPane > .log-pane--text-warning { color: $warning; }
+    LogPane > .log-pane--text-error { color: $error; }
     """
 
     min_level: reactive[Level] = reactive[Level]("info")
@@ -131,8 +142,11 @@ class LogPane(ScrollView, can_focus=True):
         room = max(width - TAG_WIDTH, 0)
         if cell_len(text) > room:
             text = set_cell_size(text, max(room - 1, 0)) + "…"
+        # The theme's colours (component classes); TAG_STYLES/TEXT_STYLES name them.
+        tag = self.get_component_rich_style(f"log-pane--tag-{entry.tag}", partial=True)
+        level = self.get_component_rich_style(f"log-pane--text-{entry.level}", partial=True)
         segments = [
-            Segment(f"{entry.tag:<{TAG_WIDTH - 1}} ", TAG_STYLES[entry.tag]),
-            Segment(set_cell_size(text, room), TEXT_STYLES[entry.level]),
+            Segment(f"{entry.tag:<{TAG_WIDTH - 1}} ", tag),
+            Segment(set_cell_size(text, room), level),
         ]
         return Strip(segments, width).apply_style(base)
