@@ -398,11 +398,6 @@ class Job:
             return True
         return None
 
-    @property
-    def queue_root(self) -> Path:
-        """The repository's folder."""
-        return self.session.repo_path
-
     def _retry(self, event: ItemFinished) -> LogLine | None:
         """Try a transient failure again after a growing pause, while it has retries left.
 

@@ -36,6 +36,7 @@ __all__ = [
     "lock_repository",
     "process_start_time",
     "set_aside",
+    "when",
 ]
 
 #: The journal's folder inside the git directory, and its file name there.
@@ -688,7 +689,7 @@ def lock_repository(folder: Path) -> int:
             finally:
                 journal.close()
             if live:
-                who = f" (pid {live[0].pid}, since {_when(live[0].started)})"
+                who = f" (pid {live[0].pid}, since {when(live[0].started)})"
         raise JournalBusy(
             f"another tui-annex is running in this repository{who}; see `tui-annex status`"
         ) from None
@@ -747,5 +748,6 @@ def _journal_item(row: Any) -> JournalItem:
     return JournalItem(**fields)
 
 
-def _when(at: float) -> str:
+def when(at: float) -> str:
+    """A run's time as the journal's messages show it: ``2026-11-22 03:29``."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))

@@ -10,7 +10,6 @@ the index, so the report never says "done" for a file git does not track.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from .journal import (
     JournalItem,
     RunRecord,
     process_start_time,
+    when,
 )
 from .queue import DownloadQueue
 from .validation import ValidationError
@@ -60,7 +60,7 @@ class ResumeOffer:
         """One sentence for the user."""
         how = "died" if self.run.died else "was stopped"
         return (
-            f"run {self.run.id} ({_when(self.run.started)}) {how}: {self.done} added, "
+            f"run {self.run.id} ({when(self.run.started)}) {how}: {self.done} added, "
             f"{self.left} left ({self.in_flight} in flight), {self.failed} failed"
         )
 
@@ -271,7 +271,3 @@ async def settle_added(
         )
         queue.mark_finished(item, success=False, key=item.key, errors=(why,), note=None)
     return settled
-
-
-def _when(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
