@@ -33,19 +33,19 @@ async def measure(items: int, rounds: int) -> tuple[list[float], list[float]]:
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         sent = [item for item in (queue.take_next() for _ in range(8)) if item is not None]
-        app.tick()
+        app.main.tick()
         for round_number in range(rounds):
             for offset, item in enumerate(sent):
                 queue.mark_progress(item, round_number * 1000 + offset, 10**6)
             started = time.perf_counter()
-            app.tick()
+            app.main.tick()
             progress.append(time.perf_counter() - started)
         pending = queue.pending()
         for round_number in range(max(rounds // 6, 3)):
             queue.move_to_top([pending[-1 - round_number].id])
-            app.model._last_rebuild = 0.0  # measure the rebuild itself, not its rate limit
+            app.main.model._last_rebuild = 0.0  # measure the rebuild itself, not its rate limit
             started = time.perf_counter()
-            app.tick()
+            app.main.tick()
             reorder.append(time.perf_counter() - started)
     return progress, reorder
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished, RoundStarted
 from tui_annex.items import ItemState, RunState
+from tui_annex.job import exit_status
 from tui_annex.journal import RunRecord
 from tui_annex.queue import DownloadQueue
 from tui_annex.recovery import ResumeOffer
@@ -53,6 +54,7 @@ class FakeJob:
         self.closed = False
         self.stops: list[bool] = []
         self._ended = asyncio.Event()
+        self.last_round: RoundFinished | None = None
 
     @property
     def session(self) -> FakeSession:
@@ -91,13 +93,22 @@ class FakeJob:
         await self._finish.wait()
         self._session.state = RunState.FINISHED
         report = self._queue.report()
-        yield RoundFinished(
+        self.last_round = RoundFinished(
             done=len(report.done),
             failed=len(report.failed),
             interrupted=len(report.interrupted),
             unsent=len(report.unsent),
             rejected=len(self._rejected),
-            exit_code=130 if self.interrupted else (0 if report.complete else 1),
+            exit_code=0 if report.complete else 1,
+        )
+        yield self.last_round
+
+    def exit_code(self) -> int:
+        return exit_status(
+            self.last_round,
+            interrupted=self.interrupted,
+            refused=False,
+            pending=self._queue.has_pending(),
         )
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from tests.fakes import FakeJob, mixed_logs, mixed_queue
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.queue_screen import QueueScreen
 from tui_annex.ui.screens import ItemDialog
 from tui_annex.validation import derive_path
 from tui_annex.widgets import FilterBar, QueueModel
@@ -33,15 +34,15 @@ async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_lo
         await pilot.press("escape")
         assert not isinstance(app.screen, ItemDialog)
         await pilot.press(*["down"] * 4, "x", "m")
-        assert len(app.downloads.marked) == 2
+        assert len(app.main.downloads.marked) == 2
         # The hidden binding that explains a refusal moves with its action.
         await pilot.press("escape", "home", "d", "ctrl+r")
         await pilot.pause()
         assert [n for n in notes(app) if "cannot be removed" in n] == [
             "raw/part-009.dat: already sent to git-annex; it cannot be removed"
         ]
-        app.log_pane.flush()
-        assert any("no_such: no such action" in entry.text for entry in app.log_pane.entries)
+        app.main.log_pane.flush()
+        assert any("no_such: no such action" in entry.text for entry in app.main.log_pane.entries)
 
 
 async def test_filter_shows_matching_rows_the_summary_counts_all_and_escape_clears() -> None:
@@ -51,14 +52,14 @@ async def test_filter_shows_matching_rows_the_summary_counts_all_and_escape_clea
         await pilot.pause()
         await pilot.press("slash", *"Images/", "enter")
         await pilot.pause()
-        paths = [job.queue.get(i).path for i in app.model.order]
+        paths = [job.queue.get(i).path for i in app.main.model.order]
         assert paths and all(path.startswith("images/") for path in paths)
-        assert "30 files" in str(app.summary.render())
+        assert "30 files" in str(app.main.summary.render())
         assert "10 of 30 shown" in str(app.query_one(FilterBar).count.render())
-        assert app.focused is app.downloads, "enter goes back to the list"
+        assert app.focused is app.main.downloads, "enter goes back to the list"
         await pilot.press("escape")
         await pilot.pause()
-        assert len(app.model.order) == 30 and not app.query_one(FilterBar).shown
+        assert len(app.main.model.order) == 30 and not app.query_one(FilterBar).shown
 
 
 def test_a_filter_on_a_large_queue_waits_for_the_models_rebuild_pace() -> None:
@@ -87,18 +88,18 @@ async def test_selected_items_that_get_sent_leave_the_selection_with_a_note() ->
         await pilot.pause()
         # Rows 0-3 are in flight; the next two are the first queued items.
         await pilot.press(*["down"] * 4, "space", "space")
-        marked = set(app.downloads.marked)
+        marked = set(app.main.downloads.marked)
         assert len(marked) == 2
         taken = queue.take_next()
         assert taken is not None and taken.id in marked
-        app.tick()
+        app.main.tick()
         await pilot.pause()
-        assert app.downloads.marked == marked - {taken.id}
+        assert app.main.downloads.marked == marked - {taken.id}
         assert "1 selected item(s) were sent to git-annex and left the selection" in notes(app)
         # A sent item cannot be selected; the user is told why.
         await pilot.press("home", "space")
         await pilot.pause()
-        assert len(app.downloads.marked) == 1
+        assert len(app.main.downloads.marked) == 1
         assert any("already sent to git-annex; only queued" in n for n in notes(app))
 
 
@@ -107,10 +108,10 @@ async def test_r_retries_the_selected_failed_items_and_d_refuses_an_item_in_flig
     app = TuiAnnexApp(FakeJob(queue))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        failed = [i for i in app.model.order if queue.get(i).state is ItemState.FAILED]
-        first_failed = app.model.index[failed[0]]
+        failed = [i for i in app.main.model.order if queue.get(i).state is ItemState.FAILED]
+        first_failed = app.main.model.index[failed[0]]
         await pilot.press(*["down"] * first_failed, "space", "space")
-        assert app.downloads.marked == set(failed)
+        assert app.main.downloads.marked == set(failed)
         await pilot.press("r")
         await pilot.pause()
         assert all(queue.get(i).state is ItemState.QUEUED for i in failed)
@@ -175,7 +176,7 @@ def test_a_url_with_a_broken_host_is_refused_in_the_dialog_not_a_crash() -> None
             await pilot.press("a", *"http://[")
             await pilot.pause()
             assert isinstance(app.screen, ItemDialog)
-            assert app.error is None and app.is_running
+            assert app.status.error is None and app.is_running
 
     import asyncio
 
@@ -189,7 +190,7 @@ async def test_with_a_filter_a_key_acts_on_what_is_shown_not_on_hidden_selected_
         await pilot.pause()
         queued = [item for item in job.queue.pending()]
         first, second, shown = queued[0], queued[1], queued[-1]
-        app.downloads.marked.update({first.id, second.id})
+        app.main.downloads.marked.update({first.id, second.id})
         await pilot.press("slash", *shown.path, "enter")
         await pilot.pause()
         await pilot.press("d")
@@ -204,8 +205,8 @@ async def test_ctrl_c_cannot_be_taken_over_by_the_config_file() -> None:
     app = TuiAnnexApp(job, keys={"pause": "ctrl+c", "quit": "q,ctrl+q"})
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        app.log_pane.flush()
-        warnings = [e.text for e in app.log_pane.entries if "cannot be rebound" in e.text]
+        app.main.log_pane.flush()
+        warnings = [e.text for e in app.main.log_pane.entries if "cannot be rebound" in e.text]
         assert len(warnings) == 2
         await pilot.press("ctrl+c")
         await pilot.pause()
@@ -218,8 +219,8 @@ def test_each_action_is_declared_once_and_every_key_and_palette_entry_comes_from
     titled = [action.name for action in ACTIONS if action.title]
     assert len(titled) == len(set(titled)) and [c[0] for c in COMMANDS] == titled
     for action in ACTIONS:
-        assert callable(getattr(TuiAnnexApp, f"action_{action.name}", None)), action.name
-    bound = {(binding.key, binding.action) for binding in TuiAnnexApp.BINDINGS}  # type: ignore[union-attr]
-    for action in ACTIONS:
+        owner = TuiAnnexApp if action.app else QueueScreen
+        assert callable(getattr(owner, f"action_{action.name}", None)), action.name
+        bound = {(binding.key, binding.action) for binding in owner.BINDINGS}  # type: ignore[union-attr]
         assert (action.keys, action.name) in bound
     assert {"add", "remove", "move_to_top", "attempt"} <= EDIT_ACTIONS

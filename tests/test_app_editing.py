@@ -125,7 +125,7 @@ async def test_moves_remove_edit_and_add_change_what_is_fed_next(
         assert "g0" in {i.path for i in job.queue}
         for n in range(3):
             server.open_gate(f"g{n}")
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
@@ -174,7 +174,7 @@ async def test_add_many_from_pasted_lines_and_a_file_then_clear_done(
         assert "line 2: not valid JSON" in notes(app)[-1]
         for n in range(3):
             server.open_gate(f"g{n}")
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         view = app.query_one(DownloadsView)
         assert len(view.model.order) == 7
         await pilot.press("c")
@@ -200,10 +200,12 @@ async def test_an_item_added_after_the_run_ended_starts_a_new_round(
     job = make_job(tmp_path, repo, [(server.file("first", 200), "first.bin")], jobs=1)
     app = TuiAnnexApp(job)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: not app.running and job.last_round is not None)
+        await wait_until(pilot, lambda: not app.status.running and job.last_round is not None)
         await pilot.press("a", *server.file("late", 200), "enter")
         await wait_until(pilot, lambda: len(server.gets("late")) == 1)
-        await wait_until(pilot, lambda: not app.running and len(job.queue.report().done) == 2)
+        await wait_until(
+            pilot, lambda: not app.status.running and len(job.queue.report().done) == 2
+        )
         path = app.query_one(DownloadsView).model
         assert {job.queue.get(i).path for i in path.order} == {"first.bin", "late"}
         await pilot.press("q")
@@ -220,12 +222,12 @@ async def test_a_paused_queue_with_items_added_after_the_run_starts_a_paused_rou
         await wait_until(pilot, lambda: job.queue.counts()[ItemState.SENT] == 1)
         await pilot.press("p")
         server.open_gate("last")
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         job.queue.add(server.file("late", 10), "late.bin")  # the job starts a round for it
-        await wait_until(pilot, lambda: app.running and job.session.state is RunState.PAUSED)
+        await wait_until(pilot, lambda: app.status.running and job.session.state is RunState.PAUSED)
         assert app.exit_code() != 0, "an item never sent is not success"
         await pilot.press("p")  # resume
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         assert {item.path for item in job.queue.report().done} == {"last.bin", "late.bin"}
         assert app.exit_code() == 0
 

@@ -29,7 +29,7 @@ async def wait_until(pilot: Pilot[int], condition: Callable[[], bool], limit: in
     app = pilot.app
     assert isinstance(app, TuiAnnexApp)
     states = {item.path: item.state.value for item in app.job.queue}
-    raise AssertionError(f"condition never held; items: {states}; error: {app.error}")
+    raise AssertionError(f"condition never held; items: {states}; error: {app.status.error}")
 
 
 def sent(job: Job) -> int:
@@ -50,7 +50,7 @@ async def test_ctrl_c_drains_then_forces_and_quits(
         await pilot.pause()
         assert "DRAINING" in str(app.query_one("#summary").render())
         assert app.query_one(ReportBanner).has_class("-shown")
-        assert app.running, "a graceful stop waits for the stalled downloads"
+        assert app.status.running, "a graceful stop waits for the stalled downloads"
         await pilot.press("ctrl+c")
         assert job.session.state in (RunState.STOPPING, RunState.FINISHED)
         await wait_until(pilot, lambda: not app.is_running)
@@ -74,7 +74,7 @@ async def test_graceful_stop_finishes_in_flight_and_shows_the_report(
         in_flight = {item.path for item in job.queue.in_state(ItemState.SENT)}
         for n in range(8):
             server.open_gate(f"g{n}")
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         assert app.is_running, "after a single ctrl+c the app stays to show the report"
         await pilot.pause()
         banner = str(app.query_one(ReportBanner).render())
@@ -97,7 +97,7 @@ async def test_ctrl_q_waits_for_the_job_then_quits(
         await pilot.press("ctrl+q")
         in_flight = {item.path for item in job.queue.in_state(ItemState.SENT)}
         await pilot.pause()
-        assert app.is_running and app.running, "the app waits for the in-flight downloads"
+        assert app.is_running and app.status.running, "the app waits for the in-flight downloads"
         assert job.session.state is RunState.DRAINING
         for n in range(5):
             server.open_gate(f"g{n}")
@@ -116,7 +116,7 @@ async def test_keys_move_the_cursor_open_details_toggle_log_retry_and_quit(
     job = make_job(tmp_path, repo, lines)
     app = TuiAnnexApp(job)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: not app.running and job.last_round is not None)
+        await wait_until(pilot, lambda: not app.status.running and job.last_round is not None)
         await pilot.pause()
         view = app.query_one(DownloadsView)
         # Failed items sort before done ones.
@@ -143,7 +143,7 @@ async def test_keys_move_the_cursor_open_details_toggle_log_retry_and_quit(
         rounds = server.gets("gone")
         await pilot.press("r")
         await wait_until(pilot, lambda: len(server.gets("gone")) > len(rounds))
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         assert job.queue.get(view.model.order[0]).attempts == 2
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
@@ -168,7 +168,7 @@ async def test_pause_stops_feeding_and_resume_goes_on(
         assert len(job.queue.pending()) == pending, "nothing new is sent while paused"
         await pilot.press("p")
         assert not job.queue.paused
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         assert len(job.queue.report().done) == 6
         await pilot.press("ctrl+c")
         await wait_until(pilot, lambda: not app.is_running)
@@ -181,11 +181,11 @@ async def test_an_unusable_repository_is_shown_and_reported(tmp_path: Path) -> N
     job = Job(RunOptions(repo=tmp_path / "missing", inputs=(str(source),), create=False))
     app = TuiAnnexApp(job)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: not app.running)
+        await wait_until(pilot, lambda: not app.status.running)
         await pilot.pause()
-        assert app.error is not None
+        assert app.status.error is not None
         assert app.query_one(LogPane).display, "with nothing to list, the log opens"
-        assert app.error.split(":")[0] in str(app.query_one(ReportBanner).render())
+        assert app.status.error.split(":")[0] in str(app.query_one(ReportBanner).render())
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 1
@@ -229,7 +229,7 @@ async def test_the_app_offers_to_resume_an_unfinished_run_and_resumes_it(
         assert "2 item(s) left" in str(app.screen.query_one("Static").render())
         assert not server.requests, "nothing is sent before the user answers"
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.round is not None)
+        await wait_until(pilot, lambda: app.status.round is not None)
         await pilot.press("q")
     assert app.return_code == 0
     # r0.bin's download was never there (the journal only said so): it is fetched, as are the rest.

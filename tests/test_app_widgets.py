@@ -136,8 +136,8 @@ async def test_a_hundred_thousand_items_cost_the_timer_only_what_changed() -> No
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause()
         sent = [queue.take_next() for _ in range(8)]
-        app.tick()
-        rebuilds = app.model.rebuilds
+        app.main.tick()
+        rebuilds = app.main.model.rebuilds
 
         def whole_queue(*args: object, **kwargs: object) -> None:
             raise AssertionError("a tick walked the whole queue")
@@ -154,10 +154,31 @@ async def test_a_hundred_thousand_items_cost_the_timer_only_what_changed() -> No
                 for offset, item in enumerate(sent):
                     assert item is not None
                     queue.mark_progress(item, round_number * 1000 + offset, 100_000)
-                app.tick()
-        assert app.model.rebuilds == rebuilds, "progress never re-sorts the rows"
+                app.main.tick()
+        assert app.main.model.rebuilds == rebuilds, "progress never re-sorts the rows"
         await pilot.press("end")
-        assert app.downloads.cursor == 99_999
-        assert app.downloads.selected is not None
-        lines = [strip for strip in (app.downloads.render_line(y) for y in range(3))]
+        assert app.main.downloads.cursor == 99_999
+        assert app.main.downloads.selected is not None
+        lines = [strip for strip in (app.main.downloads.render_line(y) for y in range(3))]
         assert all(isinstance(segment, Segment) for strip in lines for segment in strip)
+
+
+async def test_the_report_banner_takes_its_colours_from_the_theme() -> None:
+    from textual.color import Color
+
+    job = FakeJob(mixed_queue(), mixed_logs(), finished=True)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        seen = {}
+        for theme in ("textual-dark", "nord"):
+            app.theme = theme
+            await pilot.pause()
+            banner = app.main.banner
+            banner.show_report(job.queue.report(), stopped=False, hint="q: quit")
+            style = banner.get_component_rich_style("report--good", partial=True)
+            success = app.current_theme.success
+            assert style.color is not None and success is not None
+            assert Color.from_rich_color(style.color) == Color.parse(success)
+            seen[theme] = style.color
+        assert seen["textual-dark"] != seen["nord"]

@@ -162,3 +162,20 @@ async def test_after_a_stop_run_waits_instead_of_sending_what_was_left(
                 asyncio.get_running_loop().call_later(0.5, job.end)
     job.close()
     assert len(finished) == 1 and finished[0].unsent >= 1  # no second round on its own
+
+
+def test_the_exit_status_rule_names_every_way_a_run_ends() -> None:
+    from tui_annex.events import RoundFinished
+    from tui_annex.job import exit_status
+
+    clean = RoundFinished(done=3, failed=0, interrupted=0, unsent=0, rejected=0, exit_code=0)
+    failed = RoundFinished(done=2, failed=1, interrupted=0, unsent=0, rejected=0, exit_code=1)
+    assert exit_status(clean, interrupted=False, refused=False, pending=False) == 0
+    assert exit_status(failed, interrupted=False, refused=False, pending=False) == 1
+    # Items added (or resumed) after the last round were never sent: not a success.
+    assert exit_status(clean, interrupted=False, refused=False, pending=True) == 1
+    assert exit_status(clean, interrupted=True, refused=False, pending=False) == 130
+    assert exit_status(None, interrupted=True, refused=False, pending=False) == 130
+    assert exit_status(None, interrupted=False, refused=False, pending=False) == 1
+    # A repository the run could not start in, whatever else happened.
+    assert exit_status(None, interrupted=True, refused=True, pending=True) == 2

@@ -30,7 +30,7 @@ from rich.progress import (
 )
 
 from .annex.repo import RepoError
-from .defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OUTPUT_CLOSED, EXIT_USAGE
+from .defaults import EXIT_OUTPUT_CLOSED
 from .events import (
     Event,
     InputRejected,
@@ -313,17 +313,14 @@ async def run_job(job: Job, output: Output) -> int:
                 if isinstance(event, RoundFinished):
                     result = event
                 output.handle(event)
-    except RepoError as error:
+    except RepoError as error:  # the job knows: its exit code says 2
         output.notice(f"error: {error}")
-        return EXIT_USAGE
     finally:
         for signum in installed:
             loop.remove_signal_handler(signum)
         output.finish(job, result)
         job.close()
-    if result is None:
-        return EXIT_INTERRUPTED if job.interrupted else EXIT_FAILED
-    return result.exit_code
+    return job.exit_code()
 
 
 def run_headless(job: Job, *, json_mode: bool = False) -> int:

@@ -53,7 +53,15 @@ from .session import Session
 from .streams import cancel_and_wait, merge, wait_first
 from .validation import check_url, derive_path, normalize_path
 
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "Job", "describe"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Job",
+    "describe",
+    "exit_status",
+]
 
 
 #: How long a run waits at its start for another git command's ``index.lock`` to go.
@@ -849,15 +857,23 @@ class Job:
             self._log.close()
             self._log = None
 
+    def exit_code(self) -> int:
+        """The run's exit status (:func:`exit_status`), the one rule every front end reports."""
+        return exit_status(
+            self.last_round,
+            interrupted=self.interrupted,
+            refused=self.start_error is not None,
+            pending=self.queue.has_pending(),
+        )
+
     def _end_run(self, journal: Journal) -> None:
         report = self.queue.report()
-        last = self.last_round
-        code = last.exit_code if last is not None else (EXIT_INTERRUPTED if self.interrupted else 1)
+        code = self.exit_code()
         outcome = {EXIT_OK: "complete", EXIT_INTERRUPTED: "stopped", EXIT_USAGE: "no input"}.get(
             code, "failed"
         )
         if self.start_error is not None:
-            code, outcome = EXIT_USAGE, "refused"
+            outcome = "refused"
         counts = {
             "done": len(report.done),
             "failed": len(report.failed),
@@ -867,6 +883,27 @@ class Job:
         }
         with contextlib.suppress(JournalError):
             journal.end_run(outcome=outcome, exit_code=code, commits=self.commits, counts=counts)
+
+
+def exit_status(
+    last_round: RoundFinished | None, *, interrupted: bool, refused: bool, pending: bool
+) -> int:
+    """A run's exit status from its last round and how it ended.
+
+    0 everything added; 1 something failed, was refused or never sent (items
+    added or resumed after the last round, still ``pending``, included), or the
+    commit failed; 2 no valid input, or a repository the run could not start in
+    (``refused``); 130 stopped by the user.
+    """
+    if refused:
+        return EXIT_USAGE
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if last_round is None:
+        return EXIT_FAILED
+    if last_round.exit_code == EXIT_OK and pending:
+        return EXIT_FAILED
+    return last_round.exit_code
 
 
 def _destination(record: InputRecord) -> str | None:

@@ -1,8 +1,9 @@
 """Every action of the app, declared once: its keys, its footer label, its palette entry.
 
-The app's bindings, the command palette's entries, the set of queue-editing
-actions and the ``[keys]`` ids of the configuration file are all derived from
-:data:`ACTIONS`, so a new action is one line here (and its ``action_`` method).
+The bindings of the app and of its queue screen, the command palette's
+entries, the set of queue-editing actions and the ``[keys]`` ids of the
+configuration file are all derived from :data:`ACTIONS`, so a new action is one
+line here (and its ``action_`` method).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from textual.binding import Binding, BindingType
 
 __all__ = [
     "ACTIONS",
-    "BINDINGS",
+    "APP_ACTIONS",
+    "APP_BINDINGS",
     "COMMANDS",
     "EDIT_ACTIONS",
     "FIXED_KEYS",
+    "QUEUE_BINDINGS",
     "Action",
 ]
 
@@ -48,6 +51,8 @@ class Action:
     """When it does not apply, its keys say why (a hidden ``attempt`` binding)."""
     priority: bool = False
     """Works in every screen and widget (the stop sequence)."""
+    app: bool = False
+    """Bound on the app (the stop sequence and quitting), not on the queue screen."""
 
     def bindings(self) -> list[BindingType]:
         """The Textual bindings of this action (and of its explanation)."""
@@ -77,11 +82,12 @@ ACTIONS: tuple[Action, ...] = (
         "Stop downloads",
         "Stop feeding; in-flight downloads finish (again: stop them now)",
         priority=True,
+        app=True,
     ),
-    Action("close", "ctrl+c", "Quit", show=False, priority=True),
-    Action("quit", "ctrl+q", "Quit", priority=True),
-    Action("close", "ctrl+q", "Quit", show=False, priority=True),
-    Action("close", "q", "Quit", help="Quit once the run is over", id="quit"),
+    Action("close", "ctrl+c", "Quit", show=False, priority=True, app=True),
+    Action("quit", "ctrl+q", "Quit", priority=True, app=True),
+    Action("close", "ctrl+q", "Quit", show=False, priority=True, app=True),
+    Action("close", "q", "Quit", help="Quit once the run is over", id="quit", app=True),
     Action(
         "details",
         "enter",
@@ -256,8 +262,18 @@ ACTIONS: tuple[Action, ...] = (
     ),
 )
 
-#: The app's bindings, in order.
-BINDINGS: list[BindingType] = [binding for action in ACTIONS for binding in action.bindings()]
+#: The app's bindings (the stop sequence), in order.
+APP_BINDINGS: list[BindingType] = [
+    binding for action in ACTIONS if action.app for binding in action.bindings()
+]
+
+#: The queue screen's bindings, in order.
+QUEUE_BINDINGS: list[BindingType] = [
+    binding for action in ACTIONS if not action.app for binding in action.bindings()
+]
+
+#: The actions the app itself answers (the rest are the queue screen's).
+APP_ACTIONS = frozenset(action.name for action in ACTIONS if action.app)
 
 #: (action, title, help) for the command palette; the app offers those that apply now.
 COMMANDS: list[tuple[str, str, str]] = [

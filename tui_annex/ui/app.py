@@ -1,8 +1,10 @@
 """The Textual front end: drives a job, shows its queue live, and stops it cleanly.
 
-One worker iterates ``job.events()``; it only files log lines away. Everything
-else is read from the plain queue by one ~15 Hz timer (dirty set + version), so
-the downloads never wait for the UI.
+The app is small: it makes the :class:`~tui_annex.ui.queue_screen.QueueScreen`
+(which owns the queue's keys), runs one worker over ``job.run()`` (it only files
+log lines away and notes each round's end), runs the ~15 Hz timer that redraws
+the screen from the plain queue (dirty set + version, so the downloads never
+wait for the UI), and owns the stop sequence: ctrl+c, ctrl+q, q and signals.
 """
 
 from __future__ import annotations
@@ -13,34 +15,24 @@ import os
 import signal
 import sys
 import termios
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import Iterable
+from typing import Any, ClassVar
 
 from rich.console import Console
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
 
-from ..defaults import EXIT_USAGE
+from ..defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 from ..events import InputRejected, LogLine, RoundFinished, RoundStarted
-from ..items import DownloadItem, ItemState, RunState
 from ..job import Job
 from ..recovery import ResumeOffer
-from ..widgets import (
-    DownloadsView,
-    FilterBar,
-    LogPane,
-    QueueModel,
-    ReportBanner,
-    SummaryLine,
-    final_report,
-)
-from .actions import BINDINGS, COMMANDS
-from .editing import QueueEditing
-from .job_view import JobLike
-from .screens import DetailsScreen, ResumeDialog
+from ..widgets import final_report
+from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
+from .job_view import JobLike, RunStatus
+from .queue_screen import QueueScreen
+from .screens import ResumeDialog
 from .screens.resume import ResumeChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
@@ -53,12 +45,12 @@ HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 REFRESH_HZ = 15.0
 
 
-class TuiAnnexApp(QueueEditing):
-    """The download manager's screen: summary, downloads, log, footer."""
+class TuiAnnexApp(App[int]):
+    """The download manager: the queue screen, the timer, the job's worker and the stop sequence."""
 
     CSS_PATH = "app.tcss"
     TITLE = "tui-annex"
-    BINDINGS: ClassVar[list[BindingType]] = BINDINGS
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
 
     def __init__(
         self,
@@ -72,58 +64,55 @@ class TuiAnnexApp(QueueEditing):
         super().__init__()
         self.job = job
         self.keys = dict(keys or {})
+        """Rebound keys from the configuration file: action name to key(s)."""
         self.offer = offer
         """An unfinished run to offer to resume before anything starts."""
         self.has_input = has_input
         self.declined = False
         """The user quit at the resume question: nothing ran."""
-        self.commit_error: str | None = None
-        """Why the last round's commit failed (its files stay staged), if it did."""
-        self.committed_files = 0
-        """How many files the commits hold, all rounds together."""
-        self.model = QueueModel(job.queue)
         self.refresh_hz = refresh_hz
-        self.round: RoundFinished | None = None
-        self.commits: list[str] = []
-        """The commits the job's rounds made, oldest first."""
-        self.error: str | None = None
-        self.running = False
-        self.quitting = False
+        self.status = RunStatus()
         self.signalled: int | None = None
         self.hung_up = False
-        self._stop_presses = 0
-        self._bindings_key: tuple[object, ...] = ()
-        self._banner = ""
-        # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
-        self.summary = SummaryLine(id="summary")
-        self.banner = ReportBanner(id="banner")
-        self.downloads = DownloadsView(self.model, id="downloads")
-        self.filter_bar = FilterBar(id="filter")
-        self.log_pane = LogPane(id="log")
+        self.main = QueueScreen(job, self.status)
 
-    # -- layout -----------------------------------------------------------------------
-
-    def compose(self) -> ComposeResult:
-        yield self.summary
-        yield self.banner
-        yield self.filter_bar
-        yield self.downloads
-        yield self.log_pane
-        yield Footer(compact=True)
+    def get_default_screen(self) -> Screen[Any]:
+        return self.main
 
     def on_mount(self) -> None:
-        self.log_pane.display = False
-        self.downloads.focus()
         self.apply_keys()
         self._install_signal_handlers()
-        self.tick()
-        self.set_interval(1 / self.refresh_hz, self.tick)
+        self.set_interval(1 / self.refresh_hz, self.main.tick)
         if self.offer is None:
             self.run_job()
         else:
             self.push_screen(
                 ResumeDialog(self.offer, has_input=self.has_input), self._resume_chosen
             )
+
+    def apply_keys(self) -> None:
+        """Rebind keys from the configuration file (``[keys]``: action name = "key[,key]")."""
+        known = {
+            binding.id
+            for node in (self, self.main, self.main.downloads)
+            for _key, binding in node._bindings
+            if binding.id
+        }
+        keymap = {}
+        for action, value in self.keys.items():
+            chosen = {key.strip() for key in value.split(",")}
+            if action not in known:
+                text = f"[keys] {action}: no such action (known: {', '.join(sorted(known))})"
+            elif chosen & FIXED_KEYS:
+                # Rebinding a key drops every other binding on it: ctrl+c must stay "stop".
+                taken = ", ".join(sorted(chosen & FIXED_KEYS))
+                text = f"[keys] {action}: {taken} cannot be rebound"
+            else:
+                keymap[action] = value
+                continue
+            self.main.add_log(LogLine(source="app", level="warning", text=text))
+        if keymap:
+            self.set_keymap(keymap)
 
     def _resume_chosen(self, choice: ResumeChoice | None) -> None:
         if choice in (None, "quit"):
@@ -154,39 +143,35 @@ class TuiAnnexApp(QueueEditing):
         The job starts its rounds itself (a retry or an item added after a round
         queues work); the app only edits the queue.
         """
+        status = self.status
         try:
             async with contextlib.aclosing(self.job.run()) as events:
                 async for event in events:
                     if isinstance(event, RoundStarted):
-                        self.running = True
-                        self.round = None
-                        self.banner.remove_class("-shown")
+                        status.running = True
+                        status.round = None
+                        self.main.round_started()
                     elif isinstance(event, LogLine | InputRejected):
-                        self.log_pane.add(event)
+                        self.main.add_log(event)
                     elif isinstance(event, RoundFinished):
-                        self.round = event
+                        status.round = event
                         if event.committed:
-                            self.commits.append(event.committed)
-                            self.committed_files += event.committed_files
-                        self.commit_error = event.commit_error
-                        self.running = False
-                        self.round_over()
+                            status.commits.append(event.committed)
+                            status.committed_files += event.committed_files
+                        status.commit_error = event.commit_error
+                        status.running = False
+                        self._round_over()
         except Exception as error:  # shown to the user and printed after exit
-            self.error = f"{type(error).__name__}: {error}"
-            self.log_pane.add(LogLine(source="app", level="error", text=self.error))
-            self.running = False
-            self.round_over()
+            status.error = f"{type(error).__name__}: {error}"
+            self.main.add_log(LogLine(source="app", level="error", text=status.error))
+            status.running = False
+            self._round_over()
 
-    def round_over(self) -> None:
-        """The job's round ended: quit if asked to, else show the report and what to do next."""
-        self.tick()
-        if self.quitting:
+    def _round_over(self) -> None:
+        if self.status.quitting:
             self._leave()
-            return
-        if not len(self.job.queue) and self.log_pane.entries:
-            # Nothing to list (no valid input, or the repository was unusable): the log says why.
-            self.log_pane.display = True
-        self.refresh_bindings()
+        else:
+            self.main.round_over()
 
     def _leave(self) -> None:
         self.job.end()
@@ -194,148 +179,49 @@ class TuiAnnexApp(QueueEditing):
         self.exit(code, return_code=code)
 
     def exit_code(self) -> int:
-        """0 all added, 1 some failed or unsent, 2 no valid input, 130 interrupted."""
-        if self.signalled is not None or self.job.interrupted:
-            return 130  # as in --no-ui: a signal is a forced stop
-        if self.error is not None:
-            return 1
-        if self.round is not None:
-            if self.round.exit_code == 0 and self.job.queue.has_pending():
-                return 1  # items added (or resumed) after the last round were never sent
-            return self.round.exit_code
-        return 1
+        """The job's exit code (:meth:`~tui_annex.job.Job.exit_code`); 130 after a signal."""
+        if self.signalled is not None:
+            return EXIT_INTERRUPTED  # as in --no-ui: a signal is a forced stop
+        if self.status.error is not None and not self.job.interrupted:
+            return EXIT_FAILED
+        return self.job.exit_code()
 
-    # -- the timer --------------------------------------------------------------------
-
-    def tick(self) -> None:
-        """Fold the queue's changes in and redraw what changed (the only refresh path)."""
-        before = self.model.rebuilds
-        dirty = self.model.update()
-        downloads = self.downloads
-        downloads.update_rows(dirty, self.model.rebuilds != before)
-        self.drop_sent_marks(dirty)
-        if self.filter_bar.shown:
-            self.filter_bar.show_count(len(self.model.order), len(self.job.queue))
-        state = self.job.session.state
-        totals = self.model.totals()
-        self.summary.show(totals, state)
-        self.log_pane.flush()
-        # The footer depends on the run state and the selected item: redraw it when they change.
-        selected = self.downloads.selected
-        key = (
-            state,
-            self.running,
-            selected.state if selected else None,
-            self.model.retryable_count() > 0,
-            len(self.downloads.marked),
-            self.job.queue.counts()[ItemState.DONE] > 0,
-        )
-        if key != self._bindings_key:
-            self._bindings_key = key
-            self.refresh_bindings()
-        self._update_banner(state, totals.counts[ItemState.SENT])
-        screen = self.screen
-        if isinstance(screen, DetailsScreen) and screen.item.id in dirty:
-            screen.refresh_details()
-
-    def _update_banner(self, state: RunState, in_flight: int) -> None:
-        banner = self.banner
-        if state is RunState.DRAINING:
-            text = f"draining:{in_flight}"
-            if text != self._banner:
-                banner.update(
-                    f"[b yellow]Stopping[/]: no new downloads; waiting for {in_flight} in flight."
-                    "  [dim]ctrl+c again: stop them now[/]"
-                )
-                banner.add_class("-shown")
-        elif state is RunState.STOPPING:
-            text = "stopping"
-            if text != self._banner:
-                banner.update(
-                    "[b red]Stopping now[/]: git-annex is being terminated;"
-                    " finished files are kept and staged."
-                )
-                banner.add_class("-shown")
-        elif not self.running and (self.round is not None or self.error is not None):
-            text = f"over:{self.model.queue.version}:{self.error}"
-            if text != self._banner:
-                hint = "q: quit · l: log · enter: details"
-                if self.commits:
-                    hint = f"committed {self.commits[-1][:12]} · {hint}"
-                if self._can_retry() and self.model.retryable_count():
-                    hint = "r/R: retry · " + hint
-                if self.error:
-                    hint = f"{self.error} · {hint}"
-                if self.commit_error:
-                    hint = f"COMMIT FAILED, files left staged (l: log) · {hint}"
-                report = self.job.queue.report()
-                stopped = self.job.interrupted or bool(report.interrupted)
-                banner.show_report(report, stopped=stopped, hint=hint)
-        else:
-            text = ""
-            if text != self._banner:
-                banner.remove_class("-shown")
-        self._banner = text
-
-    # -- actions ----------------------------------------------------------------------
+    # -- the stop sequence ------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Hide the bindings (and commands) that do not apply now."""
-        editing = self.check_edit_action(action, parameters)
-        if editing is not None:
-            return editing
-        queue = self.job.queue
+        """The stop keys: ctrl+c / ctrl+q stop a running job, and quit once it is over."""
         if action == "close":
-            return not self.running
+            return not self.status.running
         if action in ("interrupt", "quit"):
-            return self.running
-        if action == "pause":
-            return self.running and not queue.paused and not self._stop_presses
-        if action == "resume":
-            return queue.paused and not self._stop_presses
-        if action == "retry":
-            targets = self._target_items()
-            return self._can_retry() and any(item.state.retryable for item in targets)
-        if action == "retry_all":
-            return self._can_retry() and self.model.retryable_count() > 0
-        if action == "details":
-            return self._selected() is not None
+            return self.status.running
         return True
-
-    def _selected(self) -> DownloadItem | None:
-        return self.downloads.selected
-
-    def _can_retry(self) -> bool:
-        return not self.job.interrupted and not self.quitting and self.error is None
-
-    def can_edit(self) -> bool:
-        """Whether the queue may be changed now (not after a stop, nor while quitting)."""
-        return self._can_retry() and not self._stop_presses
 
     def action_interrupt(self) -> None:
         """ctrl+c: stop feeding and drain; again: force the stop and quit; when over: quit."""
-        if not self.running:
+        status = self.status
+        if not status.running:
             self._leave()
             return
-        self._stop_presses += 1
-        if self._stop_presses > 1:
-            self.quitting = True
+        status.stop_presses += 1
+        if status.stop_presses > 1:
+            status.quitting = True
         self.job.interrupt()
-        self.tick()
+        self.main.tick()
 
     async def action_quit(self) -> None:
         """ctrl+q: the same clean stop, then quit once the job has ended; again: force it."""
-        self.quitting = True
-        if not self.running:
+        status = self.status
+        status.quitting = True
+        if not status.running:
             self._leave()
             return
-        self._stop_presses += 1
+        status.stop_presses += 1
         self.job.interrupt()
-        self.tick()
+        self.main.tick()
 
     def action_close(self) -> None:
         """q, once the run is over: quit."""
-        if not self.running:
+        if not self.status.running:
             self._leave()
 
     def on_signal(self, signum: int) -> None:
@@ -350,62 +236,20 @@ class TuiAnnexApp(QueueEditing):
             if driver is not None:
                 driver.write = lambda data: None  # type: ignore[method-assign]
         self.signalled = signum
-        self.quitting = True
-        if self.running:
+        self.status.quitting = True
+        if self.status.running:
             self.job.stop(force=True)
         else:
             self._leave()
-
-    def action_details(self) -> None:
-        """Open the details of the selected item."""
-        item = self.downloads.selected
-        if item is not None:
-            self.push_screen(DetailsScreen(item))
-
-    def on_downloads_view_activated(self) -> None:
-        self.action_details()
-
-    def action_pause(self) -> None:
-        """Stop sending new items; in-flight downloads go on."""
-        self.job.queue.pause()
-        self.tick()
-
-    def action_resume(self) -> None:
-        """Send items again (the job starts a round if the last one is over)."""
-        self.job.queue.resume()
-        self.tick()
-
-    def action_retry(self) -> None:
-        """Queue the selected failed or interrupted items (or the one under the cursor) again."""
-        self.downloads.follow()
-        self._retry(self.job.queue.retry(self.downloads.targets()))
-
-    def action_retry_all(self) -> None:
-        """Queue every failed or interrupted item again."""
-        self._retry(self.job.queue.retry_failed())
-
-    def _retry(self, items: Sequence[object]) -> None:
-        # Queued again, the items start a round of their own if the last one is over.
-        self.tick()
-
-    def action_toggle_log(self) -> None:
-        """Show or hide the log pane."""
-        pane = self.log_pane
-        pane.display = not pane.display
-
-    def action_cycle_log_level(self) -> None:
-        """Show all log lines, then warnings and errors, then errors only."""
-        pane = self.log_pane
-        pane.display = True
-        level = pane.cycle_level()
-        self.notify(f"log shows {'all lines' if level == 'info' else level + ' and worse'}")
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The command palette offers the same actions as the keys, when they apply."""
         yield from super().get_system_commands(screen)
         for action, title, help_text in COMMANDS:
-            if self.check_action(action, ()):
+            if action in APP_ACTIONS and self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
+        for title, help_text, callback in self.main.commands():
+            yield SystemCommand(title, help_text, callback)
 
 
 def _terminal_alive() -> bool:
@@ -463,10 +307,10 @@ def run_app(
             report,
             job.rejected,
             stopped=job.interrupted or app.signalled is not None or bool(report.interrupted),
-            error=app.error,
-            commits=app.commits,
-            committed_files=app.committed_files,
-            commit_error=app.commit_error,
+            error=app.status.error,
+            commits=app.status.commits,
+            committed_files=app.status.committed_files,
+            commit_error=app.status.commit_error,
         )
     )
     return code

@@ -1,15 +1,17 @@
-"""What the app needs of a job and its session (the real :class:`~tui_annex.job.Job`, or a fake)."""
+"""What the app needs of a job and its session (the real :class:`~tui_annex.job.Job`, or a fake),
+and where the app's run stands."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..events import Event, InputRejected
+from ..events import Event, InputRejected, RoundFinished
 from ..items import RunState
 from ..queue import DownloadQueue
 
-__all__ = ["JobLike", "SessionLike"]
+__all__ = ["JobLike", "RunStatus", "SessionLike"]
 
 
 class SessionLike(Protocol):
@@ -30,9 +32,37 @@ class JobLike(Protocol):
     def rejected(self) -> Sequence[InputRejected]: ...
     @property
     def interrupted(self) -> bool: ...
+    def exit_code(self) -> int: ...
     def run(self) -> AsyncGenerator[Event, None]: ...
     def end(self) -> None: ...
     def choose_resume(self, choice: str) -> None: ...
     def interrupt(self) -> None: ...
     def stop(self, *, force: bool = False) -> None: ...
     def close(self) -> None: ...
+
+
+@dataclass
+class RunStatus:
+    """Where the app's run stands: written by the app, read by the queue screen."""
+
+    running: bool = False
+    """A round is under way."""
+    stop_presses: int = 0
+    """How often the user asked to stop (ctrl+c, ctrl+q) while a round ran."""
+    quitting: bool = False
+    """The app quits once the round has ended."""
+    error: str | None = None
+    """The job ended with an error (shown, and printed after exit)."""
+    round: RoundFinished | None = None
+    """The last round's report."""
+    commits: list[str] = field(default_factory=list)
+    """The commits the job's rounds made, oldest first."""
+    committed_files: int = 0
+    """How many files the commits hold, all rounds together."""
+    commit_error: str | None = None
+    """Why the last round's commit failed (its files stay staged), if it did."""
+
+    @property
+    def over(self) -> bool:
+        """No round runs and one has ended (or the job failed)."""
+        return not self.running and (self.round is not None or self.error is not None)

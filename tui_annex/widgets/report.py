@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
@@ -15,16 +16,34 @@ from ..redact import redact
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
 
-def report_headline(report: StopReport, *, stopped: bool, end: str = ".") -> Text:
+#: Rich styles of the report's roles, for the text printed after the app closed
+#: (the banner takes them from the Textual theme instead).
+PLAIN_PALETTE: dict[str, Style | str] = {
+    "good": "green",
+    "warn": "yellow",
+    "bad": "red",
+    "muted": "dim",
+}
+
+
+def report_headline(
+    report: StopReport,
+    *,
+    stopped: bool,
+    end: str = ".",
+    palette: Mapping[str, Style | str] = PLAIN_PALETTE,
+) -> Text:
     """``Stopped: 3 added, 1 failed, 2 interrupted, 10 never sent.``"""
     text = Text("Stopped: " if stopped else "Finished: ", "bold")
-    text.append(f"{len(report.done)} added", "green")
+    text.append(f"{len(report.done)} added", palette["good"])
     text.append(", ")
-    text.append(f"{len(report.failed)} failed", "red" if report.failed else "")
+    text.append(f"{len(report.failed)} failed", palette["bad"] if report.failed else "")
     text.append(", ")
-    text.append(f"{len(report.interrupted)} interrupted", "yellow" if report.interrupted else "")
+    text.append(
+        f"{len(report.interrupted)} interrupted", palette["warn"] if report.interrupted else ""
+    )
     text.append(", ")
-    text.append(f"{len(report.unsent)} never sent", "yellow" if report.unsent else "")
+    text.append(f"{len(report.unsent)} never sent", palette["warn"] if report.unsent else "")
     text.append(end)
     return text
 
@@ -80,15 +99,45 @@ def final_report(
 class ReportBanner(Static):
     """Shown once the run is over (or stopped): what finished, failed, was never sent; next keys."""
 
+    COMPONENT_CLASSES = {f"report--{role}" for role in PLAIN_PALETTE}
     DEFAULT_CSS = """
     ReportBanner { height: auto; padding: 0 1; background: $boost; display: none; }
     ReportBanner.-shown { display: block; }
+    ReportBanner > .report--good { color: $success; }
+    ReportBanner > .report--warn { color: $warning; }
+    ReportBanner > .report--bad { color: $error; }
+    ReportBanner > .report--muted { text-style: dim; }
     """
+
+    def _palette(self) -> dict[str, Style | str]:
+        return {
+            role: self.get_component_rich_style(f"report--{role}", partial=True)
+            for role in PLAIN_PALETTE
+        }
 
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
         """Show the headline of ``report`` and the keys that apply now."""
+        palette = self._palette()
         # The gap ends the headline's span: SVG renderers squeeze a span's leading spaces.
-        text = report_headline(report, stopped=stopped, end=".  ")
-        text.append(hint, "dim")
+        text = report_headline(report, stopped=stopped, end=".  ", palette=palette)
+        text.append(hint, palette["muted"])
         self.update(text)
         self.add_class("-shown")
+
+    def show_stopping(self, in_flight: int | None) -> None:
+        """Show that the run is stopping: draining ``in_flight`` downloads, or (None) by force."""
+        palette = self._palette()
+        bold = Style(bold=True)
+        if in_flight is None:
+            text = Text("Stopping now", bold + _style(palette["bad"]))
+            text.append(": git-annex is being terminated; finished files are kept and staged.")
+        else:
+            text = Text("Stopping", bold + _style(palette["warn"]))
+            text.append(f": no new downloads; waiting for {in_flight} in flight.  ")
+            text.append("ctrl+c again: stop them now", palette["muted"])
+        self.update(text)
+        self.add_class("-shown")
+
+
+def _style(style: Style | str) -> Style:
+    return style if isinstance(style, Style) else Style.parse(style)

@@ -1,0 +1,476 @@
+"""The main screen: the run's summary, the downloads, the filter, the log, and every queue key.
+
+It owns the keys that act on the queue and the view (pause, retry, add, edit,
+remove, select, move, filter, log, details), decides which of them apply
+(:meth:`QueueScreen.check_action`) and redraws from the queue when the app's
+timer calls :meth:`QueueScreen.tick`. It reads where the run stands from the
+app's :class:`~tui_annex.ui.job_view.RunStatus` and changes nothing but the
+queue: the job starts its rounds itself. Every edit goes through the queue's
+methods, which run on the event loop like the feeder: an item is either sent
+unchanged or edited, never half of each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Input
+
+from ..events import InputRejected, LogLine
+from ..inputs import InputRecord, Rejection, parse_lines, read_records
+from ..items import DownloadItem, ItemLocked, ItemState, RunState
+from ..validation import ValidationError
+from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel, ReportBanner, SummaryLine
+from .actions import COMMANDS, EDIT_ACTIONS, QUEUE_BINDINGS
+from .job_view import JobLike, RunStatus
+from .screens import AddManyDialog, DetailsScreen, ItemDialog
+from .screens.add_many import input_file
+
+__all__ = ["QueueScreen"]
+
+
+class QueueScreen(Screen[None]):
+    """The download manager's screen: summary, banner, filter, downloads, log, footer."""
+
+    BINDINGS: ClassVar[list[BindingType]] = QUEUE_BINDINGS
+
+    def __init__(self, job: JobLike, status: RunStatus) -> None:
+        super().__init__(id="queue")
+        self.job = job
+        self.status = status
+        self.model = QueueModel(job.queue)
+        # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
+        self.summary = SummaryLine(id="summary")
+        self.banner = ReportBanner(id="banner")
+        self.downloads = DownloadsView(self.model, id="downloads")
+        self.filter_bar = FilterBar(id="filter")
+        self.log_pane = LogPane(id="log")
+        self._bindings_key: tuple[object, ...] = ()
+        self._banner = ""
+        self._sent_unmarked = 0
+        self._last_unmark_note = 0.0
+        self._ready = False
+        """Mounted: the widgets can draw (the app's timer may fire before)."""
+
+    def compose(self) -> ComposeResult:
+        yield self.summary
+        yield self.banner
+        yield self.filter_bar
+        yield self.downloads
+        yield self.log_pane
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.log_pane.display = False
+        self.downloads.focus()
+        self._ready = True
+        self.tick()
+
+    # -- what the app tells it --------------------------------------------------------
+
+    def add_log(self, event: LogLine | InputRejected) -> None:
+        """File a log line (or an input refusal) in the log pane."""
+        self.log_pane.add(event)
+
+    def round_started(self) -> None:
+        """A round began: the last report no longer holds."""
+        self.banner.remove_class("-shown")
+
+    def round_over(self) -> None:
+        """A round ended: show the report and what to do next."""
+        self.tick()
+        if not len(self.job.queue) and self.log_pane.entries:
+            # Nothing to list (no valid input, or the repository was unusable): the log says why.
+            self.log_pane.display = True
+        self.refresh_bindings()
+
+    # -- the timer --------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Fold the queue's changes in and redraw what changed (the only refresh path)."""
+        if not self._ready:
+            return
+        before = self.model.rebuilds
+        dirty = self.model.update()
+        self.downloads.update_rows(dirty, self.model.rebuilds != before)
+        self._drop_sent_marks(dirty)
+        if self.filter_bar.shown:
+            self.filter_bar.show_count(len(self.model.order), len(self.job.queue))
+        state = self.job.session.state
+        totals = self.model.totals()
+        self.summary.show(totals, state)
+        self.log_pane.flush()
+        # The footer depends on the run state and the selected item: redraw it when they change.
+        selected = self.downloads.selected
+        key = (
+            state,
+            self.status.running,
+            self.status.stop_presses,
+            selected.state if selected else None,
+            self.model.retryable_count() > 0,
+            len(self.downloads.marked),
+            self.job.queue.counts()[ItemState.DONE] > 0,
+        )
+        if key != self._bindings_key:
+            self._bindings_key = key
+            self.refresh_bindings()
+        self._update_banner(state, totals.counts[ItemState.SENT])
+        screen = self.app.screen
+        if isinstance(screen, DetailsScreen) and screen.item.id in dirty:
+            screen.refresh_details()
+
+    def _update_banner(self, state: RunState, in_flight: int) -> None:
+        banner = self.banner
+        status = self.status
+        if state is RunState.DRAINING:
+            text = f"draining:{in_flight}"
+            if text != self._banner:
+                banner.show_stopping(in_flight)
+        elif state is RunState.STOPPING:
+            text = "stopping"
+            if text != self._banner:
+                banner.show_stopping(None)
+        elif status.over:
+            text = f"over:{self.model.queue.version}:{status.error}"
+            if text != self._banner:
+                hint = "q: quit · l: log · enter: details"
+                if status.commits:
+                    hint = f"committed {status.commits[-1][:12]} · {hint}"
+                if self._can_retry() and self.model.retryable_count():
+                    hint = "r/R: retry · " + hint
+                if status.error:
+                    hint = f"{status.error} · {hint}"
+                if status.commit_error:
+                    hint = f"COMMIT FAILED, files left staged (l: log) · {hint}"
+                report = self.job.queue.report()
+                stopped = self.job.interrupted or bool(report.interrupted)
+                banner.show_report(report, stopped=stopped, hint=hint)
+        else:
+            text = ""
+            if text != self._banner:
+                banner.remove_class("-shown")
+        self._banner = text
+
+    # -- which keys apply -------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide the bindings (and palette commands) that do not apply now."""
+        queue = self.job.queue
+        if action == "filter":
+            return True
+        if action == "clear_filter":
+            return self.filter_bar.shown or bool(self.model.filter_text or self.downloads.marked)
+        if action in EDIT_ACTIONS:
+            return self._check_edit(action)
+        stopping = bool(self.status.stop_presses)
+        if action == "pause":
+            return self.status.running and not queue.paused and not stopping
+        if action == "resume":
+            return queue.paused and not stopping
+        if action == "retry":
+            targets = self._target_items()
+            return self._can_retry() and any(item.state.retryable for item in targets)
+        if action == "retry_all":
+            return self._can_retry() and self.model.retryable_count() > 0
+        if action == "details":
+            return self.downloads.selected is not None
+        return True
+
+    def _check_edit(self, action: str) -> bool:
+        if not self.can_edit():
+            return False
+        if action in ("add", "add_many"):
+            return True
+        if action == "clear_done":
+            return self.job.queue.counts()[ItemState.DONE] > 0
+        targets = self._target_items()
+        if not targets:
+            return False
+        if action in ("attempt", "toggle_mark"):
+            return True
+        if action == "edit":
+            return not self.downloads.marked and targets[0].state.editable
+        if action == "remove":
+            return all(item.state.editable or item.state.retryable for item in targets)
+        return all(item.state.editable for item in targets)  # the moves
+
+    def commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        """The palette's entries for the queue actions that apply now."""
+        for action, title, help_text in COMMANDS:
+            method = getattr(self, f"action_{action}", None)
+            if method is not None and self.check_action(action, ()):
+                yield title, help_text, method
+
+    def _target_items(self) -> list[DownloadItem]:
+        queue = self.job.queue
+        return [queue.get(i) for i in self.downloads.targets() if i in queue]
+
+    def _can_retry(self) -> bool:
+        status = self.status
+        return not self.job.interrupted and not status.quitting and status.error is None
+
+    def can_edit(self) -> bool:
+        """Whether the queue may be changed now (not after a stop, nor while quitting)."""
+        return self._can_retry() and not self.status.stop_presses
+
+    def say(self, message: str, **options: Any) -> None:
+        """A notification; its text is shown as is (paths and URLs may hold [brackets])."""
+        self.notify(message, markup=False, **options)
+
+    def _refuse(self, edit: Callable[[], object]) -> bool:
+        """Run ``edit``; if refused, say why (nothing changed). True if it went through."""
+        try:
+            edit()
+        except (ItemLocked, ValidationError) as error:
+            self.say(str(error), title="Not changed", severity="error")
+            return False
+        finally:
+            self.tick()
+        return True
+
+    def action_attempt(self, action: str) -> None:
+        """A key whose action does not apply to the selection: run it to say why not."""
+        if action == "edit":
+            item = self.downloads.selected
+            if self.downloads.marked:
+                self.say("edit works on one item: unselect (space) first", severity="warning")
+            elif item is not None:
+                self._refuse(lambda: self.job.queue.edit(item.id))
+            return
+        getattr(self, f"action_{action}")()
+
+    # -- the run ----------------------------------------------------------------------
+
+    def action_pause(self) -> None:
+        """Stop sending new items; in-flight downloads go on."""
+        self.job.queue.pause()
+        self.tick()
+
+    def action_resume(self) -> None:
+        """Send items again (the job starts a round if the last one is over)."""
+        self.job.queue.resume()
+        self.tick()
+
+    def action_retry(self) -> None:
+        """Queue the selected failed or interrupted items (or the one under the cursor) again."""
+        self.downloads.follow()
+        self.job.queue.retry(self.downloads.targets())
+        self.tick()  # queued again, the items start a round of their own if the last one is over
+
+    def action_retry_all(self) -> None:
+        """Queue every failed or interrupted item again."""
+        self.job.queue.retry_failed()
+        self.tick()
+
+    def action_details(self) -> None:
+        """Open the details of the selected item."""
+        item = self.downloads.selected
+        if item is not None:
+            self.app.push_screen(DetailsScreen(item))
+
+    def on_downloads_view_activated(self) -> None:
+        self.action_details()
+
+    # -- add and edit -----------------------------------------------------------------
+
+    def action_add(self) -> None:
+        """Open the add dialog; add the item at the end of the queue."""
+
+        def added(result: tuple[str, str] | None) -> None:
+            if result is not None:
+                url, path = result
+                items: list[DownloadItem] = []
+                if self._refuse(lambda: items.append(self.job.queue.add(url, path, source="key"))):
+                    self.downloads.follow(items[0].id)
+                    self.tick()
+
+        self.app.push_screen(ItemDialog(self.job.queue), added)
+
+    def action_edit(self) -> None:
+        """Open the edit dialog on the queued item under the cursor."""
+        item = self.downloads.selected
+        if item is None:
+            return
+
+        def edited(result: tuple[str, str] | None) -> None:
+            # The item may have been sent meanwhile: the queue refuses, nothing changes.
+            if result is not None:
+                url, path = result
+                if self._refuse(lambda: self.job.queue.edit(item.id, url=url, path=path)):
+                    self.downloads.follow(item.id)
+
+        self.app.push_screen(ItemDialog(self.job.queue, item), edited)
+
+    def action_add_many(self) -> None:
+        """Open the add-many dialog: lines (text or JSON), or an input file's path."""
+
+        def given(text: str | None) -> None:
+            if text is None:
+                return
+            file = input_file(text)
+            if file is not None:
+                self.add_file(file)
+            else:
+                self._add_records(parse_lines(text, "typed"), "typed lines")
+
+        self.app.push_screen(AddManyDialog(self.job.queue), given)
+
+    @work(group="add-file", exit_on_error=False)
+    async def add_file(self, file: Path) -> None:
+        """Read an input file (any accepted format) and add its records."""
+        records: list[InputRecord | Rejection] = []
+        try:
+            async with contextlib.aclosing(read_records(str(file))) as stream:
+                async for record in stream:
+                    records.append(record)
+        except (OSError, ValueError) as error:
+            self.say(f"{file}: {error}", title="Not read", severity="error")
+            return
+        self._add_records(records, str(file))
+
+    def _add_records(self, records: Sequence[InputRecord | Rejection], what: str) -> None:
+        added, refused = self.job.queue.add_records(records)
+        for rejection in refused:
+            self.log_pane.add(rejection.event())
+        message = f"added {len(added)} item(s) from {what}"
+        if refused:
+            lines = "; ".join(f"line {r.line}: {r.reason}" for r in refused[:3])
+            more = f" (and {len(refused) - 3} more, see the log)" if len(refused) > 3 else ""
+            message += f"; refused {len(refused)}: {lines}{more}"
+        self.say(message, severity="warning" if refused else "information", timeout=8)
+        if added:
+            self.downloads.follow(added[0].id)
+        self.tick()
+
+    # -- remove, select, move ---------------------------------------------------------
+
+    def action_remove(self) -> None:
+        """Remove the selected items (or the one under the cursor): all or nothing."""
+        ids = self.downloads.targets()
+        removed: list[DownloadItem] = []
+        self.downloads.follow()
+
+        def remove() -> None:
+            removed.extend(self.job.queue.remove(ids))
+            self.downloads.marked.difference_update(ids)
+
+        if self._refuse(remove):
+            self.say(f"removed {len(removed)} item(s)")
+
+    def action_toggle_mark(self) -> None:
+        """Select or unselect the item under the cursor, then go to the next row."""
+        item = self.downloads.selected
+        if item is None:
+            return
+        if not (item.state.editable or item.state.retryable or item.id in self.downloads.marked):
+            reason = (
+                "already sent to git-annex" if item.state is ItemState.SENT else "already added"
+            )
+            self.say(f"{item.path}: {reason}; only queued or failed items can be selected")
+            return
+        self.downloads.toggle_mark(item.id)
+        self.downloads.action_cursor(1)
+        self.refresh_bindings()
+
+    def _move(self, name: str) -> None:
+        move: Callable[[list[int]], None] = getattr(self.job.queue, name)
+        ids = self.downloads.targets()
+        self.downloads.follow()
+        self._refuse(lambda: move(ids))
+
+    def action_move_up(self) -> None:
+        """Send the selected queued items one place earlier."""
+        self._move("move_up")
+
+    def action_move_down(self) -> None:
+        """Send the selected queued items one place later."""
+        self._move("move_down")
+
+    def action_move_to_top(self) -> None:
+        """Send the selected queued items next."""
+        self._move("move_to_top")
+
+    def action_move_to_bottom(self) -> None:
+        """Send the selected queued items last."""
+        self._move("move_to_bottom")
+
+    def _drop_sent_marks(self, dirty: set[int]) -> None:
+        """Unselect selected items that were sent (or left the queue); say so, once a second."""
+        marked = self.downloads.marked
+        if marked and dirty:
+            queue = self.job.queue
+            removed = [i for i in marked & dirty if i not in queue]
+            sent = [
+                i
+                for i in marked & dirty
+                if i in queue and not (queue.get(i).state.editable or queue.get(i).state.retryable)
+            ]
+            if removed or sent:
+                marked.difference_update(removed + sent)
+                self._sent_unmarked += len(sent)
+                self.downloads.refresh()
+        now = time.monotonic()
+        if self._sent_unmarked and now - self._last_unmark_note >= 1.0:
+            # One note for a burst, not one toast per tick while the feeder sends them.
+            self.say(
+                f"{self._sent_unmarked} selected item(s) were sent to git-annex "
+                "and left the selection"
+            )
+            self._sent_unmarked = 0
+            self._last_unmark_note = now
+
+    # -- filter, clear, log -----------------------------------------------------------
+
+    def action_filter(self) -> None:
+        """Open the filter bar."""
+        self.filter_bar.open()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter and show every item again; with no filter, clear the selection."""
+        if not (self.filter_bar.shown or self.model.filter_text):
+            self.downloads.clear_marks()
+            self.refresh_bindings()
+            return
+        self.filter_bar.close()
+        self.model.set_filter("")
+        self.downloads.follow()
+        self.downloads.focus()
+        self.tick()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter-input":
+            self.downloads.follow()
+            self.model.set_filter(event.value)
+            self.tick()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter-input":
+            self.downloads.focus()
+
+    def action_clear_done(self) -> None:
+        """Drop finished items from the view; the report still counts them."""
+        queue = self.job.queue
+        self.downloads.follow()
+        done = queue.forget([item.id for item in queue.in_state(ItemState.DONE)])
+        self.say(f"cleared {len(done)} finished item(s); the report still counts them")
+        self.tick()
+
+    def action_toggle_log(self) -> None:
+        """Show or hide the log pane."""
+        pane = self.log_pane
+        pane.display = not pane.display
+
+    def action_cycle_log_level(self) -> None:
+        """Show all log lines, then warnings and errors, then errors only."""
+        pane = self.log_pane
+        pane.display = True
+        level = pane.cycle_level()
+        self.notify(f"log shows {'all lines' if level == 'info' else level + ' and worse'}")
