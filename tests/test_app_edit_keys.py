@@ -109,7 +109,8 @@ async def test_r_retries_the_selected_failed_items_and_d_refuses_an_item_in_flig
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         failed = [i for i in app.main.model.order if queue.get(i).state is ItemState.FAILED]
-        first_failed = app.main.model.index[failed[0]]
+        first_failed = app.main.model.row_of(failed[0])
+        assert first_failed is not None
         await pilot.press(*["down"] * first_failed, "space", "space")
         assert app.main.downloads.marked == set(failed)
         await pilot.press("r")

@@ -49,7 +49,8 @@ def test_totals_follow_the_dirty_set_and_match_a_full_count() -> None:
     assert totals.counts == queue.counts()
     assert totals.items == len(queue)
     assert totals.bytes_done == sum(i.bytes_done for i in queue)
-    assert retried and all(model.index[i.id] < model.index[item.id] + 100 for i in retried)
+    rows = {i.id: model.row_of(i.id) for i in [*retried, item]}
+    assert retried and all((rows[i.id] or 0) < (rows[item.id] or 0) + 100 for i in retried)
     assert set(model.order) == {i.id for i in queue}
 
 
@@ -182,3 +183,59 @@ async def test_the_report_banner_takes_its_colours_from_the_theme() -> None:
             assert Color.from_rich_color(style.color) == Color.parse(success)
             seen[theme] = style.color
         assert seen["textual-dark"] != seen["nord"]
+
+
+async def test_finishing_items_in_a_huge_queue_moves_rows_without_churning_memory() -> None:
+    """A long run finishes items all the time: each finish moves one row.
+
+    A tick must neither walk the 100,000 items nor allocate in proportion to
+    them (a rebuilt order allocated megabytes twice a second and the heap grew
+    ~0.7 MB/s over hours; bench/app_memory.py measures RSS over a run).
+    """
+    import tracemalloc
+
+    queue = DownloadQueue()
+    for number in range(100_000):
+        queue.add(f"https://example.org/f/{number}", f"d{number % 100}/f{number}.bin")
+    queue.close()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        app.main.tick()
+
+        def whole_queue(*args: object, **kwargs: object) -> None:
+            raise AssertionError("a tick walked the whole queue")
+
+        peaks = []
+        tracemalloc.start()
+        try:
+            with (
+                patch.object(DownloadQueue, "__iter__", whole_queue),
+                patch.object(DownloadQueue, "pending", whole_queue),
+                patch.object(DownloadQueue, "in_state", whole_queue),
+                patch.object(DownloadQueue, "report", whole_queue),
+            ):
+                for number in range(40):
+                    item = queue.take_next()
+                    assert item is not None
+                    app.main.tick()
+                    queue.mark_finished(
+                        item, success=number % 3 > 0, key="K", errors=["e"], note=None
+                    )
+                    before, _ = tracemalloc.get_traced_memory()
+                    tracemalloc.reset_peak()
+                    app.main.tick()
+                    peaks.append(tracemalloc.get_traced_memory()[1] - before)
+        finally:
+            tracemalloc.stop()
+        # A 100,000-id list alone is 800 kB; its index dict ~8 MB.
+        assert max(peaks) < 200_000, f"a tick allocated {max(peaks)} bytes"
+        model = app.main.model
+        order = list(model.order)
+        assert len(order) == len(set(order)) == 100_000
+        states = [queue.get(i).state for i in order[:60]]
+        assert ItemState.QUEUED in states
+        tail = [queue.get(i).state for i in order[-40:]]
+        assert set(tail) <= {ItemState.DONE, ItemState.FAILED}
+        assert all(model.row_of(item_id) == row for row, item_id in enumerate(order[:50]))
+        assert all(model.row_of(item_id) == 99_960 + r for r, item_id in enumerate(order[-40:]))

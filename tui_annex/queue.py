@@ -53,6 +53,8 @@ class DownloadQueue:
         self.schemes = frozenset(schemes)
         self._items: dict[int, DownloadItem] = {}
         self._pending: list[int] = []
+        """Queued ids in feed order from :attr:`_head` on (those before it were sent)."""
+        self._head = 0
         self._destinations = Destinations()
         self._next_id = 1
         self._paused = False
@@ -88,7 +90,31 @@ class DownloadQueue:
 
     def pending(self) -> list[DownloadItem]:
         """Queued items in the order they will be sent."""
-        return [self._items[item_id] for item_id in self._pending]
+        return [self._items[item_id] for item_id in self._live()]
+
+    def pending_count(self) -> int:
+        """How many items are queued; O(1)."""
+        return len(self._pending) - self._head
+
+    def pending_id(self, position: int) -> int:
+        """The id of the queued item at ``position`` in feed order (0 is sent next); O(1)."""
+        if not 0 <= position < len(self._pending) - self._head:
+            raise IndexError(position)
+        return self._pending[self._head + position]
+
+    def pending_position(self, item_id: int) -> int | None:
+        """Where a queued item stands in feed order (None if it is not queued); O(position)."""
+        try:
+            return self._pending.index(item_id, self._head) - self._head
+        except ValueError:
+            return None
+
+    def _live(self) -> list[int]:
+        """The queued ids alone (sent ones dropped from the front), for an edit of the order."""
+        if self._head:
+            del self._pending[: self._head]
+            self._head = 0
+        return self._pending
 
     def in_state(self, *states: ItemState) -> list[DownloadItem]:
         """Items in any of ``states``, in the order they were added."""
@@ -196,12 +222,12 @@ class DownloadQueue:
         item = self.add(url, path, metadata=metadata, extra_urls=extra_urls, source=source)
         item.attempts = attempts
         if done:
-            self._pending.pop()
+            self._live().pop()
             self._set_state(item, ItemState.DONE)
             item.key = key
             item.finished_at = time.time()
         elif first:
-            self._pending.pop()
+            self._live().pop()
             front = min(self._restored_first, len(self._pending))
             self._pending.insert(front, item.id)
             self._restored_first = front + 1
@@ -212,7 +238,7 @@ class DownloadQueue:
         """Record that a queued item carried over from an earlier run is in the repository."""
         if item.state is not ItemState.QUEUED:
             raise ItemLocked(f"{item.path}: {locked_reason(item)}")
-        self._pending.remove(item.id)
+        self._live().remove(item.id)
         self._restored_first = max(self._restored_first - 1, 0)
         self._set_state(item, ItemState.DONE)
         item.key = key
@@ -292,7 +318,7 @@ class DownloadQueue:
             if not (item.state.editable or item.state.retryable):
                 raise ItemLocked(f"{item.path}: {locked_reason(item)}; it cannot be removed")
         removed = {item.id for item in items}
-        self._pending = [item_id for item_id in self._pending if item_id not in removed]
+        self._pending = [item_id for item_id in self._live() if item_id not in removed]
         for item in items:
             del self._items[item.id]
             self._counts[item.state] -= 1
@@ -333,19 +359,19 @@ class DownloadQueue:
         """Send the selected queued items next, keeping their relative order."""
         chosen = self._pending_selection(item_ids)
         chosen_set = set(chosen)
-        self._pending = chosen + [i for i in self._pending if i not in chosen_set]
+        self._pending = chosen + [i for i in self._live() if i not in chosen_set]
         self._reordered(chosen)
 
     def move_to_bottom(self, item_ids: Iterable[int]) -> None:
         """Send the selected queued items last, keeping their relative order."""
         chosen = self._pending_selection(item_ids)
         chosen_set = set(chosen)
-        self._pending = [i for i in self._pending if i not in chosen_set] + chosen
+        self._pending = [i for i in self._live() if i not in chosen_set] + chosen
         self._reordered(chosen)
 
     def _shift(self, item_ids: Iterable[int], step: int) -> None:
         chosen = set(self._pending_selection(item_ids))
-        order = self._pending
+        order = self._live()
         indices = range(len(order)) if step < 0 else range(len(order) - 1, -1, -1)
         for index in indices:
             target = index + step
@@ -357,7 +383,7 @@ class DownloadQueue:
         wanted = set(item_ids)
         for item_id in wanted:
             self._editable(item_id, "moved")
-        return [item_id for item_id in self._pending if item_id in wanted]
+        return [item_id for item_id in self._live() if item_id in wanted]
 
     def _reordered(self, item_ids: Iterable[int]) -> None:
         self.version += 1
@@ -388,17 +414,21 @@ class DownloadQueue:
 
     def has_pending(self) -> bool:
         """Whether any item is queued (paused or not); O(1), unlike :meth:`pending`."""
-        return bool(self._pending)
+        return len(self._pending) > self._head
 
     def has_ready(self) -> bool:
         """Whether :meth:`take_next` would return an item now."""
-        return bool(self._pending) and not self._paused
+        return len(self._pending) > self._head and not self._paused
 
     def take_next(self) -> DownloadItem | None:
         """Hand out the next queued item and lock it as sent, or None if none is ready."""
         if not self.has_ready():
             return None
-        item = self._items[self._pending.pop(0)]
+        # O(1): the sent ids stay in front of the head until an edit (or a long run) drops them.
+        item = self._items[self._pending[self._head]]
+        self._head += 1
+        if self._head >= 4096 and self._head * 2 >= len(self._pending):
+            self._live()
         self._set_state(item, ItemState.SENT)
         item.attempts += 1
         item.sent_at = time.time()
@@ -413,7 +443,11 @@ class DownloadQueue:
         self._set_state(item, ItemState.QUEUED)
         item.attempts -= 1
         item.sent_at = None
-        self._pending.insert(0, item.id)
+        if self._head:
+            self._head -= 1
+            self._pending[self._head] = item.id
+        else:
+            self._pending.insert(0, item.id)
         self._changed(item.id)
 
     def retry(self, item_ids: Iterable[int]) -> list[DownloadItem]:

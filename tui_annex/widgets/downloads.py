@@ -266,7 +266,7 @@ class DownloadsView(ScrollView, can_focus=True):
             self.marked.discard(item_id)
         else:
             self.marked.add(item_id)
-        row = self.model.index.get(item_id)
+        row = self.model.row_of(item_id)
         if row is not None:
             self.refresh_lines(row)
 
@@ -286,7 +286,7 @@ class DownloadsView(ScrollView, can_focus=True):
         if self.virtual_size.height != rows:
             self.virtual_size = Size(self.scrollable_content_region.width, rows)
         if reordered and self.cursor_item is not None:
-            row = self.model.index.get(self.cursor_item)
+            row = self.model.row_of(self.cursor_item)
             if row is None:
                 row = max(0, min(self.cursor, rows - 1))
                 self.cursor_item = self.model.order[row] if rows else None
@@ -297,11 +297,12 @@ class DownloadsView(ScrollView, can_focus=True):
         if reordered:
             self.refresh()
             return
+        if not dirty:
+            return
         top = int(self.scroll_offset.y)
-        bottom = top + self.size.height
-        for item_id in dirty:
-            row = self.model.index.get(item_id)
-            if row is not None and top <= row < bottom:
+        order = self.model.order
+        for row in range(top, min(top + self.size.height, rows)):
+            if order[row] in dirty:
                 self.refresh_lines(row)
 
     def render_line(self, y: int) -> Strip:

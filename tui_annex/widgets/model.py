@@ -2,18 +2,24 @@
 
 Plain data, no Textual: the app's timer calls :meth:`QueueModel.update` ~15 times
 a second; it reads only the items the queue marked dirty, so its cost follows the
-rate of change, not the number of items.
+rate of change, not the number of items. The row order is not a list rebuilt
+on every change (at 100,000 items that churned megabytes twice a second and the
+heap grew with it) but a view over the queue's feed order and three sorted id
+lists (:class:`RowOrder`).
 """
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 from ..items import DownloadItem, ItemState
 from ..queue import DownloadQueue
 
-__all__ = ["GROUP_OF_STATE", "QueueModel", "Totals"]
+__all__ = ["GROUP_OF_STATE", "QueueModel", "RowOrder", "Totals"]
 
 #: Display groups, top to bottom: in flight, queued (feed order), failed/interrupted, done.
 GROUP_OF_STATE: dict[ItemState, int] = {
@@ -24,7 +30,7 @@ GROUP_OF_STATE: dict[ItemState, int] = {
     ItemState.DONE: 3,
 }
 
-#: Above this many items, rebuild the row order at most every :attr:`QueueModel.slow_rebuild`
+#: Above this many items, list a filter's matches at most every :attr:`QueueModel.slow_rebuild`
 #: seconds; in between, rows still show each item's live state.
 LARGE_QUEUE = 5_000
 
@@ -42,6 +48,47 @@ class Totals:
     eta: float | None
 
 
+class RowOrder(Sequence[int]):
+    """The rows of a queue, in display order, without a copy of them.
+
+    In flight (by id), then queued (the queue's own feed order, read in place),
+    then failed and interrupted (by id), then done (by id). Reading a row is
+    O(1); a state change moves one id between two sorted lists. Nothing here is
+    rebuilt per change, so a million items cost what their changes cost.
+    """
+
+    def __init__(self, model: QueueModel) -> None:
+        self._model = model
+
+    def __len__(self) -> int:
+        model = self._model
+        return len(model._sent) + model.queue.pending_count() + len(model._retry) + len(model._done)
+
+    @overload
+    def __getitem__(self, row: int) -> int: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[int]: ...
+    def __getitem__(self, row: int | slice) -> int | list[int]:
+        if isinstance(row, slice):
+            return [self[index] for index in range(*row.indices(len(self)))]
+        if row < 0:
+            row += len(self)
+        model = self._model
+        for group in (model._sent, None, model._retry, model._done):
+            size = model.queue.pending_count() if group is None else len(group)
+            if row < size:
+                return model.queue.pending_id(row) if group is None else group[row]
+            row -= size
+        raise IndexError(row)
+
+    def __iter__(self) -> Iterator[int]:
+        model = self._model
+        yield from list(model._sent)
+        yield from (item.id for item in model.queue.pending())
+        yield from list(model._retry)
+        yield from list(model._done)
+
+
 class QueueModel:
     """Row order and running totals of a queue, updated from its dirty set."""
 
@@ -49,10 +96,11 @@ class QueueModel:
 
     def __init__(self, queue: DownloadQueue) -> None:
         self.queue = queue
-        self.order: list[int] = []
-        """Item ids in display order."""
-        self.index: dict[int, int] = {}
-        """Row of each item id in :attr:`order`."""
+        self._sent: list[int] = []
+        self._retry: list[int] = []
+        self._done: list[int] = []
+        self._rows = RowOrder(self)
+        self._filtered: list[int] | None = None
         self._seen: dict[int, tuple[ItemState, int, int | None]] = {}
         self._active: set[int] = set()
         self._counts = dict.fromkeys(ItemState, 0)
@@ -62,10 +110,17 @@ class QueueModel:
         self._forgotten = 0
         self._primed = False
         self._stale = True
+        self._version = -1
         self.filter_text = ""
         """Show only items whose path or URL contains this (case-insensitive); "" shows all."""
         self._last_rebuild = 0.0
         self.rebuilds = 0
+        """Bumped whenever rows move (membership, state group or order), not on progress."""
+
+    @property
+    def order(self) -> Sequence[int]:
+        """Item ids in display order (the filter's matches while a filter is set)."""
+        return self._rows if self._filtered is None else self._filtered
 
     def update(self) -> set[int]:
         """Fold in the queue's changes; return the ids of changed items (``order`` may change)."""
@@ -77,12 +132,28 @@ class QueueModel:
         for item_id in dirty:
             self._fold(item_id)
         self._fold_forgotten()
+        if self.queue.version != self._version:
+            self._version = self.queue.version
+            self._stale = True
+        if not self._stale:
+            return dirty
         now = time.monotonic()
-        if self._stale and (
-            len(self.queue) < LARGE_QUEUE or now - self._last_rebuild >= self.slow_rebuild
-        ):
-            self._rebuild()
+        if not self.filter_text:
+            self._filtered = None
+            self._stale = False
             self._last_rebuild = now
+            self.rebuilds += 1
+            return dirty
+        if len(self.queue) < LARGE_QUEUE or now - self._last_rebuild >= self.slow_rebuild:
+            # A filter lists its matches: one pass over the rows, spaced out on large queues.
+            matches = self.matches
+            get = self.queue.get
+            self._filtered = [
+                item_id for item_id in self._rows if item_id in self.queue and matches(get(item_id))
+            ]
+            self._last_rebuild = now
+            self._stale = False
+            self.rebuilds += 1
         return dirty
 
     def _fold(self, item_id: int) -> None:
@@ -96,6 +167,8 @@ class QueueModel:
             else:
                 self._bytes_total -= total
         if item_id not in self.queue:
+            if old is not None:
+                self._leave_group(item_id, old[0])
             self._active.discard(item_id)
             self._stale = True
             return
@@ -106,18 +179,58 @@ class QueueModel:
             self._active.add(item_id)
         else:
             self._active.discard(item_id)
-        if old is None or GROUP_OF_STATE[old[0]] != GROUP_OF_STATE[item.state]:
+        group = GROUP_OF_STATE[item.state]
+        if old is None or GROUP_OF_STATE[old[0]] != group:
+            if old is not None:
+                self._leave_group(item_id, old[0])
+            rows = self._group_rows(group)
+            if rows is not None:
+                bisect.insort(rows, item_id)
             self._stale = True
         elif item.state is ItemState.QUEUED:
             # A queued item is dirty without changing group when it was moved or edited.
             self._stale = True
+
+    def _group_rows(self, group: int) -> list[int] | None:
+        """The sorted ids of a group (None for the queued ones: the queue keeps their order)."""
+        return (self._sent, None, self._retry, self._done)[group]
+
+    def _leave_group(self, item_id: int, state: ItemState) -> None:
+        rows = self._group_rows(GROUP_OF_STATE[state])
+        if rows is not None:
+            at = bisect.bisect_left(rows, item_id)
+            if at < len(rows) and rows[at] == item_id:
+                del rows[at]
+
+    def row_of(self, item_id: int) -> int | None:
+        """The row showing ``item_id`` (None if it is not shown)."""
+        if self._filtered is not None:
+            try:
+                return self._filtered.index(item_id)
+            except ValueError:
+                return None
+        seen = self._seen.get(item_id)
+        if seen is None:
+            return None
+        group = GROUP_OF_STATE[seen[0]]
+        offset = sum(self._group_size(earlier) for earlier in range(group))
+        rows = self._group_rows(group)
+        if rows is None:
+            position = self.queue.pending_position(item_id)
+            return None if position is None else offset + position
+        at = bisect.bisect_left(rows, item_id)
+        return offset + at if at < len(rows) and rows[at] == item_id else None
+
+    def _group_size(self, group: int) -> int:
+        rows = self._group_rows(group)
+        return self.queue.pending_count() if rows is None else len(rows)
 
     def set_filter(self, text: str) -> None:
         """Show only items whose path or URL contains ``text`` (from the next :meth:`update`)."""
         text = text.strip().casefold()
         if text != self.filter_text:
             self.filter_text = text
-            # Applied by the next rebuild, which large queues still space out.
+            # Applied by the next update, which large queues still space out.
             self._stale = True
 
     def matches(self, item: DownloadItem) -> bool:
@@ -141,23 +254,14 @@ class QueueModel:
         else:
             self._bytes_total += item.total
 
-    def _rebuild(self) -> None:
-        groups: list[list[int]] = [[], [], [], []]
-        wanted = self.matches if self.filter_text else None
-        for item in self.queue:
-            group = GROUP_OF_STATE[item.state]
-            if group != 1 and (wanted is None or wanted(item)):
-                groups[group].append(item.id)
-        groups[1] = [item.id for item in self.queue.pending() if wanted is None or wanted(item)]
-        self.order = [item_id for group in groups for item_id in group]
-        self.index = {item_id: row for row, item_id in enumerate(self.order)}
-        self._stale = False
-        self.rebuilds += 1
-
     def item_at(self, row: int) -> DownloadItem | None:
-        """The item shown on ``row``, or None (out of range, or removed since the last rebuild)."""
-        if 0 <= row < len(self.order):
-            item_id = self.order[row]
+        """The item shown on ``row``, or None (out of range, or removed since the last update)."""
+        order = self.order
+        if 0 <= row < len(order):
+            try:
+                item_id = order[row]
+            except IndexError:  # the queue handed an item out since the last update
+                return None
             if item_id in self.queue:
                 return self.queue.get(item_id)
         return None
