@@ -156,3 +156,55 @@ def test_no_stdout_line_of_git_annex_crashes_the_event_parser(tmp_path: Path, li
     driver = _driver(tmp_path)
     event = driver._parse(line)
     assert event is None or event.kind
+
+
+def _outcome(check: object, text: str) -> str:
+    try:
+        return "ok:" + check(text)  # type: ignore[operator]
+    except ValidationError as error:
+        return "refused:" + str(error)
+
+
+ASCII_PATHS = st.lists(
+    st.one_of(PIECES, st.text(alphabet="ab./:\\~ gitGIT-_x", max_size=8)), max_size=8
+).map("/".join)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(PATHS, ASCII_PATHS))
+def test_the_quick_path_check_says_exactly_what_the_full_rule_says(path: str) -> None:
+    from tui_annex.validation import _normalize_fully
+
+    assert _outcome(normalize_path, path) == _outcome(_normalize_fully, path)
+
+
+URLS = st.builds(
+    "{}://{}{}{}".format,
+    st.sampled_from(["http", "HTTPS", "ftp", "file", "gopher", "h"]),
+    st.text(alphabet="abc.-0123456789@:[]", max_size=12),
+    st.sampled_from(["", ":80", ":65535", ":65536", ":99999", ":", ":0x1"]),
+    st.text(alphabet="/?#ab %", max_size=6),
+)
+
+
+@settings(max_examples=500)
+@given(st.one_of(URLS, st.text(max_size=40)))
+def test_the_quick_url_check_says_exactly_what_the_full_rule_says(url: str) -> None:
+    from tui_annex.validation import _check_url_fully
+
+    assert _outcome(check_url, url) == _outcome(_check_url_fully, url)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.sampled_from("ab #\t\u00a0\u3000/:\n"), max_size=20))
+def test_a_text_line_splits_at_its_first_blanks_however_they_are_written(line: str) -> None:
+    import re
+
+    record = parse_text(line, "in", 1)
+    stripped = line.strip()
+    if not stripped or stripped.startswith("#"):
+        assert record is None
+        return
+    match = re.fullmatch(r"(\S+)(?:\s+(.*))?", stripped, re.DOTALL)
+    assert match is not None and isinstance(record, InputRecord)
+    assert (record.url, record.path) == (match[1], match[2] or None)

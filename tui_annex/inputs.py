@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .events import InputRejected
-from .streams import iter_lines
+from .streams import iter_line_batches
 from .validation import (
     ValidationError,
     check_field_name,
@@ -38,6 +38,7 @@ __all__ = [
     "drop_finished_lines",
     "parse_lines",
     "parse_text",
+    "read_record_batches",
     "read_records",
 ]
 
@@ -99,11 +100,15 @@ def detect_format(name: str, explicit: str | None = None) -> str:
 def parse_text(line: str, source: str, number: int) -> InputRecord | Rejection | None:
     """A text line ``URL [PATH]``: the path is everything after the first blank, trimmed."""
     stripped = line.strip()
-    if not stripped or stripped.startswith("#"):
+    if not stripped or stripped[0] == "#":
         return None
-    match = _TEXT_LINE.fullmatch(stripped)
-    assert match is not None  # any non-blank text matches
-    return InputRecord(url=match[1], path=match[2] or None, source=source, line=number)
+    url, blank, path = stripped.partition(" ")
+    if not blank or "\t" in url or path[:1].isspace() or not url.isprintable():
+        # Other blanks than one space (tabs, several spaces, Unicode spaces): the full rule.
+        match = _TEXT_LINE.fullmatch(stripped)
+        assert match is not None  # any non-blank text matches
+        url, path = match[1], match[2] or ""
+    return InputRecord(url, path or None, source, number)
 
 
 def parse_json(line: str, source: str, number: int) -> InputRecord | Rejection | None:
@@ -429,6 +434,37 @@ async def read_records(
     stdin: BinaryIO | None = None,
 ) -> AsyncGenerator[InputRecord | Rejection, None]:
     """Yield the records of input ``name`` (``-``: standard input) as they are read."""
+    batches = read_record_batches(
+        name,
+        input_format=input_format,
+        url_column=url_column,
+        path_column=path_column,
+        metadata_columns=metadata_columns,
+        stdin=stdin,
+    )
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            for record in batch:
+                yield record
+
+
+def _decoded(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+async def read_record_batches(
+    name: str,
+    *,
+    input_format: str | None = None,
+    url_column: str = "url",
+    path_column: str = "path",
+    metadata_columns: Iterable[str] = (),
+    stdin: BinaryIO | None = None,
+) -> AsyncGenerator[list[InputRecord | Rejection], None]:
+    """Yield the records of input ``name`` (``-``: standard input), a list per chunk read."""
     source = "<stdin>" if name == "-" else name
     table, parse = _parsers(
         detect_format(name, input_format), url_column, path_column, metadata_columns
@@ -436,7 +472,7 @@ async def read_records(
     if name == "-":
         given = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
         if given is None:
-            yield Rejection(source, 0, "standard input is closed; give the input as a file")
+            yield [Rejection(source, 0, "standard input is closed; give the input as a file")]
             return
 
         def open_stream() -> BinaryIO:
@@ -448,26 +484,34 @@ async def read_records(
             return open(name, "rb")
 
     number = 0
-    async with contextlib.aclosing(iter_lines(_ChunkSource(_chunks(open_stream)))) as lines:
-        async for raw in lines:
-            number += 1
-            try:
-                line = raw.decode("utf-8")
+    chunks = iter_line_batches(_ChunkSource(_chunks(open_stream)))
+    async with contextlib.aclosing(chunks) as lines:
+        async for raws in lines:
+            batch: list[InputRecord | Rejection] = []
+            try:  # one decode per chunk; a chunk with a bad line is decoded line by line
+                texts: list[str | None] = list(b"\n".join(raws).decode("utf-8").split("\n"))
             except UnicodeDecodeError:
-                yield Rejection(source, number, "the line is not valid UTF-8")
-                continue
-            if number == 1:
-                line = line.removeprefix("\ufeff")
-            result = table.feed(line, source, number) if table else parse(line, source, number)
-            if result is not None:
-                yield result
+                texts = [_decoded(raw) for raw in raws]
+            for line in texts:
+                number += 1
+                if line is None:
+                    batch.append(Rejection(source, number, "the line is not valid UTF-8"))
+                    continue
+                if number == 1:
+                    line = line.removeprefix("\ufeff")
+                result = table.feed(line, source, number) if table else parse(line, source, number)
+                if result is not None:
+                    batch.append(result)
+            if batch:
+                yield batch
     while table is not None and table.pending:
         # A quote opened and never closed ran to the end: refuse its first line alone and
         # read the lines it swallowed again, as records of their own.
         stuck, first = table.pending, table.first_line
         table.pending, table.open_quote = [], False
-        yield Rejection(source, first, "a quoted field is never closed", stuck[0][:200])
+        batch = [Rejection(source, first, "a quoted field is never closed", stuck[0][:200])]
         for number, line in enumerate(stuck[1:], first + 1):
             result = table.feed(line, source, number)
             if result is not None:
-                yield result
+                batch.append(result)
+        yield batch

@@ -67,7 +67,7 @@ _SPEED_SMOOTHING = 0.3
 STALE_AFTER = 3.0
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class DownloadItem:
     """One URL to add at one path, with everything known about its progress."""
 
@@ -178,40 +178,47 @@ class Destinations:
         """The id of the item that claimed ``path``, if any."""
         return self._paths.get(path)
 
-    def check(self, path: str) -> None:
-        """Raise ValidationError if ``path`` cannot be claimed."""
+    def check(self, path: str) -> list[str]:
+        """Raise ValidationError if ``path`` cannot be claimed; return the folders it lies in."""
         owner = self._paths.get(path)
         if owner is not None:
             raise ValidationError(f"another item already downloads to {path!r}")
         if path in self._folders:
             raise ValidationError(f"{path!r} is a folder of another item's path")
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
+        folders = _folders(path)
+        for folder in folders:
             if folder in self._paths:
                 raise ValidationError(
                     f"{folder!r} is another item's file, so it cannot be a folder"
                 )
+        return folders
 
-    def claim(self, path: str, item_id: int) -> None:
-        """Claim ``path`` (checked before) for ``item_id``."""
+    def claim(self, path: str, item_id: int, folders: list[str] | None = None) -> None:
+        """Claim ``path`` (checked before; ``folders``: what the check returned) for ``item_id``."""
         self._paths[path] = item_id
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
-            self._folders[folder] = self._folders.get(folder, 0) + 1
+        counts = self._folders
+        for folder in _folders(path) if folders is None else folders:
+            counts[folder] = counts.get(folder, 0) + 1
 
     def release(self, path: str) -> None:
         """Give ``path`` up."""
         del self._paths[path]
-        parts = path.split("/")
-        for depth in range(1, len(parts)):
-            folder = "/".join(parts[:depth])
+        for folder in _folders(path):
             left = self._folders[folder] - 1
             if left:
                 self._folders[folder] = left
             else:
                 del self._folders[folder]
+
+
+def _folders(path: str) -> list[str]:
+    """The folders ``path`` lies in, outermost first (``a/b/c`` -> ``a``, ``a/b``)."""
+    found = []
+    slash = path.find("/")
+    while slash != -1:
+        found.append(path[:slash])
+        slash = path.find("/", slash + 1)
+    return found
 
 
 def locked_reason(item: DownloadItem) -> str:

@@ -184,19 +184,19 @@ class DownloadQueue:
         path = normalize_path(path)
         for extra in extra_urls:
             check_url(extra, self.schemes)
-        self._destinations.check(path)
+        folders = self._destinations.check(path)
         item = DownloadItem(
-            id=self._next_id,
-            url=url,
-            path=path,
-            metadata={name: list(values) for name, values in (metadata or {}).items()},
-            extra_urls=tuple(extra_urls),
-            source=source,
+            self._next_id,
+            url,
+            path,
+            {name: list(values) for name, values in metadata.items()} if metadata else {},
+            tuple(extra_urls),
+            source,
         )
         self._next_id += 1
         self._items[item.id] = item
         self._counts[item.state] += 1
-        self._destinations.claim(path, item.id)
+        self._destinations.claim(path, item.id, folders)
         self._pending.append(item.id)
         self._changed(item.id)
         return item

@@ -1,0 +1,57 @@
+"""A STAND-IN git-annex for the benchmarks: the real one for every command but
+``addurl --batch``, which it answers as ``STANDIN_MODE`` says.
+
+- ``hold``: reads every line and never answers (a queue that stays queued, for
+  launch and memory figures); exits at the end of its input.
+- ``fast``: answers each line at once with ``STANDIN_PROGRESS`` progress
+  records (default 2) and a success (the pipeline's ceiling).
+
+``STANDIN_REAL`` is the real git-annex executable. Made executable by
+:func:`install`.
+"""
+
+
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+
+def install(folder: Path, real: Path, mode: str) -> Path:
+    """Write an executable stand-in into ``folder``; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "git-annex"
+    script.write_text(
+        f"#!{sys.executable}\nimport os\nos.environ.setdefault('STANDIN_REAL', {str(real)!r})\n"
+        f"os.environ.setdefault('STANDIN_MODE', {mode!r})\n" + Path(__file__).read_text()
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    if not (args[:1] == ["addurl"] and "--batch" in args):
+        real = os.environ["STANDIN_REAL"]
+        os.execv(real, [real, *args])
+    mode = os.environ.get("STANDIN_MODE", "fast")
+    progress = int(os.environ.get("STANDIN_PROGRESS", "2"))
+    out = sys.stdout
+    for raw in sys.stdin:
+        if mode == "hold":
+            continue
+        line = raw.rstrip("\n")
+        url, _, path = line.partition(" ")
+        action = {"command": "addurl", "file": path, "input": [line]}
+        for step in range(1, progress + 1):
+            record = {"byte-progress": step * 1000, "total-size": progress * 1000}
+            out.write(json.dumps({**record, "action": action}) + "\n")
+        done = {**action, "success": True, "key": f"SHA256E-s{progress * 1000}--x", "note": ""}
+        out.write(json.dumps({**done, "error-messages": []}) + "\n")
+        out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
