@@ -10,7 +10,6 @@
 :func:`install`.
 """
 
-
 import json
 import os
 import stat
@@ -42,7 +41,7 @@ def main() -> int:
         if mode == "hold":
             continue
         line = raw.rstrip("\n")
-        url, _, path = line.partition(" ")
+        _url, _, path = line.partition(" ")
         action = {"command": "addurl", "file": path, "input": [line]}
         for step in range(1, progress + 1):
             record = {"byte-progress": step * 1000, "total-size": progress * 1000}

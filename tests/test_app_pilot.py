@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.helpers import make_job
@@ -188,7 +189,7 @@ async def test_an_unusable_repository_is_shown_and_reported(tmp_path: Path) -> N
         assert app.status.error.split(":")[0] in str(app.query_one(ReportBanner).render())
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
-    assert app.return_code == 1
+    assert app.return_code == 2, "a repository the run cannot start in: 2, as with --no-ui"
 
 
 def died_run(tmp_path: Path, repo: Path, server: LocalServer) -> list[tuple[str, str]]:
@@ -236,16 +237,36 @@ async def test_the_app_offers_to_resume_an_unfinished_run_and_resumes_it(
     assert {path for _url, path in lines} <= set(git(repo, "ls-files").split())
 
 
+@pytest.mark.parametrize("key", ["escape", "ctrl+c", "ctrl+q"])
 async def test_quitting_at_the_resume_question_runs_nothing(
-    tmp_path: Path, repo: Path, server: LocalServer
+    tmp_path: Path, repo: Path, server: LocalServer, key: str
 ) -> None:
     died_run(tmp_path, repo, server)
     job = make_job(tmp_path, repo, [(server.file("new", 100), "new.bin")])
     app = TuiAnnexApp(job, offer=job.pending_resume())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await pilot.press("escape")
+        await pilot.press(key)
         await wait_until(pilot, lambda: not app.is_running)
     job.close()
     assert app.declined and app.return_code == 0
     assert not server.requests
+
+
+async def test_removing_the_failed_items_after_a_run_leaves_an_exit_status_of_0(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file("kept", 100), "kept.bin"), (server.status(404, "gone"), "gone.bin")]
+    job = make_job(tmp_path, repo, lines)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.status.round is not None and not app.status.running)
+        assert app.status.round is not None and app.status.round.exit_code == 1
+        failed = [item.id for item in job.queue.in_state(ItemState.FAILED)]
+        assert len(failed) == 1
+        job.queue.remove(failed)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    report = job.queue.report()
+    assert (len(report.done), len(report.failed)) == (1, 0)
+    assert app.return_code == 0, "the report says nothing failed; so does the exit status"

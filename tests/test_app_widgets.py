@@ -7,6 +7,7 @@ from unittest.mock import patch
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from rich.text import Text
 
 from tests.fakes import FakeJob, mixed_logs, mixed_queue
 from tui_annex.events import InputRejected, LogLine
@@ -239,3 +240,106 @@ async def test_finishing_items_in_a_huge_queue_moves_rows_without_churning_memor
         assert set(tail) <= {ItemState.DONE, ItemState.FAILED}
         assert all(model.row_of(item_id) == row for row, item_id in enumerate(order[:50]))
         assert all(model.row_of(item_id) == 99_960 + r for r, item_id in enumerate(order[-40:]))
+
+
+def test_the_stopping_banner_puts_only_its_first_words_in_bold() -> None:
+    from tui_annex.widgets import ReportBanner
+
+    banner = ReportBanner()
+    shown: list[object] = []
+    banner.update = shown.append  # type: ignore[method-assign]
+    banner._palette = lambda: {"good": "green", "warn": "yellow", "bad": "red", "muted": "dim"}  # type: ignore[method-assign]
+    for in_flight, words in ((3, "Stopping"), (None, "Stopping now")):
+        banner.show_stopping(in_flight)
+        text = shown.pop()
+        assert isinstance(text, Text) and text.plain.startswith(words + ":")
+        assert not text.style, "the sentence itself is plain"
+        bold = [span for span in text.spans if "bold" in str(span.style)]
+        assert [text.plain[span.start : span.end] for span in bold] == [words]
+
+
+async def test_the_footer_lists_the_stop_keys_first_while_running_and_quit_first_after() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        shown = [key for key, active in app.screen.active_bindings.items() if active.binding.show]
+        assert shown[:2] == ["ctrl+c", "ctrl+q"], shown
+        job.finish()
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.status.running
+        shown = [key for key, active in app.screen.active_bindings.items() if active.binding.show]
+        assert shown[0] == "ctrl+q" or shown[0] == "q", shown
+
+
+async def test_the_report_banner_follows_a_theme_change_after_the_run() -> None:
+    from textual.color import Color
+
+    job = FakeJob(mixed_queue(), mixed_logs(), finished=True)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.status.over
+        banner = app.main.banner
+        shown: list[object] = []
+        original = banner.update
+
+        def update(content: object = "", **kwargs: object) -> None:
+            shown.append(content)
+            original(content)  # type: ignore[arg-type]
+
+        banner.update = update  # type: ignore[method-assign,assignment]
+        for theme in ("nord", "textual-dark"):
+            app.theme = theme
+            await pilot.pause()
+            app.main.tick()
+            assert shown, f"the banner was not redrawn for {theme}"
+            text = shown[-1]
+            assert isinstance(text, Text)
+            start = text.plain.index("added")
+            colours = {
+                Color.from_rich_color(span.style.color)
+                for span in text.spans
+                if span.start <= start < span.end
+                and not isinstance(span.style, str)
+                and span.style.color is not None
+            }
+            success = app.current_theme.success
+            assert success is not None and Color.parse(success) in colours, theme
+            shown.clear()
+
+
+async def test_the_palette_offers_no_queue_command_over_a_dialog() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Remove" in titles or "Add an item" in titles
+        await pilot.press("a")
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert not titles & {"Remove", "Add an item", "Edit item", "Clear finished"}
+        assert "Stop downloads" in titles, "the stop sequence stays reachable"
+
+
+async def test_a_signal_once_the_run_is_over_quits_with_the_runs_own_status() -> None:
+    import signal
+
+    queue = DownloadQueue()
+    item = queue.add("https://example.org/a", "a.bin")
+    taken = queue.take_next()
+    assert taken is item
+    queue.mark_finished(item, success=True, key="K", errors=(), note=None)
+    queue.close()
+    job = FakeJob(queue, finished=True)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.status.running and app.status.round is not None
+        app.on_signal(signal.SIGTERM)
+        await pilot.pause()
+    assert app.return_code == 0

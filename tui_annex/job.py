@@ -31,7 +31,7 @@ from .events import (
     RoundFinished,
     RoundStarted,
 )
-from .inputs import InputRecord, Rejection, drop_finished_lines, read_records
+from .inputs import InputRecord, Rejection, drop_finished_lines, read_record_batches
 from .items import DownloadItem, ItemState, StopReport
 from .journal import (
     COMMITTED,
@@ -124,6 +124,9 @@ class Job:
         self._log_failure_said = False
         self._notices: list[Event] = []
         self.start_error: str | None = None
+        self.faults_beyond_the_queue = False
+        """The last round had a problem the queue does not show (a refused input line,
+        metadata, the commit, ``-F``, or files left uncommitted because items failed)."""
         """Why the run could not start (a locked index, another run...), if it could not."""
         self._lock_fd: int | None = None
 
@@ -312,7 +315,7 @@ class Job:
         name = "input"
         try:
             for name in options.inputs:
-                records = read_records(
+                batches = read_record_batches(
                     name,
                     input_format=options.input_format,
                     url_column=options.url_column,
@@ -320,13 +323,15 @@ class Job:
                     metadata_columns=options.metadata_columns,
                     stdin=self._stdin,
                 )
-                async with contextlib.aclosing(records):
-                    async for record in records:
-                        rejection = record if isinstance(record, Rejection) else self._add(record)
-                        if rejection is not None:
+                async with contextlib.aclosing(batches):
+                    async for batch in batches:
+                        # One chunk's records (~1,000) at a time: the feeder, the
+                        # screen and the keys get the loop between chunks.
+                        for rejection in self._add_batch(batch):
                             event = rejection.event()
                             self.rejected.append(event)
                             notices.put_nowait(event)
+                        await asyncio.sleep(0)
         except OSError as error:
             self._input_failed(str(error.filename or name), str(error), notices)
         except Exception as error:
@@ -350,6 +355,17 @@ class Job:
         event = InputRejected(source=source, line=0, reason=reason)
         self.rejected.append(event)
         notices.put_nowait(event)
+
+    def _add_batch(self, batch: list[InputRecord | Rejection]) -> list[Rejection]:
+        """Queue a chunk's records; return the refusals, in input order."""
+        if self.journal is not None and (self._carried or self._has_history):
+            results = [
+                record if isinstance(record, Rejection) else self._add(record) for record in batch
+            ]
+            return [result for result in results if result is not None]
+        self.records_read += sum(1 for record in batch if not isinstance(record, Rejection))
+        _added, refused = self.queue.add_records(batch)
+        return refused
 
     def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
@@ -502,6 +518,14 @@ class Job:
                     self._journal_call(self.journal.settle, settled, COMMITTED)
         if self.options.failures is not None:
             self._write_failures(report)
+        held_back = bool(problems and added and self.options.commit and committed is None)
+        self.faults_beyond_the_queue = bool(
+            self.rejected
+            or self.annotation_failures
+            or self.commit_error
+            or self.failures_error
+            or held_back
+        )
         if self.interrupted:
             code = EXIT_INTERRUPTED
         elif not len(self.queue) and not self.queue.forgotten and not self._nothing_left_to_do():
@@ -858,13 +882,25 @@ class Job:
             self._log = None
 
     def exit_code(self) -> int:
-        """The run's exit status (:func:`exit_status`), the one rule every front end reports."""
-        return exit_status(
+        """The run's exit status (:func:`exit_status`), the one rule every front end reports.
+
+        A round that ended with failures the user then removed from the queue
+        (and nothing else wrong) ends the run with 0: the report shows nothing
+        failed, and the exit status says the same.
+        """
+        code = exit_status(
             self.last_round,
             interrupted=self.interrupted,
             refused=self.start_error is not None,
             pending=self.queue.has_pending(),
         )
+        if code == EXIT_FAILED and self.last_round is not None and not self.faults_beyond_the_queue:
+            report = self.queue.report()
+            if report.done and not (
+                report.failed or report.interrupted or report.unsent or report.in_flight
+            ):
+                return EXIT_OK
+        return code
 
     def _end_run(self, journal: Journal) -> None:
         report = self.queue.report()

@@ -192,9 +192,7 @@ def _normalize_fully(path: str) -> str:
         for char in path:
             if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
                 # Shown raw, an ESC or a bidi override rewrites the user's terminal.
-                raise ValidationError(
-                    f"the path contains a control character (U+{ord(char):04X})"
-                )
+                raise ValidationError(f"the path contains a control character (U+{ord(char):04X})")
     if path.startswith("/"):
         raise ValidationError("the path is absolute; give a path inside the repository")
     if path.endswith("/"):

@@ -54,16 +54,21 @@ class Action:
     app: bool = False
     """Bound on the app (the stop sequence and quitting), not on the queue screen."""
 
-    def bindings(self) -> list[BindingType]:
-        """The Textual bindings of this action (and of its explanation)."""
+    def bindings(self, *, on_screen: bool = False) -> list[BindingType]:
+        """The Textual bindings of this action (and of its explanation).
+
+        ``on_screen``: the queue screen's twin of an app action (``app.NAME``, not
+        a priority), so that the footer lists every key in declaration order.
+        """
+        twin = on_screen and self.app
         found: list[BindingType] = [
             Binding(
                 self.keys,
-                self.name,
+                f"app.{self.name}" if twin else self.name,
                 self.label,
                 show=self.show and bool(self.label),
                 key_display=self.key_display,
-                priority=self.priority,
+                priority=self.priority and not twin,
                 id=self.id,
             )
         ]
@@ -267,9 +272,11 @@ APP_BINDINGS: list[BindingType] = [
     binding for action in ACTIONS if action.app for binding in action.bindings()
 ]
 
-#: The queue screen's bindings, in order.
+#: The queue screen's bindings, in order: its own, and twins of the app's stop keys
+#: (the footer lists keys in the order the focused screen declares them; the app's
+#: priority bindings still answer those keys first, and on every other screen).
 QUEUE_BINDINGS: list[BindingType] = [
-    binding for action in ACTIONS if not action.app for binding in action.bindings()
+    binding for action in ACTIONS for binding in action.bindings(on_screen=True)
 ]
 
 #: The actions the app itself answers (the rest are the queue screen's).

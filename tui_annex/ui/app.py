@@ -24,7 +24,7 @@ from textual.app import App, SystemCommand
 from textual.binding import BindingType
 from textual.screen import Screen
 
-from ..defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from ..defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ..events import InputRejected, LogLine, RoundFinished, RoundStarted
 from ..job import Job
 from ..recovery import ResumeOffer
@@ -72,6 +72,8 @@ class TuiAnnexApp(App[int]):
         """The user quit at the resume question: nothing ran."""
         self.refresh_hz = refresh_hz
         self.status = RunStatus()
+        self.started = False
+        """The job's worker has started (the resume question, if any, was answered)."""
         self.signalled: int | None = None
         self.hung_up = False
         self.main = QueueScreen(job, self.status)
@@ -144,6 +146,7 @@ class TuiAnnexApp(App[int]):
         queues work); the app only edits the queue.
         """
         status = self.status
+        self.started = True
         try:
             async with contextlib.aclosing(self.job.run()) as events:
                 async for event in events:
@@ -174,17 +177,24 @@ class TuiAnnexApp(App[int]):
             self.main.round_over()
 
     def _leave(self) -> None:
+        if not self.started:
+            # Quit at the resume question (q, ctrl+c, ctrl+q, a signal): nothing ran.
+            self.declined = True
+            self.exit(EXIT_OK, return_code=EXIT_OK)
+            return
         self.job.end()
         code = self.exit_code()
         self.exit(code, return_code=code)
 
     def exit_code(self) -> int:
-        """The job's exit code (:meth:`~tui_annex.job.Job.exit_code`); 130 after a signal."""
+        """The job's exit code (:meth:`~tui_annex.job.Job.exit_code`); 130 after a signal
+        that stopped a round; never 0 after an error."""
         if self.signalled is not None:
             return EXIT_INTERRUPTED  # as in --no-ui: a signal is a forced stop
-        if self.status.error is not None and not self.job.interrupted:
+        code = self.job.exit_code()
+        if self.status.error is not None and code == EXIT_OK:
             return EXIT_FAILED
-        return self.job.exit_code()
+        return code
 
     # -- the stop sequence ------------------------------------------------------------
 
@@ -235,9 +245,9 @@ class TuiAnnexApp(App[int]):
             driver = self._driver
             if driver is not None:
                 driver.write = lambda data: None  # type: ignore[method-assign]
-        self.signalled = signum
         self.status.quitting = True
         if self.status.running:
+            self.signalled = signum  # a round was cut short: as in --no-ui, 130
             self.job.stop(force=True)
         else:
             self._leave()
@@ -248,8 +258,9 @@ class TuiAnnexApp(App[int]):
         for action, title, help_text in COMMANDS:
             if action in APP_ACTIONS and self.check_action(action, ()):
                 yield SystemCommand(title, help_text, getattr(self, f"action_{action}"))
-        for title, help_text, callback in self.main.commands():
-            yield SystemCommand(title, help_text, callback)
+        if screen is self.main:  # not over a dialog: its item may be the one removed
+            for title, help_text, callback in self.main.commands():
+                yield SystemCommand(title, help_text, callback)
 
 
 def _terminal_alive() -> bool:

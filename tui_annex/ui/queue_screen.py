@@ -53,6 +53,7 @@ class QueueScreen(Screen[None]):
         self.downloads = DownloadsView(self.model, id="downloads")
         self.filter_bar = FilterBar(id="filter")
         self.log_pane = LogPane(id="log")
+        self.log_pane.display = False  # until asked for (or a refused run opens it)
         self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         self._sent_unmarked = 0
@@ -69,7 +70,6 @@ class QueueScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.log_pane.display = False
         self.downloads.focus()
         self._ready = True
         self.tick()
@@ -118,6 +118,8 @@ class QueueScreen(Screen[None]):
             self.model.retryable_count() > 0,
             len(self.downloads.marked),
             self.job.queue.counts()[ItemState.DONE] > 0,
+            self.filter_bar.shown,
+            bool(self.model.filter_text),
         )
         if key != self._bindings_key:
             self._bindings_key = key
@@ -130,16 +132,17 @@ class QueueScreen(Screen[None]):
     def _update_banner(self, state: RunState, in_flight: int) -> None:
         banner = self.banner
         status = self.status
+        theme = self.app.theme  # the banner's colours follow a theme change
         if state is RunState.DRAINING:
-            text = f"draining:{in_flight}"
+            text = f"draining:{in_flight}:{theme}"
             if text != self._banner:
                 banner.show_stopping(in_flight)
         elif state is RunState.STOPPING:
-            text = "stopping"
+            text = f"stopping:{theme}"
             if text != self._banner:
                 banner.show_stopping(None)
         elif status.over:
-            text = f"over:{self.model.queue.version}:{status.error}"
+            text = f"over:{self.model.queue.version}:{status.error}:{theme}"
             if text != self._banner:
                 hint = "q: quit · l: log · enter: details"
                 if status.commits:
@@ -231,6 +234,9 @@ class QueueScreen(Screen[None]):
             edit()
         except (ItemLocked, ValidationError) as error:
             self.say(str(error), title="Not changed", severity="error")
+            return False
+        except KeyError:
+            self.say("the item was removed meanwhile", title="Not changed", severity="error")
             return False
         finally:
             self.tick()
@@ -444,6 +450,7 @@ class QueueScreen(Screen[None]):
         self.downloads.follow()
         self.downloads.focus()
         self.tick()
+        self.refresh_bindings()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter-input":

@@ -128,11 +128,12 @@ class ReportBanner(Static):
         """Show that the run is stopping: draining ``in_flight`` downloads, or (None) by force."""
         palette = self._palette()
         bold = Style(bold=True)
+        text = Text()
         if in_flight is None:
-            text = Text("Stopping now", bold + _style(palette["bad"]))
+            text.append("Stopping now", bold + _style(palette["bad"]))
             text.append(": git-annex is being terminated; finished files are kept and staged.")
         else:
-            text = Text("Stopping", bold + _style(palette["warn"]))
+            text.append("Stopping", bold + _style(palette["warn"]))
             text.append(f": no new downloads; waiting for {in_flight} in flight.  ")
             text.append("ctrl+c again: stop them now", palette["muted"])
         self.update(text)
