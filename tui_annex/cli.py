@@ -168,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="log file (default: a new file in the user log folder)",
     )
+    ending.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="K/N",
+        help="take only share K of N of the input (by destination path, the same share "
+        "whatever the input order): run K=1..N in N clones to split a download over machines",
+    )
     resuming = parser.add_argument_group(
         "resuming (a journal in the repository's git folder records every item)"
     )
@@ -214,6 +221,19 @@ def build_parser() -> argparse.ArgumentParser:
         "textual-light (default: textual-dark)",
     )
     return parser
+
+
+def _shard(text: str) -> tuple[int, int]:
+    share, slash, count = text.partition("/")
+    try:
+        k, n = int(share), int(count)
+    except ValueError:
+        k = n = 0
+    if not slash or not 1 <= k <= n or n > MAX_SHARDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 2/4 for the second of four"
+        )
+    return k, n
 
 
 def _seconds(text: str) -> float:
@@ -264,6 +284,7 @@ def _positive_int(text: str) -> int:
 #: Bounds of -J and --retries: beyond them git-annex eats memory, or a run never ends.
 MAX_JOBS = 256
 MAX_RETRIES = 100
+MAX_SHARDS = 10_000
 
 #: How many log files of earlier runs are kept in the user log folder.
 KEEP_LOGS = 50
@@ -310,6 +331,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         journal=not args.no_journal,
         resume="resume" if args.resume else "fresh" if args.fresh else "auto",
         from_run=args.from_run,
+        shard=args.shard,
     )
 
 

@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import csv
+import hashlib
 import json
 import os
 import re
@@ -28,6 +29,8 @@ from .validation import (
     ValidationError,
     check_field_name,
     check_metadata,
+    derive_path,
+    normalize_path,
 )
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "parse_text",
     "read_record_batches",
     "read_records",
+    "shard_of",
 ]
 
 FORMATS = ("text", "jsonl", "csv", "tsv")
@@ -446,6 +450,24 @@ async def read_records(
         async for batch in batches:
             for record in batch:
                 yield record
+
+
+def shard_of(record: InputRecord, count: int) -> int:
+    """Which of ``count`` shares (1 to ``count``) a record belongs to.
+
+    Decided by its destination path as it is sent (derived from the URL when the
+    record names none), hashed with BLAKE2b: the same share on every machine, in
+    every run and whatever the order of the input, so N clones running shares 1
+    to N download disjoint sets whose union is the input. A record whose path is
+    refused is placed by its raw text, so exactly one share reports it.
+    """
+    raw = record.path if record.path is not None else record.url
+    try:
+        key = normalize_path(raw if record.path is not None else derive_path(record.url))
+    except ValueError:
+        key = raw
+    digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % count + 1
 
 
 def _decoded(raw: bytes) -> str | None:

@@ -31,7 +31,13 @@ from .events import (
     RoundFinished,
     RoundStarted,
 )
-from .inputs import InputRecord, Rejection, drop_finished_lines, read_record_batches
+from .inputs import (
+    InputRecord,
+    Rejection,
+    drop_finished_lines,
+    read_record_batches,
+    shard_of,
+)
 from .items import DownloadItem, ItemState, StopReport
 from .journal import (
     COMMITTED,
@@ -124,6 +130,8 @@ class Job:
         self._log_failure_said = False
         self._notices: list[Event] = []
         self.start_error: str | None = None
+        self.other_shards = 0
+        """Input records left to the other shares of ``--shard``."""
         self.faults_beyond_the_queue = False
         """The last round had a problem the queue does not show (a refused input line,
         metadata, the commit, ``-F``, or files left uncommitted because items failed)."""
@@ -342,6 +350,11 @@ class Job:
             said = []
             if self.merged_records:
                 said.append(f"{self.merged_records} were already in the resumed run")
+            if self.other_shards and self.options.shard is not None:
+                share, count = self.options.shard
+                said.append(
+                    f"{self.other_shards} belong to the other shares (--shard {share}/{count})"
+                )
             if self.already_added:
                 said.append(
                     f"{self.already_added} were added by earlier runs (not downloaded again)"
@@ -358,6 +371,15 @@ class Job:
 
     def _add_batch(self, batch: list[InputRecord | Rejection]) -> list[Rejection]:
         """Queue a chunk's records; return the refusals, in input order."""
+        if self.options.shard is not None:
+            share, count = self.options.shard
+            mine = [
+                record
+                for record in batch
+                if isinstance(record, Rejection) or shard_of(record, count) == share
+            ]
+            self.other_shards += len(batch) - len(mine)
+            batch = mine
         if self.journal is not None and (self._carried or self._has_history):
             results = [
                 record if isinstance(record, Rejection) else self._add(record) for record in batch

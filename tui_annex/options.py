@@ -61,6 +61,8 @@ class RunOptions:
     wanted (no input needed); ``fresh``: set the journal aside and start over."""
     from_run: int | None = None
     """Queue the failed and unfinished items of this earlier run (from ``tui-annex history``)."""
+    shard: tuple[int, int] | None = None
+    """``(K, N)``: take only share K of N of the input (see :func:`tui_annex.inputs.shard_of`)."""
 
     def record(self) -> dict[str, object]:
         """The options worth keeping in the journal's run record."""
@@ -72,4 +74,5 @@ class RunOptions:
             "retries": self.retries,
             "input_format": self.input_format,
             "failures": None if self.failures is None else str(self.failures),
+            "shard": None if self.shard is None else f"{self.shard[0]}/{self.shard[1]}",
         }
