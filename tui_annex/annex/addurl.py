@@ -9,7 +9,6 @@ import os
 import stat
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from ..defaults import DEFAULT_GRACE
@@ -186,13 +185,14 @@ class AddurlDriver:
 
     async def _feed(self, process: BatchProcess) -> AsyncIterator[Event]:
         queue = self.queue
+        repo = os.fspath(self.repo)
         while not self._stopping.is_set():
             if queue.has_ready() and len(self.in_flight) < self.window:
                 batch: list[DownloadItem] = []
                 while queue.has_ready() and len(self.in_flight) + len(batch) < self.window:
                     item = queue.take_next()
                     assert item is not None
-                    blocked = blocked_by_tree(Path(self.repo), item.path)
+                    blocked = blocked_by_tree(repo, item.path)
                     if blocked is not None:
                         # Sent, git's check-attr helper would die and fail every later item.
                         errors = (blocked,)
@@ -207,21 +207,23 @@ class AddurlDriver:
                         continue
                     # What git-annex leaves at a path it never answered for is its own
                     # work only if nothing was there before (see recovery).
-                    item.existed = os.path.lexists(os.path.join(self.repo, item.path))
+                    item.existed = os.path.lexists(f"{repo}/{item.path}")
                     batch.append(item)
                 # The journal holds them as sent (and what was at their paths) before
                 # git-annex has them: one write for the batch.
                 queue.persist()
-                for index, item in enumerate(batch):
-                    line = item.input_line
+                lines = [item.input_line for item in batch]
+                for line, item in zip(lines, batch, strict=True):
                     self.in_flight[line] = item
-                    try:
-                        await process.send(line)
-                    except BatchInputClosed:
+                try:
+                    await process.send_many(lines)  # one write for the batch
+                except BatchInputClosed:
+                    for line in lines:
                         del self.in_flight[line]
-                        for unsent in reversed(batch[index:]):
-                            queue.give_back(unsent)
-                        return
+                    for unsent in reversed(batch):
+                        queue.give_back(unsent)
+                    return
+                for item in batch:
                     yield ItemSent(
                         item_id=item.id, url=item.url, path=item.path, attempt=item.attempts
                     )
@@ -298,18 +300,18 @@ class AddurlDriver:
         return self.in_flight.get(inputs[0])
 
 
-def blocked_by_tree(repo: Path, path: str) -> str | None:
+def blocked_by_tree(repo: str | os.PathLike[str], path: str) -> str | None:
     """Why ``path`` cannot be created in the working tree, or None.
 
     A parent that exists as a file or a symlink (an annexed file is a symlink)
     makes git refuse the path, which kills git-annex's helper for the whole batch.
     """
     parts = path.split("/")
-    folder = repo
+    folder = os.fspath(repo)
     for depth, part in enumerate(parts[:-1], start=1):
-        folder = folder / part
+        folder = f"{folder}/{part}"
         try:
-            mode = folder.lstat().st_mode
+            mode = os.lstat(folder).st_mode
         except FileNotFoundError:
             return None  # created by git-annex as needed
         except OSError as error:

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Literal, Self, TypeVar
 
 from ..defaults import DEFAULT_GRACE
-from ..streams import cancel_and_wait, iter_lines, merge
+from ..streams import cancel_and_wait, iter_line_batches, merge
 
 T = TypeVar("T")
 
@@ -218,13 +218,23 @@ class BatchProcess:
 
     async def send(self, line: str) -> None:
         """Write one input line (a newline is added) and wait until the pipe takes it."""
-        if "\n" in line or "\r" in line or "\0" in line:
-            raise ValueError("a batch input line cannot hold a newline, CR or NUL")
+        await self.send_many([line])
+
+    async def send_many(self, lines: Sequence[str]) -> None:
+        """Write input lines (newlines added) in one write; wait until the pipe takes them.
+
+        All or nothing as far as the caller can tell: if the pipe is closed, none
+        counts as sent (the child is stopping, so none would be answered).
+        """
+        for line in lines:
+            if "\n" in line or "\r" in line or "\0" in line:
+                raise ValueError("a batch input line cannot hold a newline, CR or NUL")
         stdin = self.process.stdin
         if self._stdin_closed or stdin is None or stdin.is_closing():
             raise BatchInputClosed("the child's input is closed")
+        data = "".join(line + "\n" for line in lines).encode("utf-8", "surrogateescape")
         try:
-            stdin.write(line.encode("utf-8", "surrogateescape") + b"\n")
+            stdin.write(data)
             await stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as error:
             raise BatchInputClosed("the child stopped reading its input") from error
@@ -256,9 +266,10 @@ class BatchProcess:
 
     @staticmethod
     async def _tag(reader: asyncio.StreamReader, stream: StreamName) -> AsyncIterator[OutputLine]:
-        async with contextlib.aclosing(iter_lines(reader)) as lines:
-            async for raw in lines:
-                yield OutputLine(stream, raw.decode("utf-8", "surrogateescape"))
+        async with contextlib.aclosing(iter_line_batches(reader)) as batches:
+            async for batch in batches:
+                for raw in batch:
+                    yield OutputLine(stream, raw.decode("utf-8", "surrogateescape"))
 
     # -- stopping -------------------------------------------------------------------
 
