@@ -109,6 +109,7 @@ def run_app(root: Path, items: int) -> dict[str, float]:
         encoding="utf-8",
         codec_errors="replace",
     )
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before each send by default
     screen = Screen(child)
     figures: dict[str, float] = {}
     try:

@@ -5,6 +5,8 @@
   launch and memory figures); exits at the end of its input.
 - ``fast``: answers each line at once with ``STANDIN_PROGRESS`` progress
   records (default 2) and a success (the pipeline's ceiling).
+- ``trickle``: never answers, but reports progress on the lines it holds,
+  ``STANDIN_RATE`` records a second in all (default 1000): a busy screen.
 
 ``STANDIN_REAL`` is the real git-annex executable. Made executable by
 :func:`install`.
@@ -29,12 +31,45 @@ def install(folder: Path, real: Path, mode: str) -> Path:
     return script
 
 
+def trickle(rate: float) -> int:
+    import select
+    import time
+
+    held: list[str] = []
+    pending = b""
+    done = 0
+    step = 1 / rate
+    next_at = time.monotonic()
+    stdin = sys.stdin.fileno()
+    while True:
+        wait = max(next_at - time.monotonic(), 0)
+        ready, _, _ = select.select([stdin], [], [], wait)
+        if ready:
+            chunk = os.read(stdin, 1 << 16)
+            if not chunk:
+                return 0
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            held += [line.decode() for line in lines]
+        if held and time.monotonic() >= next_at:
+            done += 1
+            line = held[done % len(held)]
+            record = {"byte-progress": done * 100, "total-size": 10**12}
+            sys.stdout.write(json.dumps({**record, "action": {"input": [line]}}) + "\n")
+            sys.stdout.flush()
+            next_at += step
+            if next_at < time.monotonic() - 1:
+                next_at = time.monotonic()
+
+
 def main() -> int:
     args = sys.argv[1:]
     if not (args[:1] == ["addurl"] and "--batch" in args):
         real = os.environ["STANDIN_REAL"]
         os.execv(real, [real, *args])
     mode = os.environ.get("STANDIN_MODE", "fast")
+    if mode == "trickle":
+        return trickle(float(os.environ.get("STANDIN_RATE", "1000")))
     progress = int(os.environ.get("STANDIN_PROGRESS", "2"))
     out = sys.stdout
     for raw in sys.stdin:
