@@ -4,8 +4,10 @@ destination claims."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 
 from .validation import ValidationError
 
@@ -60,6 +62,10 @@ class ItemLocked(ValueError):
     """An edit was asked of an item whose state does not allow it."""
 
 
+#: The metadata of an item without any: one shared, read-only empty map (a million
+#: items would otherwise hold a million empty dicts, 64 MB).
+NO_METADATA: Mapping[str, list[str]] = MappingProxyType({})
+
 #: Weight of the newest sample in the speed average.
 _SPEED_SMOOTHING = 0.3
 
@@ -74,7 +80,8 @@ class DownloadItem:
     id: int
     url: str
     path: str
-    metadata: dict[str, list[str]] = field(default_factory=dict)
+    metadata: Mapping[str, list[str]] = field(default_factory=lambda: NO_METADATA)
+    """git-annex metadata to set once added (read-only; most items share one empty map)."""
     extra_urls: tuple[str, ...] = ()
     source: str | None = None
     """Where the item came from, e.g. ``urls.txt:12``; used in messages."""

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from .inputs import InputRecord, Rejection
 from .items import (
+    NO_METADATA,
     Destinations,
     DownloadItem,
     ItemLocked,
@@ -189,7 +190,7 @@ class DownloadQueue:
             self._next_id,
             url,
             path,
-            {name: list(values) for name, values in metadata.items()} if metadata else {},
+            {name: list(values) for name, values in metadata.items()} if metadata else NO_METADATA,
             tuple(extra_urls),
             source,
         )

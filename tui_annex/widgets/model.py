@@ -35,6 +35,10 @@ GROUP_OF_STATE: dict[ItemState, int] = {
 LARGE_QUEUE = 5_000
 
 
+#: What the model remembers of a queued item that never started.
+_FRESH: tuple[ItemState, int, int | None] = (ItemState.QUEUED, 0, None)
+
+
 @dataclass
 class Totals:
     """What the summary line shows."""
@@ -173,7 +177,10 @@ class QueueModel:
             self._stale = True
             return
         item = self.queue.get(item_id)
-        self._seen[item_id] = (item.state, item.bytes_done, item.total)
+        if item.state is ItemState.QUEUED and not item.bytes_done and item.total is None:
+            self._seen[item_id] = _FRESH  # shared: most of a huge queue looks like this
+        else:
+            self._seen[item_id] = (item.state, item.bytes_done, item.total)
         self._count_in(item)
         if item.state is ItemState.SENT:
             self._active.add(item_id)
