@@ -8,6 +8,7 @@ process guard the app's real-engine tests use.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished, RoundStarted
@@ -195,6 +196,10 @@ def mixed_queue() -> DownloadQueue:
         item.total = size if size > 20_000 else None
         item.bytes_done = int(size * fraction)
         item.speed = speed
+        if speed:
+            # Started: its last data came "now" for as long as the test looks (no clock read).
+            item._last_sample = (math.inf, item.bytes_done)
+        # The last one never started: git-annex holds it (the "waiting" state).
     assert not queue.in_state(ItemState.SENT)[0].errors
     return queue
 

@@ -52,7 +52,7 @@ def test_ctrl_c_twice_stops_restores_the_terminal_and_prints_the_report(
 ) -> None:
     child = spawn(tmp_path, repo, server)
     child.expect("RUNNING")
-    child.expect(r"[1-9] in flight")
+    child.expect(r"[1-9] (downloading|waiting)")
     child.send("\x03")
     child.expect("DRAINING")
     child.send("\x03")
@@ -73,7 +73,7 @@ def test_a_signal_forces_a_stop_and_restores_the_terminal(
 ) -> None:
     child = spawn(tmp_path, repo, server)
     child.expect("RUNNING")
-    child.expect(r"[1-9] in flight")
+    child.expect(r"[1-9] (downloading|waiting)")
     child.kill(signum)
     child.expect(pexpect.EOF)
     child.close()

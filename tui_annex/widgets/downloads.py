@@ -154,7 +154,10 @@ def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Seg
         Segment(" "),
     ]
     rest = max(width - 2 - path_width - 1, 0)
-    if item.state is ItemState.SENT:
+    if item.state is ItemState.SENT and item.last_progress_at is None:
+        # Sent, but git-annex has not started it (its lookahead): no bar, no speed.
+        segments.append(Segment(_fit("waiting: sent to git-annex, not started yet", rest), dim))
+    elif item.state is ItemState.SENT:
         size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
         segments += [
             *_bar(item, styles),

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from ..estimate import RateWindow, key_size, time_left
 from ..items import DownloadItem, ItemState
 from ..queue import DownloadQueue
 
@@ -39,6 +40,23 @@ LARGE_QUEUE = 5_000
 _FRESH: tuple[ItemState, int, int | None] = (ItemState.QUEUED, 0, None)
 
 
+def _values(item: DownloadItem) -> tuple[ItemState, int, int | None]:
+    """An item's state, bytes and size as the totals count them.
+
+    A finished item counts at its key's size: a small file often finishes
+    without a single progress report, and would otherwise count as 0 bytes.
+    """
+    state, done, total = item.state, item.bytes_done, item.total
+    if state is ItemState.QUEUED and not done and total is None:
+        return _FRESH  # shared: most of a huge queue looks like this
+    if state is ItemState.DONE:
+        size = key_size(item.key)
+        if size is not None:
+            total = size if total is None else total
+            done = max(done, size)
+    return state, done, total
+
+
 @dataclass
 class Totals:
     """What the summary line shows."""
@@ -49,7 +67,15 @@ class Totals:
     bytes_total: int
     unknown_sizes: int
     speed: float
+    """Bytes a second over the last few seconds (0 until the window has filled)."""
     eta: float | None
+    """Seconds until everything queued or in flight is in (None: not known yet)."""
+    eta_estimated: bool = False
+    """Some sizes are not known yet: the ETA counts them at the mean finished size."""
+    waiting: int = 0
+    """Items git-annex holds but has not started (no byte yet); counted in SENT too."""
+    received: int = 0
+    """Bytes that arrived in all, retries included."""
 
 
 class RowOrder(Sequence[int]):
@@ -111,6 +137,11 @@ class QueueModel:
         self._bytes_done = 0
         self._bytes_total = 0
         self._unknown = 0
+        self._received = 0
+        """Bytes that arrived in all (a counter that only grows: retries download again)."""
+        self._done_size_sum = 0
+        self._done_sized = 0
+        self.rate = RateWindow()
         self._forgotten = 0
         self._primed = False
         self._stale = True
@@ -126,8 +157,11 @@ class QueueModel:
         """Item ids in display order (the filter's matches while a filter is set)."""
         return self._rows if self._filtered is None else self._filtered
 
-    def update(self) -> set[int]:
-        """Fold in the queue's changes; return the ids of changed items (``order`` may change)."""
+    def update(self, now: float | None = None) -> set[int]:
+        """Fold in the queue's changes; return the ids of changed items (``order`` may change).
+
+        ``now`` (``time.monotonic()`` by default) dates the speed window's sample.
+        """
         dirty = self.queue.take_dirty()
         if not self._primed:
             # Items added before the UI started may have been taken out of the dirty set.
@@ -136,6 +170,7 @@ class QueueModel:
         for item_id in dirty:
             self._fold(item_id)
         self._fold_forgotten()
+        self.rate.add(time.monotonic() if now is None else now, self._received)
         if self.queue.version != self._version:
             self._version = self.queue.version
             self._stale = True
@@ -163,13 +198,7 @@ class QueueModel:
     def _fold(self, item_id: int) -> None:
         old = self._seen.pop(item_id, None)
         if old is not None:
-            state, done, total = old
-            self._counts[state] -= 1
-            self._bytes_done -= done
-            if total is None:
-                self._unknown -= 1
-            else:
-                self._bytes_total -= total
+            self._count_out(old)
         if item_id not in self.queue:
             if old is not None:
                 self._leave_group(item_id, old[0])
@@ -177,11 +206,11 @@ class QueueModel:
             self._stale = True
             return
         item = self.queue.get(item_id)
-        if item.state is ItemState.QUEUED and not item.bytes_done and item.total is None:
-            self._seen[item_id] = _FRESH  # shared: most of a huge queue looks like this
-        else:
-            self._seen[item_id] = (item.state, item.bytes_done, item.total)
-        self._count_in(item)
+        seen = _values(item)
+        self._seen[item_id] = seen
+        self._count_in(seen)
+        if old is None or seen[1] > old[1]:
+            self._received += seen[1] - (0 if old is None else old[1])
         if item.state is ItemState.SENT:
             self._active.add(item_id)
         else:
@@ -249,17 +278,33 @@ class QueueModel:
         """Done items the queue forgot still count in the totals (the summary counts everything)."""
         forgotten = self.queue.forgotten
         for item in forgotten[self._forgotten :]:
-            self._count_in(item)
+            self._count_in(_values(item))
         self._forgotten = len(forgotten)
 
-    def _count_in(self, item: DownloadItem) -> None:
-        """Add ``item``'s state and bytes to the running totals."""
-        self._counts[item.state] += 1
-        self._bytes_done += item.bytes_done
-        if item.total is None:
+    def _count_in(self, seen: tuple[ItemState, int, int | None]) -> None:
+        """Add an item's state and bytes (as :func:`_values` gives them) to the totals."""
+        state, done, total = seen
+        self._counts[state] += 1
+        self._bytes_done += done
+        if total is None:
             self._unknown += 1
         else:
-            self._bytes_total += item.total
+            self._bytes_total += total
+            if state is ItemState.DONE:
+                self._done_size_sum += total
+                self._done_sized += 1
+
+    def _count_out(self, seen: tuple[ItemState, int, int | None]) -> None:
+        state, done, total = seen
+        self._counts[state] -= 1
+        self._bytes_done -= done
+        if total is None:
+            self._unknown -= 1
+        else:
+            self._bytes_total -= total
+            if state is ItemState.DONE:
+                self._done_size_sum -= total
+                self._done_sized -= 1
 
     def item_at(self, row: int) -> DownloadItem | None:
         """The item shown on ``row``, or None (out of range, or removed since the last update)."""
@@ -278,23 +323,39 @@ class QueueModel:
         return self._counts[ItemState.FAILED] + self._counts[ItemState.INTERRUPTED]
 
     def totals(self) -> Totals:
-        """Counts, bytes, aggregate speed and the ETA of what is in flight."""
-        speed = 0.0
-        sized_speed = 0.0  # the ETA divides known remaining bytes by their own speed
-        remaining = 0
+        """Counts, bytes, the speed over the last seconds and the time left for everything."""
+        known_left = 0
+        unsized = 0
+        waiting = 0
+        sized_sum, sized = self._done_size_sum, self._done_sized
         for item_id in self._active:
             item = self.queue.get(item_id)
-            item_speed = item.speed
-            speed += item_speed
-            if item.total is not None:
-                sized_speed += item_speed
-                remaining += max(item.total - item.bytes_done, 0)
+            if item.last_progress_at is None:
+                waiting += 1  # git-annex holds it but has not started it
+            if item.total is None:
+                unsized += 1
+            else:
+                known_left += max(item.total - item.bytes_done, 0)
+                sized_sum += item.total
+                sized += 1
+        rate = self.rate.rate()
+        # Items of unknown size count at the mean of the sizes known so far.
+        mean = sized_sum / sized if sized else None
+        eta, estimated = time_left(
+            known_left=known_left,
+            unknown_items=unsized + self._counts[ItemState.QUEUED],
+            mean_size=mean,
+            rate=rate,
+        )
         return Totals(
             counts=dict(self._counts),
             items=len(self._seen) + self._forgotten,
             bytes_done=self._bytes_done,
             bytes_total=self._bytes_total,
             unknown_sizes=self._unknown,
-            speed=speed,
-            eta=remaining / sized_speed if sized_speed > 0 and remaining else None,
+            speed=rate or 0.0,
+            eta=eta,
+            eta_estimated=estimated,
+            waiting=waiting,
+            received=self._received,
         )

@@ -37,7 +37,8 @@ PLAIN_PALETTE: dict[str, Style | str] = {
 def summary_text(
     totals: Totals, state: RunState, palette: Mapping[str, Style | str] = PLAIN_PALETTE
 ) -> Text:
-    """One line: run state, counts by state, bytes, speed and ETA of what is in flight."""
+    """One line: run state, counts by state, bytes, speed over the last seconds, and the
+    time left for everything queued or in flight."""
     counts = totals.counts
     label, role = STATE_LABELS[state]
     badge = Style.parse("reverse bold") + _style(palette[role])
@@ -51,10 +52,12 @@ def summary_text(
     ]
     if interrupted:
         parts.append((f"{interrupted} interrupted", palette["warn"]))
-    parts += [
-        (f"{counts[ItemState.SENT]} in flight", palette["active"]),
-        (f"{counts[ItemState.QUEUED]} queued", ""),
-    ]
+    downloading = counts[ItemState.SENT] - totals.waiting
+    parts.append((f"{downloading} downloading", palette["active"]))
+    if totals.waiting:
+        # Sent to git-annex, not started: they stay with it, unlike queued ones.
+        parts.append((f"{totals.waiting} waiting", dim))
+    parts.append((f"{counts[ItemState.QUEUED]} queued", ""))
     text.append(f"{totals.items} files: ", "bold")
     # Gaps end the previous span rather than start the next: SVG renderers squeeze leading spaces.
     for position, (part, part_style) in enumerate(parts):
@@ -78,7 +81,8 @@ def summary_text(
         text.append(speed + " ", palette["active"])
     if totals.eta is not None:
         text.append("│ ", dim)
-        text.append(f"ETA {human_duration(totals.eta)}")
+        # "~": some sizes are not known yet and count at the mean finished size.
+        text.append(f"ETA {'~' if totals.eta_estimated else ''}{human_duration(totals.eta)}")
     return text
 
 
