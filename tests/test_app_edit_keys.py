@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from unittest.mock import patch
 
 from tests.fakes import FakeJob, mixed_logs, mixed_queue
@@ -225,3 +226,35 @@ def test_each_action_is_declared_once_and_every_key_and_palette_entry_comes_from
         bound = {(binding.key, binding.action) for binding in owner.BINDINGS}  # type: ignore[union-attr]
         assert (action.keys, action.name) in bound
     assert {"add", "remove", "move_to_top", "attempt"} <= EDIT_ACTIONS
+
+
+async def test_the_help_screen_lists_every_key_by_group_as_the_configuration_bound_it() -> None:
+    from tui_annex.ui.screens import HelpScreen
+
+    app = TuiAnnexApp(FakeJob(mixed_queue()), keys={"remove": "x", "pause": "P"})
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        from rich.console import Console
+
+        from tui_annex.ui.screens.help import help_table
+
+        console = Console(record=True, width=100, file=io.StringIO())
+        console.print(help_table(app.screen.keymap))
+        text = console.export_text()
+        for words in ("The run", "The queue", "The view", "Show every key"):
+            assert words in text
+        assert "Remove the selected queued or failed items" in text
+        row = next(line for line in text.splitlines() if "Remove the selected" in line)
+        assert row.lstrip().startswith("x "), row  # rebound in [keys]
+        pause = next(line for line in text.splitlines() if "Stop sending new items" in line)
+        assert pause.lstrip().startswith("P "), pause
+        assert "^q" in text and "^c" in text and "Move the cursor" in text
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.fakes import (
@@ -100,3 +101,15 @@ def test_rows_and_summary_follow_the_theme(snap_compare: Snap) -> None:
         pilot.app.theme = "textual-light"
 
     assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, run_before=light)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45)])
+def test_the_running_view_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+def test_the_help_screen_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["question_mark"])

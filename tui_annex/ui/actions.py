@@ -19,6 +19,8 @@ __all__ = [
     "COMMANDS",
     "EDIT_ACTIONS",
     "FIXED_KEYS",
+    "GROUPS",
+    "MOVES",
     "QUEUE_BINDINGS",
     "Action",
 ]
@@ -90,9 +92,27 @@ ACTIONS: tuple[Action, ...] = (
         app=True,
     ),
     Action("close", "ctrl+c", "Quit", show=False, priority=True, app=True),
-    Action("quit", "ctrl+q", "Quit", priority=True, app=True),
+    Action(
+        "quit",
+        "ctrl+q",
+        "Quit",
+        help="Stop as ctrl+c does and quit once the downloads in flight are in",
+        priority=True,
+        app=True,
+    ),
     Action("close", "ctrl+q", "Quit", show=False, priority=True, app=True),
     Action("close", "q", "Quit", help="Quit once the run is over", id="quit", app=True),
+    Action(
+        "help",
+        "question_mark,f1",
+        "Help",
+        "Help",
+        "Show every key and what it does",
+        group="view",
+        id="help",
+        key_display="?",
+        app=True,
+    ),
     Action(
         "details",
         "enter",
@@ -265,6 +285,16 @@ ACTIONS: tuple[Action, ...] = (
         id="cycle_log_level",
         show=False,
     ),
+)
+
+#: The help screen's groups, in order, with their titles.
+GROUPS: dict[str, str] = {"run": "The run", "queue": "The queue", "view": "The view"}
+
+#: The list's own moves (bound on the downloads widget): name, keys, what they do.
+MOVES: tuple[tuple[str, str, str], ...] = (
+    ("cursor", "up,k,down,j", "Move the cursor"),
+    ("page", "pageup,pagedown", "Move by a screen"),
+    ("ends", "home,end", "Go to the first or last row"),
 )
 
 #: The app's bindings (the stop sequence), in order.

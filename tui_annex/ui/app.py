@@ -32,7 +32,7 @@ from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
 from .queue_screen import QueueScreen
-from .screens import ResumeDialog
+from .screens import HelpScreen, ResumeDialog
 from .screens.resume import ResumeChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
@@ -77,6 +77,8 @@ class TuiAnnexApp(App[int]):
         self.signalled: int | None = None
         self.hung_up = False
         self.main = QueueScreen(job, self.status)
+        self.keymap: dict[str, str] = {}
+        """The ``[keys]`` rebindings that took effect: binding id to keys."""
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
@@ -113,6 +115,7 @@ class TuiAnnexApp(App[int]):
                 keymap[action] = value
                 continue
             self.main.add_log(LogLine(source="app", level="warning", text=text))
+        self.keymap = keymap
         if keymap:
             self.set_keymap(keymap)
 
@@ -228,6 +231,11 @@ class TuiAnnexApp(App[int]):
         status.stop_presses += 1
         self.job.interrupt()
         self.main.tick()
+
+    def action_help(self) -> None:
+        """?, F1: every key and what it does."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))
 
     def action_close(self) -> None:
         """q, once the run is over: quit."""

@@ -92,6 +92,22 @@ SPEED = 10
 ETA = 7
 #: Cells right of the path on an active row: bar, bytes, speed, ETA and their gaps.
 RIGHT = BAR + 1 + BYTES + 1 + SPEED + 1 + ETA
+#: The path keeps at least this many cells; narrower views drop columns instead,
+#: in this order: the bar, the ETA, the speed.
+MIN_PATH = 24
+_DROPS = (("bar", BAR + 1), ("eta", ETA + 1), ("speed", SPEED + 1))
+
+
+def _layout(width: int) -> tuple[int, frozenset[str]]:
+    """The path's width and the columns left out on a row of ``width`` cells."""
+    right = RIGHT
+    dropped: set[str] = set()
+    for column, cells in _DROPS:
+        if width - 3 - right >= MIN_PATH:
+            break
+        right -= cells
+        dropped.add(column)
+    return max(width - 3 - right, 10), frozenset(dropped)
 
 
 def _fit(text: str, width: int, *, right: bool = False) -> str:
@@ -144,7 +160,7 @@ def render_row(
 def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Segment]:
     style = styles.state(item.state)
     dim = styles.muted
-    path_width = max(width - 2 - 1 - RIGHT, 10)
+    path_width, dropped = _layout(width)
     segments = [
         # The gap shares the mark's style: SVG renderers squeeze a span's leading space.
         Segment(MARKS[item.state] + " ", style),
@@ -159,12 +175,13 @@ def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Seg
         segments.append(Segment(_fit("waiting: sent to git-annex, not started yet", rest), dim))
     elif item.state is ItemState.SENT:
         size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
-        segments += [
-            *_bar(item, styles),
-            Segment(" " + _fit(size, BYTES, right=True)),
-            Segment(" " + _fit(human_speed(item.speed), SPEED, right=True), style),
-            Segment(" " + _fit(human_duration(item.eta), ETA, right=True)),
-        ]
+        if "bar" not in dropped:
+            segments += [*_bar(item, styles), Segment(" ")]
+        segments.append(Segment(_fit(size, BYTES, right=True)))
+        if "speed" not in dropped:
+            segments.append(Segment(" " + _fit(human_speed(item.speed), SPEED, right=True), style))
+        if "eta" not in dropped:
+            segments.append(Segment(" " + _fit(human_duration(item.eta), ETA, right=True)))
     elif item.state is ItemState.DONE:
         size = human_bytes(item.total) if item.total is not None else ""
         size_width = min(9, rest)

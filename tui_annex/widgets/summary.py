@@ -95,7 +95,7 @@ class SummaryLine(Static):
 
     COMPONENT_CLASSES = {f"summary--{role}" for role in PLAIN_PALETTE}
     DEFAULT_CSS = """
-    SummaryLine { height: 1; background: $panel; }
+    SummaryLine { height: auto; max-height: 3; background: $panel; }
     SummaryLine > .summary--muted { text-style: dim; }
     SummaryLine > .summary--good { color: $success; }
     SummaryLine > .summary--warn { color: $warning; }

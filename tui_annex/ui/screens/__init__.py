@@ -2,7 +2,8 @@
 
 from .add_many import AddManyDialog
 from .details import DetailsScreen
+from .help import HelpScreen
 from .item_dialog import ItemDialog
 from .resume import ResumeDialog
 
-__all__ = ["AddManyDialog", "DetailsScreen", "ItemDialog", "ResumeDialog"]
+__all__ = ["AddManyDialog", "DetailsScreen", "HelpScreen", "ItemDialog", "ResumeDialog"]
