@@ -25,6 +25,9 @@ TESTS = Path(__file__).parent
 # Every process this test run starts inherits this mark, so the leak check
 # below counts only our own processes (not another test run's on the machine).
 RUN_MARK = f"TUI_ANNEX_TEST_RUN={os.getpid()}-{uuid.uuid4().hex}"
+# Times on screen (the log pane's) read the same on every machine.
+os.environ["TZ"] = "UTC"
+time.tzset()
 os.environ["TUI_ANNEX_TEST_RUN"] = RUN_MARK.split("=", 1)[1]
 
 

@@ -70,6 +70,10 @@ class FakeJob:
         return self._rejected
 
     @property
+    def log_path(self) -> None:
+        return None
+
+    @property
     def interrupted(self) -> bool:
         return self.interrupts > 0
 
@@ -225,24 +229,30 @@ def over_queue() -> DownloadQueue:
     return queue
 
 
+#: 2026-11-22 09:00:00 UTC: when the fixed log lines happened.
+AT = 1_795_338_000.0
+
+
 def mixed_logs() -> list[Event]:
-    """Log lines of every tag, at fixed times."""
+    """Log lines of every tag, at fixed times (shown in UTC: the tests set TZ)."""
     return [
-        LogLine(source="app", level="info", text="git-annex 10.20261026 in /tmp/repo", time=0.0),
-        LogLine(source="stderr", level="warning", text="  Not Found", time=0.0),
+        LogLine(
+            source="app", level="info", text="git-annex 10.20261026 in /tmp/repo", time=AT + 7.0
+        ),
+        LogLine(source="stderr", level="warning", text="  Not Found", time=AT + 14.0),
         LogLine(
             source="app",
             level="error",
             text="images/part-003.dat: download failed (HTTP 404)",
-            time=0.0,
+            time=AT + 21.0,
         ),
         InputRejected(
             source="urls.txt",
             line=31,
             reason="path escapes the repository: ../etc/passwd",
-            time=0.0,
+            time=AT + 28.0,
         ),
-        LogLine(source="stderr", level="error", text="addurl: 2 failed", time=0.0),
+        LogLine(source="stderr", level="error", text="addurl: 2 failed", time=AT + 35.0),
     ]
 
 

@@ -343,3 +343,48 @@ async def test_a_signal_once_the_run_is_over_quits_with_the_runs_own_status() ->
         app.on_signal(signal.SIGTERM)
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_the_log_pane_times_each_line_counts_repeats_and_shows_failures_and_commits() -> None:
+    import re
+
+    from tui_annex.events import ItemFinished, RoundFinished
+
+    job = FakeJob(mixed_queue())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        pane = app.main.log_pane
+        for _ in range(12):
+            pane.add(LogLine(source="stderr", level="info", text="git-annex: slow server"))
+        pane.add(
+            ItemFinished(
+                item_id=1, url="u", path="a/b.bin", success=False, errors=("HTTP 404", "gone")
+            )
+        )
+        pane.add(ItemFinished(item_id=2, url="u", path="ok.bin", success=True))
+        pane.add(
+            RoundFinished(
+                done=3,
+                failed=1,
+                interrupted=0,
+                unsent=0,
+                rejected=0,
+                committed="0123456789abcdef",
+                committed_files=3,
+            )
+        )
+        pane.flush()
+        entries = list(pane.entries)
+        assert [(e.tag, e.repeats) for e in entries] == [
+            ("stderr", 12),
+            ("failed", 1),
+            ("commit", 1),
+        ]
+        assert entries[1].text == "a/b.bin: gone" and entries[1].level == "error"
+        assert entries[2].text == "committed 0123456789ab (3 file(s))"
+        await pilot.press("l")
+        await pilot.pause()
+        lines = ["".join(segment.text for segment in pane.render_line(y)) for y in range(3)]
+        assert all(re.match(r"\d\d:\d\d:\d\d ", line) for line in lines), lines
+        assert "(12 times)" in lines[0]

@@ -863,6 +863,11 @@ class Job:
 
     # -- the log file -----------------------------------------------------------------
 
+    @property
+    def log_path(self) -> Path | None:
+        """The log file this run writes (None: none)."""
+        return self.options.log_file
+
     def _open_log(self) -> None:
         path = self.options.log_file
         if path is None or self._log is not None:

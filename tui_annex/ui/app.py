@@ -25,7 +25,7 @@ from textual.binding import BindingType
 from textual.screen import Screen
 
 from ..defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from ..events import InputRejected, LogLine, RoundFinished, RoundStarted
+from ..events import InputRejected, ItemFinished, LogLine, RoundFinished, RoundStarted
 from ..job import Job
 from ..recovery import ResumeOffer
 from ..widgets import final_report
@@ -77,6 +77,7 @@ class TuiAnnexApp(App[int]):
         self.signalled: int | None = None
         self.hung_up = False
         self.main = QueueScreen(job, self.status)
+        self.main.log_pane.log_file = str(job.log_path) if job.log_path else None
         self.keymap: dict[str, str] = {}
         """The ``[keys]`` rebindings that took effect: binding id to keys."""
 
@@ -159,7 +160,11 @@ class TuiAnnexApp(App[int]):
                         self.main.round_started()
                     elif isinstance(event, LogLine | InputRejected):
                         self.main.add_log(event)
+                    elif isinstance(event, ItemFinished):
+                        if not event.success:
+                            self.main.add_log(event)  # each failure, with its reason
                     elif isinstance(event, RoundFinished):
+                        self.main.add_log(event)  # the commit, or why it failed
                         status.round = event
                         if event.committed:
                             status.commits.append(event.committed)

@@ -24,11 +24,11 @@ from textual.binding import BindingType
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from ..events import InputRejected, LogLine
 from ..inputs import InputRecord, Rejection, parse_lines, read_records
 from ..items import DownloadItem, ItemLocked, ItemState, RunState
 from ..validation import ValidationError
 from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel, ReportBanner, SummaryLine
+from ..widgets.log_pane import Loggable
 from .actions import COMMANDS, EDIT_ACTIONS, QUEUE_BINDINGS
 from .job_view import JobLike, RunStatus
 from .screens import AddManyDialog, DetailsScreen, ItemDialog
@@ -76,8 +76,8 @@ class QueueScreen(Screen[None]):
 
     # -- what the app tells it --------------------------------------------------------
 
-    def add_log(self, event: LogLine | InputRejected) -> None:
-        """File a log line (or an input refusal) in the log pane."""
+    def add_log(self, event: Loggable) -> None:
+        """File an event in the log pane (a log line, refused input, a failure, a commit)."""
         self.log_pane.add(event)
 
     def round_started(self) -> None:

@@ -1,4 +1,5 @@
-"""The log pane: git-annex's stderr, the app's messages and rejected input, tagged and filtered.
+"""The log pane: git-annex's stderr, the app's messages, refused input, failed files and
+commits, time-stamped, tagged, filtered, with repeats counted.
 
 Lines wait in a bounded deque; :meth:`LogPane.flush` (called by the app's
 timer) redraws once for however many arrived.
@@ -6,8 +7,9 @@ timer) redraws once for however many arrived.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from rich.cells import cell_len, set_cell_size
@@ -19,7 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..events import InputRejected, LogLine
+from ..events import InputRejected, ItemFinished, LogLine, RoundFinished
 from ..redact import redact
 
 __all__ = ["LEVEL_FILTERS", "LogEntry", "LogPane"]
@@ -34,6 +36,8 @@ TAG_STYLES: dict[str, Style] = {
     "warning": Style(color="yellow", bold=True),
     "error": Style(color="red", bold=True),
     "input": Style(color="yellow", bold=True),
+    "failed": Style(color="red", bold=True),
+    "commit": Style(color="green"),
 }
 TEXT_STYLES: dict[str, Style] = {
     "info": Style(),
@@ -41,23 +45,43 @@ TEXT_STYLES: dict[str, Style] = {
     "error": Style(color="red"),
 }
 TAG_WIDTH = 9
+TIME_WIDTH = 9
+
+#: What the pane shows: log lines, refused input, failed files and each round's commit.
+Loggable = LogLine | InputRejected | ItemFinished | RoundFinished
 
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One line of the log: its tag (stderr, info, warning, error, input), level and text."""
+    """One line of the log: its tag (stderr, info, warning, error, input, failed, commit),
+    level, text, when it happened, and how many times in a row it came."""
 
     tag: str
     level: Level
     text: str
+    when: float = 0.0
+    repeats: int = 1
 
     @classmethod
-    def from_event(cls, event: LogLine | InputRejected) -> LogEntry:
-        """Tag an engine event: stderr lines keep their source, the app's lines show their level."""
+    def from_event(cls, event: Loggable) -> LogEntry | None:
+        """Tag an engine event (None for one the pane does not show)."""
         if isinstance(event, InputRejected):
-            return cls("input", "warning", redact(f"{event.location}: {event.reason}"))
+            text = f"{event.location}: {event.reason}"
+            return cls("input", "warning", redact(text), event.time)
+        if isinstance(event, ItemFinished):
+            if event.success:
+                return None
+            reason = " ".join((event.errors[-1] if event.errors else "failed").split())
+            return cls("failed", "error", redact(f"{event.path}: {reason}"), event.time)
+        if isinstance(event, RoundFinished):
+            if event.commit_error:
+                return cls("error", "error", f"commit failed: {event.commit_error}", event.time)
+            if event.committed:
+                text = f"committed {event.committed[:12]} ({event.committed_files} file(s))"
+                return cls("commit", "info", text, event.time)
+            return None
         tag = "stderr" if event.source == "stderr" else event.level
-        return cls(tag, event.level, redact(event.text.rstrip()))
+        return cls(tag, event.level, redact(event.text.rstrip()), event.time)
 
 
 class LogPane(ScrollView, can_focus=True):
@@ -74,6 +98,8 @@ class LogPane(ScrollView, can_focus=True):
     LogPane > .log-pane--tag-warning { color: $warning; text-style: bold; }
     LogPane > .log-pane--tag-error { color: $error; text-style: bold; }
     LogPane > .log-pane--tag-input { color: $warning; text-style: bold; }
+    LogPane > .log-pane--tag-failed { color: $error; text-style: bold; }
+    LogPane > .log-pane--tag-commit { color: $success; }
     LogPane > .log-pane--text-warning { color: $warning; }
     LogPane > .log-pane--text-error { color: $error; }
     """
@@ -85,15 +111,38 @@ class LogPane(ScrollView, can_focus=True):
         self.entries: deque[LogEntry] = deque(maxlen=max_lines)
         self._pending: list[LogEntry] = []
         self._shown: list[LogEntry] = []
+        self._dirty = False
+        self.log_file: str | None = None
+        """Where the whole log is written (shown under the pane)."""
 
-    def add(self, event: LogLine | InputRejected) -> None:
-        """Queue an event's line for the next :meth:`flush` (cheap; no redraw)."""
-        self._pending.append(LogEntry.from_event(event))
+    def add(self, event: Loggable) -> None:
+        """Queue an event's line for the next :meth:`flush` (cheap; no redraw).
+
+        A line the same as the one before it (same tag and text) is not repeated:
+        that one counts it ("(12 times)").
+        """
+        entry = LogEntry.from_event(event)
+        if entry is None:
+            return
+        last = self._pending[-1] if self._pending else (self.entries[-1] if self.entries else None)
+        if last is not None and (last.tag, last.text) == (entry.tag, entry.text):
+            again = replace(last, when=entry.when, repeats=last.repeats + 1)
+            if self._pending:
+                self._pending[-1] = again
+            else:
+                self.entries[-1] = again
+                self._dirty = True
+            return
+        self._pending.append(entry)
 
     def flush(self) -> None:
         """Move queued lines into the pane and redraw once; keep following the end."""
         if not self._pending:
+            if self._dirty:
+                self._dirty = False
+                self._refilter(self.scroll_offset.y >= self.max_scroll_y)
             return
+        self._dirty = False
         following = self.scroll_offset.y >= self.max_scroll_y
         self.entries.extend(self._pending)
         self._pending.clear()
@@ -118,6 +167,8 @@ class LogPane(ScrollView, can_focus=True):
         self._shown = [entry for entry in self.entries if _RANK[entry.level] >= rank]
         self.virtual_size = Size(self.scrollable_content_region.width, len(self._shown))
         self.border_title = f"log: {'all' if rank == 0 else self.min_level + '+'}"
+        if self.log_file:
+            self.border_subtitle = f"the whole log: {self.log_file}"
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         self.refresh()
@@ -139,13 +190,17 @@ class LogPane(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         entry = self._shown[row]
         text = " ".join(entry.text.split("\n"))
-        room = max(width - TAG_WIDTH, 0)
+        if entry.repeats > 1:
+            text = f"{text}  ({entry.repeats} times)"
+        stamp = time.strftime("%H:%M:%S ", time.localtime(entry.when)) if entry.when else ""
+        room = max(width - TAG_WIDTH - len(stamp), 0)
         if cell_len(text) > room:
             text = set_cell_size(text, max(room - 1, 0)) + "…"
         # The theme's colours (component classes); TAG_STYLES/TEXT_STYLES name them.
         tag = self.get_component_rich_style(f"log-pane--tag-{entry.tag}", partial=True)
         level = self.get_component_rich_style(f"log-pane--text-{entry.level}", partial=True)
         segments = [
+            Segment(stamp, Style(dim=True)),
             Segment(f"{entry.tag:<{TAG_WIDTH - 1}} ", tag),
             Segment(set_cell_size(text, room), level),
         ]
