@@ -9,7 +9,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 
-from tests.fakes import FakeJob, mixed_logs, mixed_queue
+from tests.fakes import FakeJob, failures_queue, mixed_logs, mixed_queue
 from tui_annex.events import InputRejected, LogLine
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue
@@ -388,3 +388,60 @@ async def test_the_log_pane_times_each_line_counts_repeats_and_shows_failures_an
         lines = ["".join(segment.text for segment in pane.render_line(y)) for y in range(3)]
         assert all(re.match(r"\d\d:\d\d:\d\d ", line) for line in lines), lines
         assert "(12 times)" in lines[0]
+
+
+def test_the_run_stats_say_time_files_a_second_and_mean_and_peak_speed() -> None:
+    from tui_annex.widgets.format import run_stats
+
+    assert run_stats(151, 9, 18_000_000, 3_400_000) == (
+        "in 2:31 · 9 file(s), 0.06 files/s · 119.2 kB/s on average, 3.4 MB/s at best"
+    )
+    assert run_stats(0, 0, 0, 0) == "in 0:00"
+
+
+def test_the_final_report_says_how_long_and_what_to_do_next() -> None:
+    import io
+
+    from rich.console import Console
+
+    from tui_annex.widgets import final_report
+
+    report = failures_queue().report()
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(
+        final_report(report, stopped=False, stats="in 2:31 · 9 file(s)", next_step="do this")
+    )
+    text = console.export_text()
+    assert "in 2:31 · 9 file(s)" in text and "next: do this" in text
+    console = Console(record=True, width=120, file=io.StringIO())
+    console.print(final_report(over_queue_done(), stopped=False, next_step="do this"))
+    assert "next:" not in console.export_text(), "nothing to do again: no next step"
+
+
+def over_queue_done() -> object:
+    queue = DownloadQueue()
+    item = queue.add("https://example.org/a", "a.bin")
+    assert queue.take_next() is item
+    queue.mark_finished(item, success=True, key="K", errors=(), note=None)
+    return queue.report()
+
+
+async def test_a_run_longer_than_a_minute_rings_the_bell_and_notifies_when_it_ends() -> None:
+    import time
+
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    rings = []
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.bell = lambda: rings.append(1)  # type: ignore[method-assign]
+        await pilot.pause()
+        assert app.status.started_at is not None
+        app.status.started_at = time.monotonic() - 61  # as if it had run a minute
+        job.finish()
+        await pilot.pause()
+        await pilot.pause()
+        assert not app.status.running
+        assert rings == [1]
+        assert any("finished" in n.message for n in app._notifications)
+        banner = str(app.main.banner.render())
+        assert "in 1:01" in banner and "files/s" in banner

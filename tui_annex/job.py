@@ -136,6 +136,8 @@ class Job:
         self.start_error: str | None = None
         self.other_shards = 0
         """Input records left to the other shares of ``--shard``."""
+        self.run_id: int | None = None
+        """This run's number in the journal (``tui-annex history``), once it started."""
         self.faults_beyond_the_queue = False
         """The last round had a problem the queue does not show (a refused input line,
         metadata, the commit, ``-F``, or files left uncommitted because items failed)."""
@@ -709,6 +711,7 @@ class Job:
         except (JournalError, OSError) as error:
             return [*messages, _journal_unavailable(error)]
         self.journal = journal
+        self.run_id = journal.run_id
         self.queue.observer = journal
         if self._has_history:
             self._indexed = await repo.indexed_paths_all()

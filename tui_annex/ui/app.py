@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import sys
 import termios
+import time
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
@@ -40,6 +42,9 @@ __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
 #: Signals the app handles itself. SIGINT only comes from outside (``kill -INT``):
 #: the terminal's ctrl+c is a key here, since Textual turns ISIG off.
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: A round at least this long (seconds) rings the bell and notifies when it ends.
+LONG_RUN = 60.0
 
 #: Redraws per second; the timer is the only path from the engine to the screen.
 REFRESH_HZ = 15.0
@@ -157,6 +162,9 @@ class TuiAnnexApp(App[int]):
                     if isinstance(event, RoundStarted):
                         status.running = True
                         status.round = None
+                        status.ended_at = None
+                        if status.started_at is None:
+                            status.started_at = time.monotonic()
                         self.main.round_started()
                     elif isinstance(event, LogLine | InputRejected):
                         self.main.add_log(event)
@@ -171,6 +179,7 @@ class TuiAnnexApp(App[int]):
                             status.committed_files += event.committed_files
                         status.commit_error = event.commit_error
                         status.running = False
+                        status.ended_at = time.monotonic()
                         self._round_over()
         except Exception as error:  # shown to the user and printed after exit
             status.error = f"{type(error).__name__}: {error}"
@@ -181,8 +190,17 @@ class TuiAnnexApp(App[int]):
     def _round_over(self) -> None:
         if self.status.quitting:
             self._leave()
-        else:
-            self.main.round_over()
+            return
+        self.main.round_over()
+        elapsed = self.status.elapsed
+        if elapsed is not None and elapsed >= LONG_RUN:
+            # A long run ended: say so where the user may be looking (another window).
+            self.bell()
+            round_ = self.status.round
+            what = "stopped" if self.job.interrupted else "finished"
+            if round_ is not None:
+                what += f": {round_.done} added, {round_.failed} failed"
+            self.notify(what, title="tui-annex", timeout=30)
 
     def _leave(self) -> None:
         if not self.started:
@@ -276,6 +294,15 @@ class TuiAnnexApp(App[int]):
                 yield SystemCommand(title, help_text, callback)
 
 
+def _next_step(job: JobLike) -> str | None:
+    """How to try what failed or was never sent again, when the journal knows the run."""
+    run_id = getattr(job, "run_id", None)
+    if run_id is None or not isinstance(job, Job):
+        return None
+    repo = shlex.quote(str(job.options.repo))
+    return f"tui-annex -C {repo} --from-run {run_id} queues what failed or was never sent again"
+
+
 def _terminal_alive() -> bool:
     """Whether our terminal still answers (after a real hang-up it does not)."""
     try:
@@ -335,6 +362,8 @@ def run_app(
             commits=app.status.commits,
             committed_files=app.status.committed_files,
             commit_error=app.status.commit_error,
+            stats=app.main.run_stats(),
+            next_step=_next_step(job),
         )
     )
     return code

@@ -3,6 +3,7 @@ and where the app's run stands."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +65,17 @@ class RunStatus:
     """How many files the commits hold, all rounds together."""
     commit_error: str | None = None
     """Why the last round's commit failed (its files stay staged), if it did."""
+    started_at: float | None = None
+    """When (``time.monotonic()``) the first round started."""
+    ended_at: float | None = None
+    """When the last round ended."""
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds from the first round's start to the last one's end (or to now)."""
+        if self.started_at is None:
+            return None
+        return (self.ended_at if self.ended_at is not None else time.monotonic()) - self.started_at
 
     @property
     def over(self) -> bool:

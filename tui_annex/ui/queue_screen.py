@@ -28,6 +28,7 @@ from ..inputs import InputRecord, Rejection, parse_lines, read_records
 from ..items import DownloadItem, ItemLocked, ItemState, RunState
 from ..validation import ValidationError
 from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel, ReportBanner, SummaryLine
+from ..widgets.format import run_stats as format_stats
 from ..widgets.log_pane import Loggable
 from .actions import COMMANDS, EDIT_ACTIONS, QUEUE_BINDINGS
 from .job_view import JobLike, RunStatus
@@ -35,6 +36,10 @@ from .screens import AddManyDialog, DetailsScreen, ItemDialog
 from .screens.add_many import input_file
 
 __all__ = ["QueueScreen"]
+
+#: The banner adds time, files a second and speeds for rounds at least this long
+#: (seconds); the report printed after the app always has them.
+SHOW_STATS_AFTER = 10.0
 
 
 class QueueScreen(Screen[None]):
@@ -153,6 +158,10 @@ class QueueScreen(Screen[None]):
                     hint = f"{status.error} · {hint}"
                 if status.commit_error:
                     hint = f"COMMIT FAILED, files left staged (l: log) · {hint}"
+                elapsed = self.status.elapsed
+                stats = self.run_stats()
+                if stats and elapsed is not None and elapsed >= SHOW_STATS_AFTER:
+                    hint = f"{stats} · {hint}"
                 report = self.job.queue.report()
                 stopped = self.job.interrupted or bool(report.interrupted)
                 banner.show_report(report, stopped=stopped, hint=hint)
@@ -161,6 +170,16 @@ class QueueScreen(Screen[None]):
             if text != self._banner:
                 banner.remove_class("-shown")
         self._banner = text
+
+    def run_stats(self) -> str | None:
+        """Elapsed time, files a second, mean and peak speed of the run so far."""
+        elapsed = self.status.elapsed
+        if elapsed is None:
+            return None
+        totals = self.model.totals()
+        return format_stats(
+            elapsed, totals.counts[ItemState.DONE], totals.received, self.model.peak
+        )
 
     # -- which keys apply -------------------------------------------------------------
 

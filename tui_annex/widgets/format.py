@@ -34,3 +34,14 @@ def human_duration(seconds: float | None) -> str:
     if hours > 99:
         return ">99h"
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def run_stats(elapsed: float, files: int, received: int, peak: float) -> str:
+    """``in 2:31 · 9 files, 0.06 files/s · 1.2 MB/s on average, 3.4 MB/s at best``."""
+    parts = [f"in {human_duration(elapsed) or '0:00'}"]
+    if elapsed > 0:
+        parts.append(f"{files} file(s), {files / elapsed:.2f} files/s")
+        if received:
+            mean = human_speed(received / elapsed)
+            parts.append(f"{mean} on average" + (f", {human_speed(peak)} at best" if peak else ""))
+    return " · ".join(parts)

@@ -142,6 +142,8 @@ class QueueModel:
         self._done_size_sum = 0
         self._done_sized = 0
         self.rate = RateWindow()
+        self.peak = 0.0
+        """The highest speed over the window so far (bytes a second)."""
         self._forgotten = 0
         self._primed = False
         self._stale = True
@@ -171,6 +173,9 @@ class QueueModel:
             self._fold(item_id)
         self._fold_forgotten()
         self.rate.add(time.monotonic() if now is None else now, self._received)
+        rate = self.rate.rate()
+        if rate is not None and rate > self.peak:
+            self.peak = rate
         if self.queue.version != self._version:
             self._version = self.queue.version
             self._stale = True

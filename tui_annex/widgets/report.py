@@ -73,12 +73,16 @@ def final_report(
     commits: Sequence[str] = (),
     committed_files: int | None = None,
     commit_error: str | None = None,
+    stats: str | None = None,
+    next_step: str | None = None,
 ) -> RenderableType:
     """The report printed to the terminal after the app closed: headline, then the lists."""
     lines: list[Text] = []
     if error:
         lines.append(Text(f"error: {error}", "bold red"))
     lines.append(report_headline(report, stopped=stopped))
+    if stats:
+        lines.append(Text(stats, "dim"))
     if commits:
         held = f" ({committed_files} file(s))" if committed_files is not None else ""
         shas = ", ".join(commit[:12] for commit in commits)
@@ -93,6 +97,8 @@ def final_report(
         lines += [Text(redact(f"  {r.location}: {r.reason}")) for r in rejected[:limit]]
         if len(rejected) > limit:
             lines.append(Text(f"  … and {len(rejected) - limit} more", "dim"))
+    if next_step and (report.failed or report.interrupted or report.unsent):
+        lines.append(Text(f"next: {next_step}", "bold"))
     return Group(*lines)
 
 
