@@ -270,3 +270,34 @@ async def test_removing_the_failed_items_after_a_run_leaves_an_exit_status_of_0(
     report = job.queue.report()
     assert (len(report.done), len(report.failed)) == (1, 0)
     assert app.return_code == 0, "the report says nothing failed; so does the exit status"
+
+
+@pytest.mark.parametrize(("answer", "forced"), [("w", False), ("n", True), ("escape", None)])
+async def test_q_while_downloading_asks_whether_to_wait_quit_now_or_stay(
+    answer: str, forced: bool | None
+) -> None:
+    from tests.fakes import FakeJob, mixed_queue
+    from tui_annex.ui.screens import QuitDialog
+
+    job = FakeJob(mixed_queue())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, QuitDialog)
+        await pilot.press(answer)
+        await pilot.pause()
+        if forced is None:
+            assert app.status.running and not app.status.quitting and job.interrupts == 0
+            assert not job.stops
+            return
+        assert app.status.quitting
+        if forced:
+            assert job.stops == [True]
+        else:
+            assert job.interrupts == 1 and not job.stops
+            assert "Quitting" in str(app.main.banner.render())
+        job.finish()
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 130

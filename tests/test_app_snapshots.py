@@ -113,3 +113,14 @@ def test_the_running_view_at_each_terminal_size(snap_compare: Snap, size: tuple[
 def test_the_help_screen_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["question_mark"])
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+def test_the_quit_question_while_downloading(snap_compare: Snap, size: tuple[int, int]) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["q"])
+
+
+def test_the_add_dialog_fits_a_small_terminal(snap_compare: Snap) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=(60, 20), press=["a"])

@@ -103,6 +103,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("close", "ctrl+q", "Quit", show=False, priority=True, app=True),
     Action("close", "q", "Quit", help="Quit once the run is over", id="quit", app=True),
     Action(
+        "ask_quit",
+        "q",
+        "Quit",
+        help="While downloading: ask whether to wait for them or quit now",
+        id="quit",
+        show=False,
+        app=True,
+    ),
+    Action(
         "help",
         "question_mark,f1",
         "Help",

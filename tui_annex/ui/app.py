@@ -28,13 +28,15 @@ from textual.screen import Screen
 
 from ..defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from ..events import InputRejected, ItemFinished, LogLine, RoundFinished, RoundStarted
+from ..items import ItemState
 from ..job import Job
 from ..recovery import ResumeOffer
 from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
 from .queue_screen import QueueScreen
-from .screens import HelpScreen, ResumeDialog
+from .screens import HelpScreen, QuitDialog, ResumeDialog
+from .screens.quit import QuitChoice
 from .screens.resume import ResumeChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
@@ -228,7 +230,7 @@ class TuiAnnexApp(App[int]):
         """The stop keys: ctrl+c / ctrl+q stop a running job, and quit once it is over."""
         if action == "close":
             return not self.status.running
-        if action in ("interrupt", "quit"):
+        if action in ("interrupt", "quit", "ask_quit"):
             return self.status.running
         return True
 
@@ -246,6 +248,9 @@ class TuiAnnexApp(App[int]):
 
     async def action_quit(self) -> None:
         """ctrl+q: the same clean stop, then quit once the job has ended; again: force it."""
+        self._stop_and_quit()
+
+    def _stop_and_quit(self) -> None:
         status = self.status
         status.quitting = True
         if not status.running:
@@ -254,6 +259,28 @@ class TuiAnnexApp(App[int]):
         status.stop_presses += 1
         self.job.interrupt()
         self.main.tick()
+
+    def action_ask_quit(self) -> None:
+        """q while downloading: wait for them and quit, quit now, or stay."""
+        if not self.status.running or isinstance(self.screen, QuitDialog):
+            return
+        in_flight = self.job.queue.counts()[ItemState.SENT]
+
+        def chosen(choice: QuitChoice | None) -> None:
+            if choice == "drain":
+                self._stop_and_quit()
+            elif choice == "force":
+                # As ctrl+c twice: the stop is forced, then the app quits.
+                self.status.quitting = True
+                if not self.status.running:
+                    self._leave()
+                    return
+                while self.status.stop_presses < 2:
+                    self.status.stop_presses += 1
+                    self.job.interrupt()
+                self.main.tick()
+
+        self.push_screen(QuitDialog(in_flight), chosen)
 
     def action_help(self) -> None:
         """?, F1: every key and what it does."""

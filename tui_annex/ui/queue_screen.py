@@ -139,9 +139,9 @@ class QueueScreen(Screen[None]):
         status = self.status
         theme = self.app.theme  # the banner's colours follow a theme change
         if state is RunState.DRAINING:
-            text = f"draining:{in_flight}:{theme}"
+            text = f"draining:{in_flight}:{theme}:{status.quitting}"
             if text != self._banner:
-                banner.show_stopping(in_flight)
+                banner.show_stopping(in_flight, quitting=status.quitting)
         elif state is RunState.STOPPING:
             text = f"stopping:{theme}"
             if text != self._banner:

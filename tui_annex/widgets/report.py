@@ -130,8 +130,9 @@ class ReportBanner(Static):
         self.update(text)
         self.add_class("-shown")
 
-    def show_stopping(self, in_flight: int | None) -> None:
-        """Show that the run is stopping: draining ``in_flight`` downloads, or (None) by force."""
+    def show_stopping(self, in_flight: int | None, *, quitting: bool = False) -> None:
+        """Show that the run is stopping: draining ``in_flight`` downloads, or (None) by force;
+        ``quitting``: the app quits once it has stopped."""
         palette = self._palette()
         bold = Style(bold=True)
         text = Text()
@@ -139,9 +140,10 @@ class ReportBanner(Static):
             text.append("Stopping now", bold + _style(palette["bad"]))
             text.append(": git-annex is being terminated; finished files are kept and staged.")
         else:
-            text.append("Stopping", bold + _style(palette["warn"]))
+            text.append("Quitting" if quitting else "Stopping", bold + _style(palette["warn"]))
             text.append(f": no new downloads; waiting for {in_flight} in flight.  ")
-            text.append("ctrl+c again: stop them now", palette["muted"])
+            again = "ctrl+q" if quitting else "ctrl+c"
+            text.append(f"{again} again: stop them now", palette["muted"])
         self.update(text)
         self.add_class("-shown")
 

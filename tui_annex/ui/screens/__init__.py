@@ -4,6 +4,14 @@ from .add_many import AddManyDialog
 from .details import DetailsScreen
 from .help import HelpScreen
 from .item_dialog import ItemDialog
+from .quit import QuitDialog
 from .resume import ResumeDialog
 
-__all__ = ["AddManyDialog", "DetailsScreen", "HelpScreen", "ItemDialog", "ResumeDialog"]
+__all__ = [
+    "AddManyDialog",
+    "DetailsScreen",
+    "HelpScreen",
+    "ItemDialog",
+    "QuitDialog",
+    "ResumeDialog",
+]
