@@ -9,15 +9,19 @@ snapshot tests), no git-annex, no clock. Needs ``rsvg-convert`` for the PNGs.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
+os.environ["TZ"] = "UTC"  # the log pane's times read the same everywhere
+time.tzset()
 
 from tests.fakes import (  # noqa: E402
     FakeJob,
@@ -42,6 +46,7 @@ class Shot:
     job: Callable[[], FakeJob]
     keys: Sequence[str] = ()
     resume: bool = False
+    size: tuple[int, int] = SIZE
 
 
 SHOTS = [
@@ -67,13 +72,16 @@ SHOTS = [
         lambda: FakeJob(queued_queue(40), state=RunState.IDLE, starts=False),
         resume=True,
     ),
+    Shot("11-help", lambda: FakeJob(mixed_queue(), mixed_logs()), ["question_mark"]),
+    Shot("12-quit-question", lambda: FakeJob(mixed_queue(), mixed_logs()), ["q"]),
+    Shot("13-narrow", lambda: FakeJob(mixed_queue(), mixed_logs()), size=(60, 20)),
 ]
 
 
 async def take(shot: Shot) -> Path:
     """Run the app headless, press the keys, save the SVG."""
     app = TuiAnnexApp(shot.job(), offer=died_run_offer() if shot.resume else None)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
         for key in shot.keys:
             await pilot.press(key)
