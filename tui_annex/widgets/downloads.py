@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ..estimate import key_size
 from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
@@ -183,7 +184,8 @@ def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Seg
         if "eta" not in dropped:
             segments.append(Segment(" " + _fit(human_duration(item.eta), ETA, right=True)))
     elif item.state is ItemState.DONE:
-        size = human_bytes(item.total) if item.total is not None else ""
+        total = item.total if item.total is not None else key_size(item.key)
+        size = human_bytes(total) if total is not None else ""
         size_width = min(9, rest)
         segments += [
             Segment(_fit(item.key or item.note or "added", rest - size_width), dim),
