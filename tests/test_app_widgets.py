@@ -445,3 +445,50 @@ async def test_a_run_longer_than_a_minute_rings_the_bell_and_notifies_when_it_en
         assert any("finished" in n.message for n in app._notifications)
         banner = str(app.main.banner.render())
         assert "in 1:01" in banner and "files/s" in banner
+
+
+async def test_a_key_acts_on_the_item_drawn_under_the_cursor_while_the_feeder_sends() -> None:
+    from tests.fakes import queued_queue
+
+    queue = queued_queue(30)
+    app = TuiAnnexApp(FakeJob(queue), refresh_hz=0.2)  # no tick between the send and the key
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press(*["down"] * 5)
+        app.main.tick()
+        drawn = app.main.downloads.selected
+        assert drawn is not None
+        sent = queue.take_next()  # the feeder sends the first item: rows move at the next tick
+        assert sent is not None and sent.id != drawn.id
+        await pilot.press("d")
+        await pilot.pause()
+        assert drawn.id not in queue, "the item drawn under the cursor was removed"
+        assert len(queue) == 29
+        app.main.tick()
+        order = list(app.main.model.order)
+        assert len(order) == len(set(order)) == 29
+
+
+def test_the_row_order_refuses_an_index_before_its_first_row() -> None:
+    import pytest
+
+    model = QueueModel(mixed_queue())
+    model.update()
+    rows = len(model.order)
+    assert model.order[-1] == model.order[rows - 1]
+    with pytest.raises(IndexError):
+        model.order[-rows - 1]
+
+
+async def test_details_opened_just_before_a_tick_do_not_crash_it() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        item = app.main.downloads.selected
+        assert item is not None and item.total is not None
+        app.main.action_details()  # pushed; built later
+        queue.mark_progress(item, item.bytes_done + 1000, item.total)
+        app.main.tick()  # the dialog is not built yet: nothing to redraw, no crash
+        await pilot.pause()
+        app.main.tick()

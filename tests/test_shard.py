@@ -49,7 +49,23 @@ def test_the_share_of_a_path_is_fixed_for_good() -> None:
     assert [shard_of(record("u", f"f{n}.bin"), 4) for n in range(8)] == [3, 4, 1, 1, 3, 1, 4, 1]
 
 
-@pytest.mark.parametrize("given", ["0/2", "3/2", "2", "a/b", "1/0", "1/10001", "-1/2"])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "0/2",
+        "3/2",
+        "2",
+        "a/b",
+        "1/0",
+        "1/10001",
+        "-1/2",
+        " 1/2",
+        "+1/2",
+        "1_0/20",
+        "\u0661/\u0662",
+        "1/2 ",
+    ],
+)
 def test_a_bad_shard_is_refused_in_one_sentence(tmp_path: Path, given: str) -> None:
     result = run_cli(tmp_path, "--no-ui", "--shard", given, "-C", str(tmp_path), "x.txt")
     assert result.returncode == 2
@@ -86,30 +102,58 @@ def clone(origin: Path, target: Path, annex: GitAnnex) -> Path:
 def test_two_shards_in_two_clones_sync_into_an_origin_that_holds_every_file_once(
     tmp_path: Path, server: LocalServer, git_annex: GitAnnex
 ) -> None:
-    origin = init_repo(tmp_path / "origin", git_annex)
-    (origin / "README").write_text("shared downloads\n")
-    git(origin, "add", "README")
-    git(origin, "commit", "--quiet", "-m", "start")
+    # The README's recipe: a bare origin with a first commit; both hosts clone it before
+    # either has synced (they run at the same time), download their share, and sync.
+    origin = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", str(origin)], check=True)
+    annex_in(origin, git_annex, "init", "--quiet", "server")
+    seed = clone(origin, tmp_path / "seed", git_annex)
+    git(seed, "commit", "--quiet", "--allow-empty", "-m", "Start")
+    git(seed, "push", "--quiet", "origin", "HEAD")
+    annex_in(seed, git_annex, "sync", "--quiet")
     paths = [f"data/d{n % 3}/f{n}.bin" for n in range(12)]
     lines = [f"{server.file(f'f{n}', 300 + n)} {path}" for n, path in enumerate(paths)]
     source = tmp_path / "urls.txt"
     source.write_text("\n".join(lines) + "\n")
+    hosts = [clone(origin, tmp_path / f"host{share}", git_annex) for share in (1, 2)]
 
     taken: list[set[str]] = []
-    for share in (1, 2):
-        repo = clone(origin, tmp_path / f"host{share}", git_annex)
+    for share, repo in enumerate(hosts, start=1):
         result = run_cli(tmp_path, "--no-ui", "--shard", f"{share}/2", "-C", str(repo), str(source))
         assert result.returncode == 0, result.stdout + result.stderr
         taken.append(set(git(repo, "ls-files", "data").split()))
         assert "belong to the other shares (--shard" in result.stdout + result.stderr
-        annex_in(repo, git_annex, "sync", "--quiet", "--content", "origin")
+    for repo in hosts:
+        annex_in(repo, git_annex, "sync", "--quiet", "--content")
     assert taken[0] and taken[1] and not taken[0] & taken[1], "disjoint shares"
     assert taken[0] | taken[1] == set(paths), "together, the whole input"
     assert len(server.gets()) == len(paths), "each file downloaded once, by one host"
 
-    annex_in(origin, git_annex, "sync", "--quiet", "--no-push", "--no-pull")
-    annex_in(origin, git_annex, "merge")
-    files = git(origin, "ls-files", "data").split()
-    assert sorted(files) == sorted(paths), "every file once: no duplicates, no conflict copies"
-    present = annex_in(origin, git_annex, "find", "--in", "here", "data").split()
+    check = clone(origin, tmp_path / "check", git_annex)
+    files = git(check, "ls-files").split()
+    assert sorted(f for f in files if f.startswith("data/")) == sorted(paths)
+    assert not [f for f in files if "variant" in f or "~" in f], "no conflict copies"
+    present = annex_in(check, git_annex, "find", "--in", "origin", "data").split()
     assert sorted(present) == sorted(paths), "the origin holds every file's content"
+
+
+def test_a_file_and_a_folder_of_it_in_two_shares_are_refused_as_one_run_would(
+    tmp_path: Path, server: LocalServer, git_annex: GitAnnex
+) -> None:
+    first, second = record("u", "data"), record("u", "data/f.bin")
+    assert shard_of(first, 2) != shard_of(second, 2), "the case: they fall in two shares"
+    source = tmp_path / "urls.txt"
+    source.write_text(f"{server.file('a', 100)} data\n{server.file('b', 100)} data/f.bin\n")
+    outcomes = {}
+    for share in (1, 2):
+        repo = init_repo(tmp_path / f"host{share}", git_annex)
+        result = run_cli(tmp_path, "--no-ui", "--shard", f"{share}/2", "-C", str(repo), str(source))
+        said = result.stdout + result.stderr
+        outcomes[share] = (result.returncode, git(repo, "ls-files").split(), said)
+    owner = shard_of(first, 2)
+    code, files, _said = outcomes[owner]
+    assert (code, files) == (0, ["data"])
+    code, files, said = outcomes[3 - owner]
+    # Line 2 is refused, as a single run refuses it; this share has nothing else: status 2.
+    assert code == 2 and files == []
+    assert "another share" in said, said

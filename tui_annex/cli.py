@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import shlex
 import sys
 import time
@@ -224,12 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    share, slash, count = text.partition("/")
-    try:
-        k, n = int(share), int(count)
-    except ValueError:
-        k = n = 0
-    if not slash or not 1 <= k <= n or n > MAX_SHARDS:
+    match = re.fullmatch(r"([0-9]+)/([0-9]+)", text)  # ASCII digits only, nothing around
+    k, n = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not 1 <= k <= n or n > MAX_SHARDS:
         raise argparse.ArgumentTypeError(
             f"{text!r}: give K/N with 1 <= K <= N <= {MAX_SHARDS}, e.g. 2/4 for the second of four"
         )

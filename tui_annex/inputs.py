@@ -37,6 +37,7 @@ __all__ = [
     "FORMATS",
     "InputRecord",
     "Rejection",
+    "destination",
     "detect_format",
     "drop_finished_lines",
     "parse_lines",
@@ -461,13 +462,17 @@ def shard_of(record: InputRecord, count: int) -> int:
     to N download disjoint sets whose union is the input. A record whose path is
     refused is placed by its raw text, so exactly one share reports it.
     """
-    raw = record.path if record.path is not None else record.url
-    try:
-        key = normalize_path(raw if record.path is not None else derive_path(record.url))
-    except ValueError:
-        key = raw
+    key = destination(record) or (record.path if record.path is not None else record.url)
     digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count + 1
+
+
+def destination(record: InputRecord) -> str | None:
+    """Where a record is downloaded to, as it is sent (None if its path is refused)."""
+    try:
+        return normalize_path(record.path if record.path is not None else derive_path(record.url))
+    except ValueError:
+        return None
 
 
 def _decoded(raw: bytes) -> str | None:

@@ -35,11 +35,12 @@ from .events import (
 from .inputs import (
     InputRecord,
     Rejection,
+    destination,
     drop_finished_lines,
     read_record_batches,
     shard_of,
 )
-from .items import DownloadItem, ItemState, StopReport
+from .items import Destinations, DownloadItem, ItemState, StopReport
 from .journal import (
     COMMITTED,
     STAGED,
@@ -58,7 +59,7 @@ from .redact import redact
 from .retry import backoff, is_transient
 from .session import Session
 from .streams import cancel_and_wait, merge, wait_first
-from .validation import check_url, derive_path, normalize_path
+from .validation import ValidationError, check_url
 
 __all__ = [
     "EXIT_FAILED",
@@ -136,6 +137,8 @@ class Job:
         self.start_error: str | None = None
         self.other_shards = 0
         """Input records left to the other shares of ``--shard``."""
+        self._other_shares = Destinations()
+        """The paths the other shares take (``--shard``), to refuse what clashes with them."""
         self.run_id: int | None = None
         """This run's number in the journal (``tui-annex history``), once it started."""
         self.faults_beyond_the_queue = False
@@ -387,14 +390,7 @@ class Job:
     def _add_batch(self, batch: list[InputRecord | Rejection]) -> list[Rejection]:
         """Queue a chunk's records; return the refusals, in input order."""
         if self.options.shard is not None:
-            share, count = self.options.shard
-            mine = [
-                record
-                for record in batch
-                if isinstance(record, Rejection) or shard_of(record, count) == share
-            ]
-            self.other_shards += len(batch) - len(mine)
-            batch = mine
+            return self._add_share(batch, *self.options.shard)
         if self.journal is not None and (self._carried or self._has_history):
             results = [
                 record if isinstance(record, Rejection) else self._add(record) for record in batch
@@ -402,6 +398,44 @@ class Job:
             return [result for result in results if result is not None]
         self.records_read += sum(1 for record in batch if not isinstance(record, Rejection))
         _added, refused = self.queue.add_records(batch)
+        return refused
+
+    def _add_share(
+        self, batch: list[InputRecord | Rejection], share: int, count: int
+    ) -> list[Rejection]:
+        """``--shard``: queue this share's records; keep the others' paths in view.
+
+        Every share reads the whole input, so each refuses exactly what one run
+        over all of it would: a path that is a file in one record and a folder
+        in an earlier one is refused wherever it falls, and shares never clash
+        when their branches are merged.
+        """
+        refused: list[Rejection] = []
+        for record in batch:
+            if isinstance(record, Rejection):
+                refused.append(record)
+                continue
+            path = destination(record)
+            if shard_of(record, count) != share:
+                self.other_shards += 1
+                if path is not None:
+                    try:
+                        self.queue.check_path(path)
+                        self._other_shares.check(path)
+                    except ValidationError:
+                        continue  # its own share refuses it, as one run would
+                    self._other_shares.claim(path, 0)
+                continue
+            if path is not None:
+                try:
+                    self._other_shares.check(path)
+                except ValidationError as error:
+                    reason = f"{error} (in another share of --shard)"
+                    refused.append(Rejection(record.source, record.line, reason, record.url))
+                    continue
+            rejection = self._add(record)
+            if rejection is not None:
+                refused.append(rejection)
         return refused
 
     def _add(self, record: InputRecord) -> Rejection | None:
@@ -417,7 +451,7 @@ class Job:
         """A record the journal already knows: True (merged or already added), a Rejection,
         or None to add it as usual."""
         assert self.journal is not None
-        path = _destination(record)
+        path = destination(record)
         try:
             url = check_url(record.url, self.queue.schemes)
         except ValueError:
@@ -983,14 +1017,6 @@ def exit_status(
     if last_round.exit_code == EXIT_OK and pending:
         return EXIT_FAILED
     return last_round.exit_code
-
-
-def _destination(record: InputRecord) -> str | None:
-    """Where ``record`` is downloaded to, as the queue names it (None if refused)."""
-    try:
-        return normalize_path(record.path if record.path is not None else derive_path(record.url))
-    except ValueError:
-        return None
 
 
 def _journal_unavailable(error: Exception) -> LogLine:

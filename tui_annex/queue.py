@@ -56,6 +56,8 @@ class DownloadQueue:
         self._pending: list[int] = []
         """Queued ids in feed order from :attr:`_head` on (those before it were sent)."""
         self._head = 0
+        self._shared = False
+        """A view of ``_pending`` was handed out: change it in place no more (copy first)."""
         self._destinations = Destinations()
         self._next_id = 1
         self._paused = False
@@ -91,30 +93,30 @@ class DownloadQueue:
 
     def pending(self) -> list[DownloadItem]:
         """Queued items in the order they will be sent."""
-        return [self._items[item_id] for item_id in self._live()]
+        return [self._items[item_id] for item_id in self._pending[self._head :]]
+
+    def pending_view(self) -> tuple[list[int], int, int]:
+        """The queued ids in feed order as ``(ids, start, stop)``: ``ids[start:stop]``.
+
+        O(1), no copy: the list is never changed in place again at or after
+        ``start`` (edits copy it first; only appends go on), so the view stays
+        exactly what the queue held when it was taken.
+        """
+        self._shared = True
+        return self._pending, self._head, len(self._pending)
 
     def pending_count(self) -> int:
         """How many items are queued; O(1)."""
         return len(self._pending) - self._head
 
-    def pending_id(self, position: int) -> int:
-        """The id of the queued item at ``position`` in feed order (0 is sent next); O(1)."""
-        if not 0 <= position < len(self._pending) - self._head:
-            raise IndexError(position)
-        return self._pending[self._head + position]
-
-    def pending_position(self, item_id: int) -> int | None:
-        """Where a queued item stands in feed order (None if it is not queued); O(position)."""
-        try:
-            return self._pending.index(item_id, self._head) - self._head
-        except ValueError:
-            return None
-
     def _live(self) -> list[int]:
         """The queued ids alone (sent ones dropped from the front), for an edit of the order."""
-        if self._head:
+        if self._shared:
+            self._pending = self._pending[self._head :]  # a new list; the view keeps the old
+            self._shared = False
+        elif self._head:
             del self._pending[: self._head]
-            self._head = 0
+        self._head = 0
         return self._pending
 
     def in_state(self, *states: ItemState) -> list[DownloadItem]:
@@ -228,9 +230,10 @@ class DownloadQueue:
             item.key = key
             item.finished_at = time.time()
         elif first:
-            self._live().pop()
-            front = min(self._restored_first, len(self._pending))
-            self._pending.insert(front, item.id)
+            pending = self._live()
+            pending.pop()
+            front = min(self._restored_first, len(pending))
+            pending.insert(front, item.id)
             self._restored_first = front + 1
         self._changed(item.id)
         return item
@@ -444,11 +447,11 @@ class DownloadQueue:
         self._set_state(item, ItemState.QUEUED)
         item.attempts -= 1
         item.sent_at = None
-        if self._head:
+        if self._head and not self._shared:
             self._head -= 1
             self._pending[self._head] = item.id
         else:
-            self._pending.insert(0, item.id)
+            self._live().insert(0, item.id)
         self._changed(item.id)
 
     def retry(self, item_ids: Iterable[int]) -> list[DownloadItem]:

@@ -137,7 +137,8 @@ class QueueScreen(Screen[None]):
     def _update_banner(self, state: RunState, in_flight: int) -> None:
         banner = self.banner
         status = self.status
-        theme = self.app.theme  # the banner's colours follow a theme change
+        # The banner's colours follow a theme change, once the new styles apply.
+        theme = banner.get_component_rich_style("report--good", partial=True)
         if state is RunState.DRAINING:
             text = f"draining:{in_flight}:{theme}:{status.quitting}"
             if text != self._banner:

@@ -81,10 +81,13 @@ class Totals:
 class RowOrder(Sequence[int]):
     """The rows of a queue, in display order, without a copy of them.
 
-    In flight (by id), then queued (the queue's own feed order, read in place),
-    then failed and interrupted (by id), then done (by id). Reading a row is
-    O(1); a state change moves one id between two sorted lists. Nothing here is
-    rebuilt per change, so a million items cost what their changes cost.
+    In flight (by id), then queued (the feed order, as of the last update), then
+    failed and interrupted (by id), then done (by id). Reading a row is O(1); a
+    state change moves one id between two sorted lists, and the feed order is a
+    view the queue promises not to change (:meth:`DownloadQueue.pending_view`,
+    no copy). Between two updates
+    the rows stay exactly what was drawn, so a key acts on the item the user
+    sees under the cursor, even while the feeder sends the next one.
     """
 
     def __init__(self, model: QueueModel) -> None:
@@ -92,7 +95,7 @@ class RowOrder(Sequence[int]):
 
     def __len__(self) -> int:
         model = self._model
-        return len(model._sent) + model.queue.pending_count() + len(model._retry) + len(model._done)
+        return len(model._sent) + model._queued + len(model._retry) + len(model._done)
 
     @overload
     def __getitem__(self, row: int) -> int: ...
@@ -103,18 +106,25 @@ class RowOrder(Sequence[int]):
             return [self[index] for index in range(*row.indices(len(self)))]
         if row < 0:
             row += len(self)
+            if row < 0:
+                raise IndexError(row - len(self))
         model = self._model
-        for group in (model._sent, None, model._retry, model._done):
-            size = model.queue.pending_count() if group is None else len(group)
-            if row < size:
-                return model.queue.pending_id(row) if group is None else group[row]
-            row -= size
+        if row < len(model._sent):
+            return model._sent[row]
+        row -= len(model._sent)
+        if row < model._queued:
+            return model._pending[model._start + row]
+        row -= model._queued
+        for group in (model._retry, model._done):
+            if row < len(group):
+                return group[row]
+            row -= len(group)
         raise IndexError(row)
 
     def __iter__(self) -> Iterator[int]:
         model = self._model
         yield from list(model._sent)
-        yield from (item.id for item in model.queue.pending())
+        yield from model._pending[model._start : model._start + model._queued]
         yield from list(model._retry)
         yield from list(model._done)
 
@@ -127,6 +137,10 @@ class QueueModel:
     def __init__(self, queue: DownloadQueue) -> None:
         self.queue = queue
         self._sent: list[int] = []
+        self._pending: list[int] = []
+        self._start = 0
+        self._queued = 0
+        """The feed order as of the last update: ``_pending[_start:_start + _queued]``."""
         self._retry: list[int] = []
         self._done: list[int] = []
         self._rows = RowOrder(self)
@@ -178,6 +192,8 @@ class QueueModel:
             self.peak = rate
         if self.queue.version != self._version:
             self._version = self.queue.version
+            self._pending, self._start, stop = self.queue.pending_view()
+            self._queued = stop - self._start
             self._stale = True
         if not self._stale:
             return dirty
@@ -233,7 +249,7 @@ class QueueModel:
             self._stale = True
 
     def _group_rows(self, group: int) -> list[int] | None:
-        """The sorted ids of a group (None for the queued ones: the queue keeps their order)."""
+        """The sorted ids of a group (None for the queued ones: they keep the feed order)."""
         return (self._sent, None, self._retry, self._done)[group]
 
     def _leave_group(self, item_id: int, state: ItemState) -> None:
@@ -257,14 +273,17 @@ class QueueModel:
         offset = sum(self._group_size(earlier) for earlier in range(group))
         rows = self._group_rows(group)
         if rows is None:
-            position = self.queue.pending_position(item_id)
-            return None if position is None else offset + position
+            try:
+                start = self._start
+                return offset + self._pending.index(item_id, start, start + self._queued) - start
+            except ValueError:
+                return None
         at = bisect.bisect_left(rows, item_id)
         return offset + at if at < len(rows) and rows[at] == item_id else None
 
     def _group_size(self, group: int) -> int:
         rows = self._group_rows(group)
-        return self.queue.pending_count() if rows is None else len(rows)
+        return self._queued if rows is None else len(rows)
 
     def set_filter(self, text: str) -> None:
         """Show only items whose path or URL contains ``text`` (from the next :meth:`update`)."""

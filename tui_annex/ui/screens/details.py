@@ -106,8 +106,13 @@ class DetailsScreen(ModalScreen[None]):
         }
 
     def refresh_details(self) -> None:
-        """Redraw with the item's current values (the app calls it from its timer)."""
-        self.query_one("#details", Static).update(details_table(self.item, self._styles()))
+        """Redraw with the item's current values (the app calls it from its timer).
+
+        The timer may fire after the dialog was pushed but before it was built:
+        then there is nothing to redraw yet.
+        """
+        for details in self.query("#details").results(Static):
+            details.update(details_table(self.item, self._styles()))
 
     def action_close(self) -> None:
         """Close the dialog."""
