@@ -123,6 +123,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--gamdam", help="the gamdam executable (default: on PATH, if any)")
     parser.add_argument("--no-app", action="store_true", help="leave the app out")
+    parser.add_argument(
+        "--rate", type=int, help="bytes a second per download (a slower network), default: none"
+    )
     args = parser.parse_args()
     annex = find_git_annex()
     contenders: dict[str, Callable[[Path, GitAnnex, list[str], int], float]] = {
@@ -141,16 +144,20 @@ def main() -> None:
         for round_ in range(args.rounds):
             order = names[round_ % len(names) :] + names[: round_ % len(names)]
             for name in order:
+                rate = f"&rate={args.rate}" if args.rate else ""
                 lines = [
-                    f"{origin}/file/{name[:5]}{round_}-{i}?size={args.size} d{i % 10}/f{i:05d}.bin"
+                    f"{origin}/file/{name[:5]}{round_}-{i}?size={args.size}{rate}"
+                    f" d{i % 10}/f{i:05d}.bin"
                     for i in range(args.files)
                 ]
                 repo = fresh_repo(root, annex)
                 times[name].append(contenders[name](repo, annex, lines, args.jobs))
                 shutil.rmtree(repo.parent, ignore_errors=True)
+    limit = f" at {args.rate:,} bytes/s each" if args.rate else ""
     print(
-        f"{args.files} files of {args.size:,} bytes from 127.0.0.1, -J{args.jobs}, fresh repository"
-        f" each, commit included, {args.rounds} interleaved rounds, {os.cpu_count()} CPUs"
+        f"{args.files} files of {args.size:,} bytes from 127.0.0.1{limit}, -J{args.jobs}, fresh"
+        f" repository each, commit included, {args.rounds} interleaved rounds,"
+        f" {os.cpu_count()} CPUs"
     )
     for name, measured in times.items():
         median = statistics.median(measured)

@@ -75,6 +75,7 @@ SHOTS = [
     Shot("11-help", lambda: FakeJob(mixed_queue(), mixed_logs()), ["question_mark"]),
     Shot("12-quit-question", lambda: FakeJob(mixed_queue(), mixed_logs()), ["q"]),
     Shot("13-narrow", lambda: FakeJob(mixed_queue(), mixed_logs()), size=(60, 20)),
+    Shot("14-cancel-question", lambda: FakeJob(mixed_queue(), mixed_logs()), ["x"]),
 ]
 
 

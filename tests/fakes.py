@@ -54,6 +54,7 @@ class FakeJob:
         self.interrupts = 0
         self.closed = False
         self.stops: list[bool] = []
+        self.cancelled: list[int] = []
         self._ended = asyncio.Event()
         self.last_round: RoundFinished | None = None
 
@@ -126,6 +127,18 @@ class FakeJob:
 
     def choose_resume(self, choice: str) -> None:
         self.resume_choice = choice
+
+    def cancel(self, item_id: int) -> bool:
+        """As the real job: the item ends failed, "cancelled" (no git-annex to restart)."""
+        item = self._queue.get(item_id)
+        if item.state is not ItemState.SENT:
+            return False
+        self.cancelled.append(item_id)
+        self._queue.mark_interrupted(item)
+        self._queue.mark_finished(
+            item, success=False, key=None, errors=("cancelled by the user",), note=None
+        )
+        return True
 
     def interrupt(self) -> None:
         self.interrupts += 1

@@ -301,3 +301,37 @@ async def test_q_while_downloading_asks_whether_to_wait_quit_now_or_stay(
         job.finish()
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 130
+
+
+async def test_x_cancels_the_download_under_the_cursor_and_the_run_goes_on(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    from tui_annex.ui.screens import CancelDialog
+
+    lines = [
+        (server.file("huge", 3_000_000, rate=100_000), "huge.bin"),
+        (server.file("small", 200_000, rate=100_000), "small.bin"),
+    ]
+    job = make_job(tmp_path, repo, lines, jobs=2)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+
+        def downloading() -> bool:
+            return 1 in job.queue and job.queue.get(1).bytes_done > 0
+
+        await wait_until(pilot, downloading)
+        huge = job.queue.get(1)
+        app.main.tick()
+        app.main.downloads.go_to(app.main.model.row_of(huge.id) or 0)
+        assert app.main.downloads.selected is huge
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, CancelDialog)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.status.round is not None and not app.status.running)
+        assert huge.state is ItemState.FAILED and "cancelled" in huge.errors[0]
+        assert [i.path for i in job.queue.report().done] == ["small.bin"]
+        assert app.main.check_action("retry", ()) is not False, "a cancelled item can be retried"
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 1  # one item was not added: the report and the status agree

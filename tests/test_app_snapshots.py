@@ -124,3 +124,9 @@ def test_the_quit_question_while_downloading(snap_compare: Snap, size: tuple[int
 def test_the_add_dialog_fits_a_small_terminal(snap_compare: Snap) -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     assert snap_compare(TuiAnnexApp(job), terminal_size=(60, 20), press=["a"])
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+def test_the_cancel_question_for_one_download(snap_compare: Snap, size: tuple[int, int]) -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["x"])

@@ -47,6 +47,7 @@ def gets(server: LocalServer, name: str) -> list[float]:
         ("download failed: File not found", False),
         ("download failed: invalid url", False),
         ("download failed: ", True),
+        ("cancelled by the user (r queues it again)", False),
     ],
 )
 def test_failures_are_told_transient_or_permanent_by_git_annex_s_reason(

@@ -319,3 +319,34 @@ async def test_a_consumer_that_leaves_early_leaves_no_item_in_flight_and_stages_
     assert [i.path for i in report.interrupted] == ["slow.bin"]
     assert [i.path for i in report.unsent] == ["later.bin"]
     assert "fast.bin" in staged(repo)
+
+
+async def test_a_cancelled_download_fails_as_cancelled_and_the_others_resume(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=None)
+    unwanted = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    session.queue.add(server.file("steady", 600_000, rate=100_000), "steady.bin")
+    session.queue.close()
+    events: list[object] = []
+    cancelled = False
+    async with session:
+        async for event in session.events():
+            events.append(event)
+            started = [i for i in session.queue.in_state(ItemState.SENT) if i.bytes_done > 0]
+            if not cancelled and len(started) == 2:
+                assert session.cancel(unwanted.id)
+                cancelled = True
+    assert cancelled
+    assert unwanted.state is ItemState.FAILED
+    assert unwanted.errors[0].startswith("cancelled by the user")
+    assert [i.path for i in session.report().done] == ["steady.bin"]
+    assert len(pids(events)) == 2  # git-annex was restarted without it
+    assert any(
+        isinstance(e, LogLine) and "cancelled; git-annex was restarted" in e.text for e in events
+    )
+    ranges = [r.range for r in server.gets("steady")]
+    assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None, ranges
+    assert (repo / "steady.bin").read_bytes() == content("steady", 600_000)
+    assert len(server.gets("huge")) == 1, "the cancelled download is not sent again"
+    assert not session.cancel(unwanted.id), "nothing in flight to cancel"

@@ -187,6 +187,10 @@ class Job:
         self.session.stop(force=self._interrupts >= 2)
         self._cancel_retries()
 
+    def cancel(self, item_id: int) -> bool:
+        """Cancel one download in flight (see :meth:`Session.cancel`); False if it is not."""
+        return self.session.cancel(item_id)
+
     def stop(self, *, force: bool = False) -> None:
         """Stop now: gracefully, or forced (as a second interrupt)."""
         self._interrupts = max(self._interrupts + 1, 2 if force else 1)

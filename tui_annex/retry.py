@@ -77,6 +77,7 @@ _PERMANENT_WORDS = (
     "is beyond a symbolic link",
     "git refuses",
     "git did not stage it",
+    "cancelled by the user",  # x: the user chose; r queues it again
 )
 
 

@@ -80,6 +80,8 @@ class Session:
         self.create = create
         self.grace = grace
         self.stall_timeout = stall_timeout if stall_timeout else None
+        self._cut: dict[int, float | str] = {}
+        """Items the current git-annex is stopped for: seconds stalled, or why (cancelled)."""
         self.repo: Repo | None = None
         self._driver: AddurlDriver | None = None
         self._stop = asyncio.Event()
@@ -156,6 +158,19 @@ class Session:
         if self._driver is not None:
             self._driver.stop(force=force)
 
+    def cancel(self, item_id: int) -> bool:
+        """Cancel one download in flight: git-annex is restarted without it (batch mode
+        cannot drop one item), the others resume where they were, and it ends failed
+        ("cancelled"), to retry at will. False if the item is not in flight now."""
+        driver = self._driver
+        if driver is None or self._stop.is_set():
+            return False
+        if not any(item.id == item_id for item in driver.in_flight.values()):
+            return False
+        self._cut[item_id] = CANCELLED
+        driver.stop(force=True)
+        return True
+
     def resume(self) -> None:
         """Clear an earlier stop so that :meth:`events` runs again (a new round)."""
         if self._running:
@@ -231,7 +246,8 @@ class Session:
         self._driver = driver
         finished: list[str] = []
         interrupted: list[int] = []
-        stalled: dict[int, float] = {}
+        stalled = self._cut
+        stalled.clear()
         exited: ProcessExited | None = None
         message: LogLine | None = None
         watchdog = (
@@ -264,7 +280,7 @@ class Session:
             for event in self._after_stall(stalled, interrupted):
                 yield event
 
-    async def _watch_stalls(self, driver: AddurlDriver, stalled: dict[int, float]) -> None:
+    async def _watch_stalls(self, driver: AddurlDriver, stalled: dict[int, float | str]) -> None:
         """Force a restart of git-annex when a download gets no data for too long.
 
         Batch mode cannot cancel one item, and a stalled server would hold its
@@ -298,15 +314,21 @@ class Session:
             if stalled:
                 driver.stop(force=True)
 
-    def _after_stall(self, stalled: dict[int, float], interrupted: list[int]) -> list[Event]:
-        """Fail the stalled items; send the others that were cut off again, first."""
+    def _after_stall(self, stalled: dict[int, float | str], interrupted: list[int]) -> list[Event]:
+        """Fail the stalled (or cancelled) items; send the others that were cut off again, first."""
         events: list[Event] = []
         for item_id, idle in stalled.items():
+            if item_id not in self.queue:
+                continue
             item = self.queue.get(item_id)
             if item.state is not ItemState.INTERRUPTED:
                 continue
             errors = (
-                f"stalled: no data for {idle:.0f} s (--stall-timeout {self.stall_timeout:g})",
+                (idle,)
+                if isinstance(idle, str)
+                else (
+                    f"stalled: no data for {idle:.0f} s (--stall-timeout {self.stall_timeout:g})",
+                )
             )
             self.queue.mark_finished(item, success=False, key=None, errors=errors, note=None)
             events.append(
@@ -317,12 +339,13 @@ class Session:
         others = [i for i in interrupted if i not in stalled and i in self.queue]
         resumed = self.queue.send_again_first(others)
         names = ", ".join(self.queue.get(i).path for i in stalled if i in self.queue)
+        why = "cancelled" if all(isinstance(v, str) for v in stalled.values()) else "stalled"
         events.insert(
             0,
             LogLine(
                 source="app",
                 level="warning",
-                text=f"{names}: stalled; git-annex was restarted "
+                text=f"{names}: {why}; git-annex was restarted "
                 f"({len(resumed)} other download(s) resume where they were)",
             ),
         )
@@ -346,6 +369,10 @@ class Session:
     def counts(self) -> dict[ItemState, int]:
         """How many items are in each state."""
         return self.queue.counts()
+
+
+#: The error of a download the user cancelled.
+CANCELLED = "cancelled by the user (r queues it again)"
 
 
 async def download(

@@ -138,6 +138,15 @@ ACTIONS: tuple[Action, ...] = (
         "retry", "r", "Retry", "Retry item", "Queue the selected failed items again", id="retry"
     ),
     Action(
+        "cancel",
+        "x",
+        "Cancel",
+        "Cancel download",
+        "Cancel the download under the cursor (asks first; the others resume)",
+        id="cancel",
+        show=False,
+    ),
+    Action(
         "retry_all",
         "R",
         "Retry all",

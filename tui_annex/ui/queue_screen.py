@@ -32,7 +32,7 @@ from ..widgets.format import run_stats as format_stats
 from ..widgets.log_pane import Loggable
 from .actions import COMMANDS, EDIT_ACTIONS, QUEUE_BINDINGS
 from .job_view import JobLike, RunStatus
-from .screens import AddManyDialog, DetailsScreen, ItemDialog
+from .screens import AddManyDialog, CancelDialog, DetailsScreen, ItemDialog
 from .screens.add_many import input_file
 
 __all__ = ["QueueScreen"]
@@ -205,6 +205,14 @@ class QueueScreen(Screen[None]):
             return self._can_retry() and self.model.retryable_count() > 0
         if action == "details":
             return self.downloads.selected is not None
+        if action == "cancel":
+            item = self.downloads.selected
+            return (
+                item is not None
+                and item.state is ItemState.SENT
+                and self.status.running
+                and not stopping
+            )
         return True
 
     def _check_edit(self, action: str) -> bool:
@@ -295,6 +303,24 @@ class QueueScreen(Screen[None]):
         """Queue every failed or interrupted item again."""
         self.job.queue.retry_failed()
         self.tick()
+
+    def action_cancel(self) -> None:
+        """Cancel the download under the cursor, once confirmed."""
+        item = self.downloads.selected
+        if item is None or item.state is not ItemState.SENT:
+            return
+        others = self.job.queue.counts()[ItemState.SENT] - 1
+
+        def chosen(cancel: bool | None) -> None:
+            if not cancel:
+                return
+            if self.job.cancel(item.id):
+                self.say(f"{item.path}: cancelled; git-annex restarts without it")
+            else:
+                self.say(f"{item.path}: no longer downloading; nothing to cancel")
+            self.tick()
+
+        self.app.push_screen(CancelDialog(item, others), chosen)
 
     def action_details(self) -> None:
         """Open the details of the selected item."""

@@ -1,6 +1,7 @@
 """Modal screens of the app."""
 
 from .add_many import AddManyDialog
+from .cancel import CancelDialog
 from .details import DetailsScreen
 from .help import HelpScreen
 from .item_dialog import ItemDialog
@@ -9,6 +10,7 @@ from .resume import ResumeDialog
 
 __all__ = [
     "AddManyDialog",
+    "CancelDialog",
     "DetailsScreen",
     "HelpScreen",
     "ItemDialog",
