@@ -258,3 +258,29 @@ async def test_the_help_screen_lists_every_key_by_group_as_the_configuration_bou
         await pilot.press("f1")
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
+
+
+async def test_select_all_and_invert_act_on_the_shown_queued_or_failed_items() -> None:
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        selectable = {item.id for item in queue if item.state.editable or item.state.retryable}
+        await pilot.press("ctrl+a")
+        await pilot.pause()
+        assert app.main.downloads.marked == selectable
+        await pilot.press("asterisk")
+        await pilot.pause()
+        assert app.main.downloads.marked == set()
+        # With a filter, only what it shows: part-01x are 010..019.
+        await pilot.press("slash", *"part-01", "enter")
+        await pilot.pause()
+        app.main.model._last_rebuild = 0.0
+        app.main.tick()
+        await pilot.press("ctrl+a")
+        await pilot.pause()
+        shown = {i for i in selectable if "part-01" in queue.get(i).path}
+        assert shown and app.main.downloads.marked == shown
+        await pilot.press("asterisk")
+        await pilot.pause()
+        assert app.main.downloads.marked == set()

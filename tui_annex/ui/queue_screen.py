@@ -218,13 +218,15 @@ class QueueScreen(Screen[None]):
     def _check_edit(self, action: str) -> bool:
         if not self.can_edit():
             return False
-        if action in ("add", "add_many"):
+        if action in ("add", "add_many", "select_all", "invert_selection"):
             return True
         if action == "clear_done":
             return self.job.queue.counts()[ItemState.DONE] > 0
         targets = self._target_items()
         if not targets:
             return False
+        if action in ("select_all", "invert_selection"):
+            return True
         if action in ("attempt", "toggle_mark"):
             return True
         if action == "edit":
@@ -430,6 +432,33 @@ class QueueScreen(Screen[None]):
             return
         self.downloads.toggle_mark(item.id)
         self.downloads.action_cursor(1)
+        self.refresh_bindings()
+
+    def _selectable(self) -> set[int]:
+        """The shown items a selection may hold: queued, failed or interrupted ones."""
+        queue = self.job.queue
+        shown = set()
+        for item_id in self.model.order:
+            if item_id in queue:
+                state = queue.get(item_id).state
+                if state.editable or state.retryable:
+                    shown.add(item_id)
+        return shown
+
+    def action_select_all(self) -> None:
+        """Select every queued or failed item the filter shows."""
+        self.downloads.marked = self._selectable()
+        self.downloads.refresh()
+        self.say(f"{len(self.downloads.marked)} item(s) selected")
+        self.refresh_bindings()
+
+    def action_invert_selection(self) -> None:
+        """Select the shown selectable items that were not selected, and only those."""
+        shown = self._selectable()
+        hidden = self.downloads.marked - shown  # what the filter hides stays as it was
+        self.downloads.marked = (shown - self.downloads.marked) | hidden
+        self.downloads.refresh()
+        self.say(f"{len(self.downloads.marked)} item(s) selected")
         self.refresh_bindings()
 
     def _move(self, name: str) -> None:
