@@ -184,3 +184,34 @@ def test_sigint_from_outside_acts_as_ctrl_c(
     assert child.exitstatus == 130
     after = (child.before or "").rsplit(ALT_SCREEN_OFF, 1)[1]
     assert "Stopped:" in after and "interrupted" in after
+
+
+@pytest.mark.pty
+def test_ten_quick_d_presses_on_a_paused_queue_remove_ten_items(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    lines = [f"{server.stall(f's{n}', after=2000)} stall/{n:02}.bin" for n in range(30)]
+    urls.write_text("\n".join(lines) + "\n")
+    child = spawn_python(["-m", "tests.test_app_pty", str(repo), str(urls)], cwd=ROOT)
+    child.delaybeforesend = None
+    child.expect("RUNNING")
+    child.expect(r"[1-9] downloading")
+    child.send("p")
+    child.expect("PAUSED")
+    child.expect(r"(\d+) queued")  # the paused summary: nothing is sent from now on
+    queued = int(child.match.group(1))
+    assert queued >= 20
+    child.send("j" * 40)  # down to the last row, a queued item (nothing failed or finished)
+    child.expect(r"stall/29\.bin")
+    child.send("d" * 10)  # one write: ten key presses as fast as a terminal can send them
+    # ctrl+c is a priority key and may overtake keys still queued for the list; l is not:
+    # once the log pane shows, the ten d's before it were handled.
+    child.send("l")
+    child.expect("log: all")
+    child.send("\x03")
+    child.send("\x03")
+    child.expect(pexpect.EOF)
+    child.close()
+    after = (child.before or "").rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert f"{queued - 10} never sent" in after, after
