@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from unittest.mock import patch
 
-from tests.fakes import FakeJob, mixed_logs, mixed_queue
+from tests.fakes import FakeJob, mixed_logs, mixed_queue, queued_queue
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
@@ -284,3 +284,21 @@ async def test_select_all_and_invert_act_on_the_shown_queued_or_failed_items() -
         await pilot.press("asterisk")
         await pilot.pause()
         assert app.main.downloads.marked == set()
+
+
+async def test_u_puts_removed_items_back_where_they_were_once() -> None:
+    queue = queued_queue(12)
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        before = [(item.url, item.path) for item in queue.pending()]
+        await pilot.press("down", "down", "space", "down", "down", "space", "d")
+        await pilot.pause()
+        assert len(queue) == 10
+        await pilot.press("u")
+        await pilot.pause()
+        assert [(item.url, item.path) for item in queue.pending()] == before
+        await pilot.press("u")  # once: nothing more to undo
+        await pilot.pause()
+        assert len(queue) == 12
+        assert app.main.check_action("undo", ()) is False

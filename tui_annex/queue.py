@@ -351,6 +351,14 @@ class DownloadQueue:
 
     # -- order ------------------------------------------------------------------------
 
+    def place(self, item_id: int, position: int) -> None:
+        """Put a queued item at ``position`` in the feed order (0 is sent next)."""
+        self._editable(item_id, "moved")
+        pending = self._live()
+        pending.remove(item_id)
+        pending.insert(max(0, min(position, len(pending))), item_id)
+        self._reordered([item_id])
+
     def move_up(self, item_ids: Iterable[int]) -> None:
         """Move each selected queued item one place earlier in the feed order."""
         self._shift(item_ids, -1)

@@ -199,6 +199,17 @@ ACTIONS: tuple[Action, ...] = (
         explains=True,
     ),
     Action(
+        "undo",
+        "u",
+        "Undo",
+        "Undo",
+        "Undo the last remove (the items come back where they were) or edit",
+        group="queue",
+        id="undo",
+        show=False,
+        edits=True,
+    ),
+    Action(
         "toggle_mark",
         "space",
         "Select",

@@ -64,6 +64,8 @@ class QueueScreen(Screen[None]):
         self._sent_unmarked = 0
         self._last_unmark_note = 0.0
         self._ready = False
+        self._undo: tuple[str, Callable[[], object]] | None = None
+        """What ``u`` undoes: a description and the edit that undoes it."""
         """Mounted: the widgets can draw (the app's timer may fire before)."""
 
     def compose(self) -> ComposeResult:
@@ -220,6 +222,8 @@ class QueueScreen(Screen[None]):
             return False
         if action in ("add", "add_many", "select_all", "invert_selection"):
             return True
+        if action == "undo":
+            return self._undo is not None
         if action == "clear_done":
             return self.job.queue.counts()[ItemState.DONE] > 0
         targets = self._target_items()
@@ -358,8 +362,13 @@ class QueueScreen(Screen[None]):
             # The item may have been sent meanwhile: the queue refuses, nothing changes.
             if result is not None:
                 url, path = result
+                before = (item.url, item.path)
                 if self._refuse(lambda: self.job.queue.edit(item.id, url=url, path=path)):
                     self.downloads.follow(item.id)
+                    self._undo = (
+                        f"{item.path}: edit undone",
+                        lambda: self.job.queue.edit(item.id, url=before[0], path=before[1]),
+                    )
 
         self.app.push_screen(ItemDialog(self.job.queue, item), edited)
 
@@ -408,16 +417,43 @@ class QueueScreen(Screen[None]):
 
     def action_remove(self) -> None:
         """Remove the selected items (or the one under the cursor): all or nothing."""
+        queue = self.job.queue
         ids = self.downloads.targets()
         removed: list[DownloadItem] = []
         self.downloads.follow()
+        order = {item.id: place for place, item in enumerate(queue.pending())}
 
         def remove() -> None:
-            removed.extend(self.job.queue.remove(ids))
+            removed.extend(queue.remove(ids))
             self.downloads.marked.difference_update(ids)
 
         if self._refuse(remove):
-            self.say(f"removed {len(removed)} item(s)")
+            self.say(f"removed {len(removed)} item(s); u: undo")
+            # Put back in feed order, each at the place it had (the failed ones at the end).
+            back = sorted(removed, key=lambda item: order.get(item.id, len(order)))
+
+            def restore() -> None:
+                for item in back:
+                    again = queue.add(
+                        item.url,
+                        item.path,
+                        metadata=item.metadata,
+                        extra_urls=item.extra_urls,
+                        source=item.source,
+                    )
+                    if item.id in order:
+                        queue.place(again.id, order[item.id])
+
+            self._undo = (f"restored {len(back)} item(s)", restore)
+
+    def action_undo(self) -> None:
+        """Undo the last remove or edit (once; the queue refuses what no longer applies)."""
+        if self._undo is None:
+            return
+        said, undo = self._undo
+        self._undo = None
+        if self._refuse(undo):
+            self.say(said)
 
     def action_toggle_mark(self) -> None:
         """Select or unselect the item under the cursor, then go to the next row."""
