@@ -302,3 +302,34 @@ async def test_u_puts_removed_items_back_where_they_were_once() -> None:
         await pilot.pause()
         assert len(queue) == 12
         assert app.main.check_action("undo", ()) is False
+
+
+async def test_s_sorts_the_rows_by_each_column_in_turn_and_S_reverses_them() -> None:
+    from tui_annex.widgets.downloads import header_text
+
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        model = app.main.model
+        await pilot.press("s")
+        await pilot.pause()
+        paths = [queue.get(i).path for i in model.order]
+        assert model.sort_key == "path" and paths == sorted(paths, key=str.casefold)
+        assert "path ▲" in app.main.header._text
+        await pilot.press("S")
+        await pilot.pause()
+        assert [queue.get(i).path for i in model.order] == sorted(paths, key=str.casefold)[::-1]
+        assert "path ▼" in app.main.header._text
+        await pilot.press("s")  # size, still reversed: the biggest first
+        await pilot.pause()
+        sizes = [queue.get(i).total or 0 for i in model.order]
+        assert model.sort_key == "size" and sizes[0] == max(sizes)
+        for _ in range(4):  # progress, speed, eta, then grouped by state again
+            await pilot.press("s")
+            await pilot.pause()
+        assert model.sort_key == "state"
+        await pilot.press("S")
+        await pilot.pause()
+        assert not model.sort_reverse and model._filtered is None, "grouped again, no copy"
+        assert "grouped by state ▲" in header_text(116, "state", False)

@@ -27,9 +27,18 @@ from textual.widgets import Footer, Input
 from ..inputs import InputRecord, Rejection, parse_lines, read_records
 from ..items import DownloadItem, ItemLocked, ItemState, RunState
 from ..validation import ValidationError
-from ..widgets import DownloadsView, FilterBar, LogPane, QueueModel, ReportBanner, SummaryLine
+from ..widgets import (
+    ColumnHeader,
+    DownloadsView,
+    FilterBar,
+    LogPane,
+    QueueModel,
+    ReportBanner,
+    SummaryLine,
+)
 from ..widgets.format import run_stats as format_stats
 from ..widgets.log_pane import Loggable
+from ..widgets.model import SORT_CYCLE
 from .actions import COMMANDS, EDIT_ACTIONS, QUEUE_BINDINGS
 from .job_view import JobLike, RunStatus
 from .screens import AddManyDialog, CancelDialog, DetailsScreen, ItemDialog
@@ -56,6 +65,7 @@ class QueueScreen(Screen[None]):
         self.summary = SummaryLine(id="summary")
         self.banner = ReportBanner(id="banner")
         self.downloads = DownloadsView(self.model, id="downloads")
+        self.header = ColumnHeader(id="columns")
         self.filter_bar = FilterBar(id="filter")
         self.log_pane = LogPane(id="log")
         self.log_pane.display = False  # until asked for (or a refused run opens it)
@@ -72,6 +82,7 @@ class QueueScreen(Screen[None]):
         yield self.summary
         yield self.banner
         yield self.filter_bar
+        yield self.header
         yield self.downloads
         yield self.log_pane
         yield Footer(compact=True)
@@ -108,6 +119,11 @@ class QueueScreen(Screen[None]):
         before = self.model.rebuilds
         dirty = self.model.update()
         self.downloads.update_rows(dirty, self.model.rebuilds != before)
+        self.header.show(
+            self.downloads.scrollable_content_region.width,
+            self.model.sort_key,
+            self.model.sort_reverse,
+        )
         self._drop_sent_marks(dirty)
         if self.filter_bar.shown:
             self.filter_bar.show_count(len(self.model.order), len(self.job.queue))
@@ -579,6 +595,23 @@ class QueueScreen(Screen[None]):
         self.downloads.follow()
         done = queue.forget([item.id for item in queue.in_state(ItemState.DONE)])
         self.say(f"cleared {len(done)} finished item(s); the report still counts them")
+        self.tick()
+
+    def action_sort(self) -> None:
+        """Order the rows by the next key: state (grouped), path, size, progress, speed, ETA."""
+        cycle = SORT_CYCLE
+        key = cycle[(cycle.index(self.model.sort_key) + 1) % len(cycle)]
+        self.model.set_sort(key, reverse=self.model.sort_reverse)
+        self.downloads.follow()
+        self.model.skip_pace()
+        self.tick()
+        self.say(f"sorted by {key}" + (" (reversed)" if self.model.sort_reverse else ""))
+
+    def action_reverse_sort(self) -> None:
+        """Reverse the order of the rows."""
+        self.model.set_sort(self.model.sort_key, reverse=not self.model.sort_reverse)
+        self.downloads.follow()
+        self.model.skip_pace()
         self.tick()
 
     def action_toggle_log(self) -> None:

@@ -1,6 +1,6 @@
 """The app's widgets, one per module, over the plain queue model."""
 
-from .downloads import DownloadsView
+from .downloads import ColumnHeader, DownloadsView
 from .filter_bar import FilterBar
 from .log_pane import LogPane
 from .model import QueueModel, Totals
@@ -8,6 +8,7 @@ from .report import ReportBanner, final_report
 from .summary import SummaryLine
 
 __all__ = [
+    "ColumnHeader",
     "DownloadsView",
     "FilterBar",
     "LogPane",

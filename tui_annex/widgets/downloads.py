@@ -20,13 +20,14 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ..estimate import key_size
 from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
 
-__all__ = ["DownloadsView", "RowStyles", "render_row"]
+__all__ = ["ColumnHeader", "DownloadsView", "RowStyles", "header_text", "render_row"]
 
 MARKS: dict[ItemState, str] = {
     ItemState.SENT: "↓",
@@ -396,3 +397,72 @@ class DownloadsView(ScrollView, can_focus=True):
             if row == self.cursor and event.chain >= 2:
                 self.post_message(self.Activated())
             self.go_to(row)
+
+
+def header_text(width: int, sort_key: str, reverse: bool) -> str:
+    """The column names of a row ``width`` cells wide, the sorted one marked ▲ or ▼."""
+    return "".join(text for text, _label in header_pieces(width, sort_key, reverse))
+
+
+def header_pieces(width: int, sort_key: str, reverse: bool) -> list[tuple[str, bool]]:
+    """The header as (text, is a label) pieces, each label with the gap that follows it.
+
+    Labels and gaps are drawn apart (SVG renderers squeeze a span's leading spaces).
+    """
+    arrow = " ▼" if reverse else " ▲"
+
+    def label(name: str, key: str) -> str:
+        return name + (arrow if sort_key == key else "")
+
+    path_width, dropped = _layout(width - 1)
+    path = label("path", "path") + (f"  (grouped by state{arrow})" if sort_key == "state" else "")
+    columns = [(_fit(path, path_width), False)]
+    if "bar" not in dropped:
+        columns.append((_fit(label("progress", "progress"), BAR), False))
+    columns.append((_fit(label("done / size", "size"), BYTES, right=True), True))
+    if "speed" not in dropped:
+        columns.append((_fit(label("speed", "speed"), SPEED, right=True), True))
+    if "eta" not in dropped:
+        columns.append((_fit(label("ETA", "eta"), ETA, right=True), True))
+    pieces: list[tuple[str, bool]] = []
+    blank = "   "  # the selection and state marks
+    for number, (text, right) in enumerate(columns):
+        if number:
+            blank += " "  # the gap between two columns
+        stripped = text.strip()
+        padding = " " * (cell_len(text) - cell_len(stripped))
+        if right:  # right-aligned: the padding goes before the name
+            blank += padding
+        pieces += [(blank, False), (stripped, True)]
+        blank = "" if right else padding
+    if blank:
+        pieces.append((blank, False))
+    return pieces
+
+
+class ColumnHeader(Widget):
+    """The downloads list's column names and its sort order, one line."""
+
+    DEFAULT_CSS = """
+    ColumnHeader { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = ""
+        self._pieces: list[tuple[str, bool]] = []
+
+    def show(self, width: int, sort_key: str, reverse: bool) -> None:
+        """Name the columns of rows ``width`` cells wide; redraw only on a change."""
+        pieces = header_pieces(width, sort_key, reverse)
+        text = "".join(piece for piece, _label in pieces)
+        if text != self._text:
+            self._text, self._pieces = text, pieces
+            self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        bold = base + Style(bold=True)
+        segments = [Segment(text, bold if is_label else base) for text, is_label in self._pieces]
+        return Strip(list(Segment.adjust_line_length(segments, width, style=base)), width)

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
 from ..estimate import RateWindow, key_size, time_left
 from ..items import DownloadItem, ItemState
 from ..queue import DownloadQueue
 
-__all__ = ["GROUP_OF_STATE", "QueueModel", "RowOrder", "Totals"]
+__all__ = ["GROUP_OF_STATE", "SORT_CYCLE", "SORT_KEYS", "QueueModel", "RowOrder", "Totals"]
 
 #: Display groups, top to bottom: in flight, queued (feed order), failed/interrupted, done.
 GROUP_OF_STATE: dict[ItemState, int] = {
@@ -35,6 +35,35 @@ GROUP_OF_STATE: dict[ItemState, int] = {
 #: seconds; in between, rows still show each item's live state.
 LARGE_QUEUE = 5_000
 
+
+def _size(item: DownloadItem) -> float:
+    total = item.total if item.total is not None else key_size(item.key)
+    return -1.0 if total is None else float(total)
+
+
+def _progress(item: DownloadItem) -> float:
+    if item.state is ItemState.DONE:
+        return 1.0
+    return item.bytes_done / item.total if item.total else 0.0
+
+
+def _eta(item: DownloadItem) -> float:
+    eta = item.eta
+    return float("inf") if eta is None else eta
+
+
+#: The orders the rows can take besides grouped by state, and the value each sorts by.
+SORT_KEYS: dict[str, Callable[[DownloadItem], Any]] = {
+    "path": lambda item: item.path.casefold(),
+    "size": _size,
+    "progress": _progress,
+    "speed": lambda item: item.speed,
+    "eta": _eta,
+}
+#: Sort keys whose values change while downloads run (the rows are re-sorted as they do).
+MOVING_KEYS = frozenset({"progress", "speed", "eta"})
+#: The order ``s`` cycles through.
+SORT_CYCLE = ("state", "path", "size", "progress", "speed", "eta")
 
 #: What the model remembers of a queued item that never started.
 _FRESH: tuple[ItemState, int, int | None] = (ItemState.QUEUED, 0, None)
@@ -164,6 +193,10 @@ class QueueModel:
         self._version = -1
         self.filter_text = ""
         """Show only items whose path or URL contains this (case-insensitive); "" shows all."""
+        self.sort_key = "state"
+        """What orders the rows: ``state`` (grouped: in flight, queued, failed, done) or a
+        key of :data:`SORT_KEYS`."""
+        self.sort_reverse = False
         self._last_rebuild = 0.0
         self.rebuilds = 0
         """Bumped whenever rows move (membership, state group or order), not on progress."""
@@ -195,26 +228,47 @@ class QueueModel:
             self._pending, self._start, stop = self.queue.pending_view()
             self._queued = stop - self._start
             self._stale = True
+        if dirty and self.sort_key in MOVING_KEYS:
+            self._stale = True  # speeds, progress and ETAs change with every report
         if not self._stale:
             return dirty
         now = time.monotonic()
-        if not self.filter_text:
+        if not self.filter_text and self.sort_key == "state" and not self.sort_reverse:
             self._filtered = None
             self._stale = False
             self._last_rebuild = now
             self.rebuilds += 1
             return dirty
         if len(self.queue) < LARGE_QUEUE or now - self._last_rebuild >= self.slow_rebuild:
-            # A filter lists its matches: one pass over the rows, spaced out on large queues.
+            # A filter or a sort lists its rows: one pass over them (and a sort), spaced
+            # out on large queues.
             matches = self.matches
             get = self.queue.get
-            self._filtered = [
+            rows = [
                 item_id for item_id in self._rows if item_id in self.queue and matches(get(item_id))
             ]
+            if self.sort_key != "state":
+                value = SORT_KEYS[self.sort_key]
+                rows.sort(key=lambda item_id: value(get(item_id)), reverse=self.sort_reverse)
+            elif self.sort_reverse:
+                rows.reverse()
+            self._filtered = rows
             self._last_rebuild = now
             self._stale = False
             self.rebuilds += 1
         return dirty
+
+    def skip_pace(self) -> None:
+        """Let the next update list the rows even on a large queue (a key asked for it)."""
+        self._last_rebuild = 0.0
+
+    def set_sort(self, key: str, *, reverse: bool = False) -> None:
+        """Order the rows by ``key`` (one of :data:`SORT_KEYS`, or ``state``: grouped)."""
+        if key != "state" and key not in SORT_KEYS:
+            raise ValueError(f"no sort key {key!r}")
+        if (key, reverse) != (self.sort_key, self.sort_reverse):
+            self.sort_key, self.sort_reverse = key, reverse
+            self._stale = True
 
     def _fold(self, item_id: int) -> None:
         old = self._seen.pop(item_id, None)
