@@ -55,6 +55,7 @@ class FakeJob:
         self.closed = False
         self.stops: list[bool] = []
         self.cancelled: list[int] = []
+        self.carried_on = False
         self._ended = asyncio.Event()
         self.last_round: RoundFinished | None = None
 
@@ -127,6 +128,14 @@ class FakeJob:
 
     def choose_resume(self, choice: str) -> None:
         self.resume_choice = choice
+
+    def carry_on(self) -> bool:
+        """As the real job: a graceful stop whose round is over is taken back."""
+        if not self.interrupts or self._session.state is not RunState.FINISHED or self.stops:
+            return False
+        self.interrupts = 0
+        self.carried_on = True
+        return True
 
     def cancel(self, item_id: int) -> bool:
         """As the real job: the item ends failed, "cancelled" (no git-annex to restart)."""

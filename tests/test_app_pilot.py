@@ -335,3 +335,26 @@ async def test_x_cancels_the_download_under_the_cursor_and_the_run_goes_on(
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 1  # one item was not added: the report and the status agree
+
+
+async def test_p_after_a_drained_stop_takes_it_back_and_the_rest_is_sent(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file("slow", 300_000, rate=100_000), "slow.bin")]
+    lines += [(server.file(f"q{n}", 100), f"q{n}.bin") for n in range(6)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: 1 in job.queue and job.queue.get(1).bytes_done > 0)
+        await pilot.press("ctrl+c")  # stop: what is in flight finishes, nothing new is sent
+        await wait_until(pilot, lambda: app.status.round is not None and not app.status.running)
+        unsent = len(job.queue.report().unsent)
+        assert unsent >= 3 and job.interrupted
+        assert "p: continue" in str(app.main.banner.render())
+        await pilot.press("p")
+        await wait_until(pilot, lambda: len(job.queue.report().done) == 7)
+        await wait_until(pilot, lambda: not app.status.running)
+        assert not job.interrupted
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0, "everything was added in the end"

@@ -187,6 +187,18 @@ class Job:
         self.session.stop(force=self._interrupts >= 2)
         self._cancel_retries()
 
+    def carry_on(self) -> bool:
+        """After a graceful stop whose round is over: take the stop back, so that what is
+        queued (or retried, or added) runs again. False while that round still drains,
+        after a forced stop, or when nothing was stopped."""
+        session = self.session
+        if not self._interrupts or session.forced or session.running:
+            return False
+        self._interrupts = 0
+        session.resume()
+        self.queue.resume()  # wakes run(): a round starts if anything is queued
+        return True
+
     def cancel(self, item_id: int) -> bool:
         """Cancel one download in flight (see :meth:`Session.cancel`); False if it is not."""
         return self.session.cancel(item_id)

@@ -142,6 +142,11 @@ class Session:
         return self._stop.is_set()
 
     @property
+    def running(self) -> bool:
+        """Whether :meth:`events` is under way (git-annex may be running)."""
+        return self._running
+
+    @property
     def forced(self) -> bool:
         """Whether a forced stop was asked for."""
         return self._forced

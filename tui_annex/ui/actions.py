@@ -135,6 +135,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("pause", "p", "Pause", "Pause", "Stop sending new items; in-flight go on", id="pause"),
     Action("resume", "p", "Resume", "Resume", "Send items again", id="pause"),
     Action(
+        "carry_on",
+        "p",
+        "Continue",
+        "Continue the run",
+        "After a stop (one ctrl+c) has drained: take it back, so what is queued runs again",
+        id="pause",
+        app=True,
+    ),
+    Action(
         "retry", "r", "Retry", "Retry item", "Queue the selected failed items again", id="retry"
     ),
     Action(

@@ -232,6 +232,16 @@ class TuiAnnexApp(App[int]):
             return not self.status.running
         if action in ("interrupt", "quit", "ask_quit"):
             return self.status.running
+        if action == "carry_on":
+            # A graceful stop (not forced, not a signal) whose round has drained.
+            status = self.status
+            return (
+                self.job.interrupted
+                and not status.running
+                and status.stop_presses == 1
+                and self.signalled is None
+                and status.error is None
+            )
         return True
 
     def action_interrupt(self) -> None:
@@ -281,6 +291,14 @@ class TuiAnnexApp(App[int]):
                 self.main.tick()
 
         self.push_screen(QuitDialog(in_flight), chosen)
+
+    def action_carry_on(self) -> None:
+        """p after a drained stop: take the stop back; queued items run again."""
+        if self.check_action("carry_on", ()) and self.job.carry_on():
+            self.status.stop_presses = 0
+            self.main.say("the stop is taken back: queued items are sent again")
+            self.main.tick()
+            self.refresh_bindings()
 
     def action_help(self) -> None:
         """?, F1: every key and what it does."""

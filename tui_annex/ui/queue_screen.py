@@ -169,6 +169,8 @@ class QueueScreen(Screen[None]):
             text = f"over:{self.model.queue.version}:{status.error}:{theme}"
             if text != self._banner:
                 hint = "q: quit · l: log · enter: details"
+                if self.job.interrupted and status.stop_presses == 1 and not status.error:
+                    hint = "p: continue the run · " + hint
                 if status.commits:
                     hint = f"committed {status.commits[-1][:12]} · {hint}"
                 if self._can_retry() and self.model.retryable_count():
