@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from unittest.mock import patch
 
+import pytest
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
@@ -492,3 +493,17 @@ async def test_details_opened_just_before_a_tick_do_not_crash_it() -> None:
         app.main.tick()  # the dialog is not built yet: nothing to redraw, no crash
         await pilot.pause()
         app.main.tick()
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 160])
+def test_the_column_header_lines_up_with_the_rows_at_every_width(width: int) -> None:
+    from tui_annex.widgets.downloads import header_text
+
+    queue = mixed_queue()
+    item = next(i for i in queue.in_state(ItemState.SENT) if i.total and i.bytes_done)
+    row = "".join(segment.text for segment in render_row(item, width))
+    header = header_text(width, "state", False)
+    assert cell_len(header) == cell_len(row) == width
+    size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
+    assert row.index(size) + len(size) == header.index("done / size") + len("done / size")
+    assert row.index(item.path) == header.index("path") == 3
