@@ -249,7 +249,6 @@ def test_the_stopping_banner_puts_only_its_first_words_in_bold() -> None:
     banner = ReportBanner()
     shown: list[object] = []
     banner.update = shown.append  # type: ignore[method-assign]
-    banner._palette = lambda: {"good": "green", "warn": "yellow", "bad": "red", "muted": "dim"}  # type: ignore[method-assign]
     for in_flight, words in ((3, "Stopping"), (None, "Stopping now")):
         banner.show_stopping(in_flight)
         text = shown.pop()
@@ -507,3 +506,20 @@ def test_the_column_header_lines_up_with_the_rows_at_every_width(width: int) -> 
     size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
     assert row.index(size) + len(size) == header.index("done / size") + len("done / size")
     assert row.index(item.path) == header.index("path") == 3
+
+
+async def test_the_summary_and_banner_draw_before_the_theme_styles_are_applied() -> None:
+    # The redraw timer can fire before a widget's styles exist, or after they are gone
+    # at exit: the plain colours serve then, not a KeyError that ends the app.
+    from tui_annex.items import RunState
+    from tui_annex.widgets import ReportBanner, SummaryLine
+
+    app = TuiAnnexApp(FakeJob(mixed_queue()))
+    async with app.run_test(size=(120, 35)):
+        model = QueueModel(mixed_queue())
+        model.update()
+        summary, banner = SummaryLine(), ReportBanner()  # never mounted: no styles
+        summary.show(model.totals(), RunState.RUNNING)
+        banner.show_report(model.queue.report(), stopped=False, hint="q: quit")
+        banner.show_stopping(3)
+        assert "Stopping" in str(banner.render())

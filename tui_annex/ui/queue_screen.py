@@ -156,7 +156,7 @@ class QueueScreen(Screen[None]):
         banner = self.banner
         status = self.status
         # The banner's colours follow a theme change, once the new styles apply.
-        theme = banner.get_component_rich_style("report--good", partial=True)
+        theme = banner.palette()["good"]
         if state is RunState.DRAINING:
             text = f"draining:{in_flight}:{theme}:{status.quitting}"
             if text != self._banner:

@@ -115,15 +115,19 @@ class ReportBanner(Static):
     ReportBanner > .report--muted { text-style: dim; }
     """
 
-    def _palette(self) -> dict[str, Style | str]:
-        return {
-            role: self.get_component_rich_style(f"report--{role}", partial=True)
-            for role in PLAIN_PALETTE
-        }
+    def palette(self) -> Mapping[str, Style | str]:
+        """The report's colours from the theme (plain ones until its styles apply)."""
+        try:
+            return {
+                role: self.get_component_rich_style(f"report--{role}", partial=True)
+                for role in PLAIN_PALETTE
+            }
+        except KeyError:  # the theme's styles are not applied yet (or gone, at exit)
+            return PLAIN_PALETTE
 
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
         """Show the headline of ``report`` and the keys that apply now."""
-        palette = self._palette()
+        palette = self.palette()
         # The gap ends the headline's span: SVG renderers squeeze a span's leading spaces.
         text = report_headline(report, stopped=stopped, end=".  ", palette=palette)
         text.append(hint, palette["muted"])
@@ -133,7 +137,7 @@ class ReportBanner(Static):
     def show_stopping(self, in_flight: int | None, *, quitting: bool = False) -> None:
         """Show that the run is stopping: draining ``in_flight`` downloads, or (None) by force;
         ``quitting``: the app quits once it has stopped."""
-        palette = self._palette()
+        palette = self.palette()
         bold = Style(bold=True)
         text = Text()
         if in_flight is None:

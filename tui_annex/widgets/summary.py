@@ -110,10 +110,13 @@ class SummaryLine(Static):
 
     def show(self, totals: Totals, state: RunState) -> None:
         """Show these totals and this run state."""
-        palette = {
-            role: self.get_component_rich_style(f"summary--{role}", partial=True)
-            for role in PLAIN_PALETTE
-        }
+        try:
+            palette: Mapping[str, Style | str] = {
+                role: self.get_component_rich_style(f"summary--{role}", partial=True)
+                for role in PLAIN_PALETTE
+            }
+        except KeyError:  # the theme's styles are not applied yet (or gone, at exit)
+            palette = PLAIN_PALETTE
         text = summary_text(totals, state, palette)
         if text.markup != self._last:
             self._last = text.markup
