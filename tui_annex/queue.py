@@ -105,10 +105,6 @@ class DownloadQueue:
         self._shared = True
         return self._pending, self._head, len(self._pending)
 
-    def pending_count(self) -> int:
-        """How many items are queued; O(1)."""
-        return len(self._pending) - self._head
-
     def _live(self) -> list[int]:
         """The queued ids alone (sent ones dropped from the front), for an edit of the order."""
         if self._shared:

@@ -247,8 +247,6 @@ class QueueScreen(Screen[None]):
         targets = self._target_items()
         if not targets:
             return False
-        if action in ("select_all", "invert_selection"):
-            return True
         if action in ("attempt", "toggle_mark"):
             return True
         if action == "edit":
