@@ -1,8 +1,20 @@
-"""Small formatting helpers shared by the widgets and the final report (sizes, speeds, times)."""
+"""Small formatting helpers shared by the widgets and the final report (sizes, speeds, times,
+styles)."""
 
 from __future__ import annotations
 
-__all__ = ["human_bytes", "human_duration", "human_speed"]
+from collections.abc import Callable, Mapping
+
+from rich.style import Style
+
+__all__ = [
+    "as_style",
+    "human_bytes",
+    "human_duration",
+    "human_speed",
+    "run_stats",
+    "theme_palette",
+]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
@@ -45,3 +57,22 @@ def run_stats(elapsed: float, files: int, received: int, peak: float) -> str:
             mean = human_speed(received / elapsed)
             parts.append(f"{mean} on average" + (f", {human_speed(peak)} at best" if peak else ""))
     return " · ".join(parts)
+
+
+def as_style(style: Style | str) -> Style:
+    """A palette entry as a Style (plain palettes hold style strings)."""
+    return style if isinstance(style, Style) else Style.parse(style)
+
+
+def theme_palette(
+    get: Callable[[str], Style], prefix: str, plain: Mapping[str, Style | str]
+) -> Mapping[str, Style | str]:
+    """A widget's colours by role from its component classes (``PREFIX--ROLE``).
+
+    ``plain`` serves until the theme's styles apply (the redraw timer may fire
+    before they exist, or after they are gone at exit).
+    """
+    try:
+        return {role: get(f"{prefix}--{role}") for role in plain}
+    except KeyError:
+        return plain

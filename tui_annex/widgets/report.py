@@ -12,6 +12,7 @@ from textual.widgets import Static
 from ..events import InputRejected
 from ..items import DownloadItem, StopReport
 from ..redact import redact
+from .format import as_style, theme_palette
 
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
@@ -117,13 +118,9 @@ class ReportBanner(Static):
 
     def palette(self) -> Mapping[str, Style | str]:
         """The report's colours from the theme (plain ones until its styles apply)."""
-        try:
-            return {
-                role: self.get_component_rich_style(f"report--{role}", partial=True)
-                for role in PLAIN_PALETTE
-            }
-        except KeyError:  # the theme's styles are not applied yet (or gone, at exit)
-            return PLAIN_PALETTE
+        return theme_palette(
+            lambda name: self.get_component_rich_style(name, partial=True), "report", PLAIN_PALETTE
+        )
 
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:
         """Show the headline of ``report`` and the keys that apply now."""
@@ -141,16 +138,12 @@ class ReportBanner(Static):
         bold = Style(bold=True)
         text = Text()
         if in_flight is None:
-            text.append("Stopping now", bold + _style(palette["bad"]))
+            text.append("Stopping now", bold + as_style(palette["bad"]))
             text.append(": git-annex is being terminated; finished files are kept and staged.")
         else:
-            text.append("Quitting" if quitting else "Stopping", bold + _style(palette["warn"]))
+            text.append("Quitting" if quitting else "Stopping", bold + as_style(palette["warn"]))
             text.append(f": no new downloads; waiting for {in_flight} in flight.  ")
             again = "ctrl+q" if quitting else "ctrl+c"
             text.append(f"{again} again: stop them now", palette["muted"])
         self.update(text)
         self.add_class("-shown")
-
-
-def _style(style: Style | str) -> Style:
-    return style if isinstance(style, Style) else Style.parse(style)

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ..items import ItemState, RunState
-from .format import human_bytes, human_duration, human_speed
+from .format import as_style, human_bytes, human_duration, human_speed, theme_palette
 from .model import Totals
 
 __all__ = ["STATE_LABELS", "SummaryLine", "summary_text"]
@@ -41,7 +41,7 @@ def summary_text(
     time left for everything queued or in flight."""
     counts = totals.counts
     label, role = STATE_LABELS[state]
-    badge = Style.parse("reverse bold") + _style(palette[role])
+    badge = Style.parse("reverse bold") + as_style(palette[role])
     text = Text.assemble((f" {label.upper()} ", badge), " ")
     failed = counts[ItemState.FAILED]
     interrupted = counts[ItemState.INTERRUPTED]
@@ -86,10 +86,6 @@ def summary_text(
     return text
 
 
-def _style(style: Style | str) -> Style:
-    return style if isinstance(style, Style) else Style.parse(style)
-
-
 class SummaryLine(Static):
     """The one-line summary at the top; :meth:`show` redraws it only when its text changed."""
 
@@ -108,15 +104,12 @@ class SummaryLine(Static):
         super().__init__("", id=id)
         self._last = ""
 
+    def _themed(self, name: str) -> Style:
+        return self.get_component_rich_style(name, partial=True)
+
     def show(self, totals: Totals, state: RunState) -> None:
         """Show these totals and this run state."""
-        try:
-            palette: Mapping[str, Style | str] = {
-                role: self.get_component_rich_style(f"summary--{role}", partial=True)
-                for role in PLAIN_PALETTE
-            }
-        except KeyError:  # the theme's styles are not applied yet (or gone, at exit)
-            palette = PLAIN_PALETTE
+        palette = theme_palette(self._themed, "summary", PLAIN_PALETTE)
         text = summary_text(totals, state, palette)
         if text.markup != self._last:
             self._last = text.markup
