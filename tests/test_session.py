@@ -259,10 +259,11 @@ async def test_a_stalled_download_fails_and_the_others_resume_after_a_restart(
     repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     # The timeout leaves room for a loaded machine's late progress reports (a steady
-    # download judged stalled fails this test); steady.bin outlasts it to be cut off.
-    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=3.0)
+    # download judged stalled fails this test: 3 s was once too little on a full CI
+    # run); steady.bin (10 s) outlasts it to be cut off.
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=5.0)
     session.queue.add(server.stall("stuck", 100_000, after=2000), "stuck.bin")
-    session.queue.add(server.file("steady", 800_000, rate=100_000), "steady.bin")
+    session.queue.add(server.file("steady", 1_000_000, rate=100_000), "steady.bin")
     session.queue.add(server.file("after", 100), "after.bin")
     session.queue.close()
     events = await collect(session)
@@ -278,7 +279,7 @@ async def test_a_stalled_download_fails_and_the_others_resume_after_a_restart(
     # steady.bin was cut off by the restart and continued where it was.
     ranges = [r.range for r in server.gets("steady")]
     assert len(ranges) == 2 and ranges[0] is None and ranges[1] is not None
-    assert (repo / "steady.bin").read_bytes() == content("steady", 800_000)
+    assert (repo / "steady.bin").read_bytes() == content("steady", 1_000_000)
 
 
 def test_a_path_below_an_existing_symlink_fails_alone(
