@@ -12,7 +12,7 @@ import math
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from tui_annex.events import Event, InputRejected, LogLine, RoundFinished, RoundStarted
-from tui_annex.items import ItemState, RunState
+from tui_annex.items import DownloadItem, ItemState, RunState, split_waiting
 from tui_annex.job import exit_status
 from tui_annex.journal import RunRecord
 from tui_annex.queue import DownloadQueue
@@ -24,8 +24,31 @@ BASE = "https://data.example.org/survey-2026"
 class FakeSession:
     """Has the run state the app reads; the fake job moves it."""
 
-    def __init__(self, state: RunState) -> None:
+    def __init__(self, state: RunState, queue: DownloadQueue, jobs: int = 2) -> None:
         self.state = state
+        self.jobs = jobs
+        self._sent: dict[int, DownloadItem] = {}
+        """The items in flight in the order they were sent (as the driver's), kept by
+        watching the queue's changes: no tick walks the queue."""
+        for item in sorted(queue.in_state(ItemState.SENT), key=lambda i: (i.sent_at or 0, i.id)):
+            self._sent[item.id] = item
+        queue.observer = self
+
+    def item_changed(self, item: DownloadItem) -> None:
+        if item.state is ItemState.SENT:
+            self._sent.setdefault(item.id, item)
+        else:
+            self._sent.pop(item.id, None)
+
+    def item_removed(self, item: DownloadItem) -> None:
+        self._sent.pop(item.id, None)
+
+    def flush(self) -> None:
+        pass
+
+    def not_started(self) -> frozenset[int]:
+        """As the real session: in flight without data, beyond git-annex's free jobs."""
+        return frozenset(item.id for item in split_waiting(self._sent.values(), self.jobs)[1])
 
 
 class FakeJob:
@@ -47,7 +70,7 @@ class FakeJob:
     ) -> None:
         self._queue = queue
         self._events = list(events)
-        self._session = FakeSession(state)
+        self._session = FakeSession(state, queue)
         self._rejected = list(rejected)
         self._finish = asyncio.Event() if not finished else None
         self._starts = starts
@@ -131,11 +154,22 @@ class FakeJob:
 
     def carry_on(self) -> bool:
         """As the real job: a graceful stop whose round is over is taken back."""
-        if not self.interrupts or self._session.state is not RunState.FINISHED or self.stops:
+        state = self._session.state
+        if not self.interrupts or state not in (RunState.FINISHED, RunState.DRAINING):
+            return False
+        if self.stops:
             return False
         self.interrupts = 0
+        if state is RunState.DRAINING:
+            self._session.state = RunState.RUNNING
         self.carried_on = True
         return True
+
+    def pause(self) -> None:
+        self._queue.pause()
+
+    def unpause(self) -> None:
+        self._queue.resume()
 
     def cancel(self, item_id: int) -> bool:
         """As the real job: the item ends failed, "cancelled" (no git-annex to restart)."""

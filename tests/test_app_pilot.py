@@ -358,3 +358,60 @@ async def test_p_after_a_drained_stop_takes_it_back_and_the_rest_is_sent(
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0, "everything was added in the end"
+
+
+async def test_p_while_a_stop_drains_takes_it_back_in_the_same_round(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file("slow", 400_000, rate=100_000), "slow.bin")]
+    lines += [(server.file(f"q{n}", 100), f"q{n}.bin") for n in range(4)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: 1 in job.queue and job.queue.get(1).bytes_done > 0)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert job.session.state is RunState.DRAINING
+        assert "p: carry on" in str(app.main.banner.render())
+        await pilot.press("p")
+        await pilot.pause()
+        assert job.session.state is RunState.RUNNING and not job.interrupted
+        await wait_until(pilot, lambda: app.status.round is not None and not app.status.running)
+        assert len(job.queue.report().done) == 5
+        assert app.status.round is not None and app.status.round.unsent == 0
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0, "the stop was taken back: nothing interrupted, all added"
+
+
+async def test_p_puts_the_items_git_annex_has_not_started_back_in_the_queue(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file("slow", 300_000, rate=100_000), "slow.bin")]
+    lines += [(server.file(f"q{n}", 100), f"q{n}.bin") for n in range(4)]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=SIZE) as pilot:
+
+        def slow_started_and_rest_held() -> bool:
+            return (
+                1 in job.queue
+                and job.queue.get(1).bytes_done > 0
+                and len(job.session.not_started()) >= 1
+            )
+
+        await wait_until(pilot, slow_started_and_rest_held)
+        app.main.tick()
+        assert "waiting" in str(app.main.summary.render())
+        await pilot.press("p")
+        await wait_until(pilot, lambda: not job.session.not_started() and sent(job) == 1)
+        app.main.tick()
+        assert "waiting" not in str(app.main.summary.render())
+        await wait_until(pilot, lambda: job.queue.get(1).state is ItemState.DONE)
+        assert len(job.queue.report().unsent) == 4, "nothing new went out while paused"
+        await pilot.press("p")  # resume
+        await wait_until(pilot, lambda: app.status.round is not None and not app.status.running)
+        assert len(job.queue.report().done) == 5
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)
+    assert app.return_code == 0

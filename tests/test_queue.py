@@ -257,3 +257,35 @@ async def test_a_change_made_before_the_waiter_first_runs_is_not_missed() -> Non
     waiting = asyncio.ensure_future(wait_first(queue.wait_changed(), never.wait()))
     queue.close()
     await asyncio.wait_for(waiting, 5)
+
+
+def test_downloads_a_restart_cut_off_go_out_while_paused_and_held_items_do_not() -> None:
+    queue = DownloadQueue()
+    a, b, c = (queue.add(f"https://example.org/{n}", f"{n}.bin") for n in "abc")
+    for _ in range(3):
+        queue.take_next()
+    for item in (a, b, c):
+        queue.mark_interrupted(item)
+    queue.pause()
+    queue.put_back([b.id])
+    queue.send_again_first([c.id])
+    assert [i.path for i in queue.pending()] == ["c.bin", "b.bin"]
+    queue.move_to_top([b.id])  # the user puts the held one first: still not sent while paused
+    assert queue.has_ready()
+    assert queue.take_next() is c, "a cut-off download goes on although paused"
+    assert not queue.has_ready() and queue.take_next() is None
+    assert b.state is ItemState.QUEUED and b.attempts == 0 and c.attempts == 1
+    queue.resume()
+    assert queue.take_next() is b
+
+
+def test_only_cut_off_downloads_go_out_to_a_draining_git_annex() -> None:
+    queue = DownloadQueue()
+    a, b = (queue.add(f"https://example.org/{n}", f"{n}.bin") for n in "ab")
+    queue.take_next()
+    queue.mark_interrupted(a)
+    queue.send_again_first([a.id])
+    assert queue.has_resumes()
+    assert queue.take_next(resumes_only=True) is a
+    assert not queue.has_resumes() and queue.take_next(resumes_only=True) is None
+    assert queue.take_next() is b

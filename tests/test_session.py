@@ -351,3 +351,122 @@ async def test_a_cancelled_download_fails_as_cancelled_and_the_others_resume(
     assert (repo / "steady.bin").read_bytes() == content("steady", 600_000)
     assert len(server.gets("huge")) == 1, "the cancelled download is not sent again"
     assert not session.cancel(unwanted.id), "nothing in flight to cancel"
+
+
+async def test_pause_puts_items_git_annex_has_not_started_back_in_the_queue(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # -J1 with a lookahead of 2: one download under way, two sent and not started.
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
+    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
+    session.queue.close()
+    events: list[Event] = []
+    paused = False
+    gets_when_big_done: list[Request] | None = None
+    async with session:
+        async for event in session.events():
+            events.append(event)
+            if not paused and big.bytes_done > 0 and all(i.state is ItemState.SENT for i in held):
+                assert session.not_started() == {i.id for i in held}
+                session.pause()
+                paused = True
+            if isinstance(event, ItemFinished) and event.item_id == big.id:
+                assert [i.state for i in held] == [ItemState.QUEUED] * 2
+                assert [i.attempts for i in held] == [0, 0], "the cut-off attempt does not count"
+                assert session.state is RunState.PAUSED
+                gets_when_big_done = server.gets("w1") + server.gets("w2")
+                session.unpause()
+    assert paused
+    assert gets_when_big_done == [], "git-annex never started the held items"
+    assert sorted(i.path for i in session.report().done) == ["big.bin", "w1.bin", "w2.bin"]
+    assert len(pids(events)) == 2, "restarted once without the held items; fed again after it"
+    ranges = [r.range for r in server.gets("big")]
+    assert len(ranges) == 2 and ranges[1] is not None, "the download resumed where it was"
+    assert (repo / "big.bin").read_bytes() == content("big", 300_000)
+    assert any(
+        isinstance(e, LogLine) and "paused: 2 item(s) git-annex had not started" in e.text
+        for e in events
+    )
+
+
+async def test_a_graceful_stop_sends_back_what_git_annex_has_not_started_as_never_sent(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
+    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
+    session.queue.close()
+    stopped = False
+    async with session:
+        async for _event in session.events():
+            if not stopped and big.bytes_done > 0 and all(i.state is ItemState.SENT for i in held):
+                session.stop()
+                stopped = True
+    report = session.report()
+    assert [i.path for i in report.done] == ["big.bin"], "the download under way finished"
+    assert [i.path for i in report.unsent] == ["w1.bin", "w2.bin"]
+    assert not report.interrupted
+    assert server.gets("w1") == server.gets("w2") == []
+    assert staged(repo) == {"big.bin"}
+
+
+async def test_a_graceful_stop_taken_back_while_draining_feeds_the_same_git_annex_again(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=0, stall_timeout=None)
+    first = session.queue.add(server.gate("first", 1000), "first.bin")
+    for n in range(3):
+        session.queue.add(server.file(f"later{n}", 500), f"later{n}.bin")
+    session.queue.close()
+    events: list[Event] = []
+    async with session:
+        async for event in session.events():
+            events.append(event)
+            if isinstance(event, ItemSent) and event.item_id == first.id:
+                session.stop()
+                assert session.state is RunState.DRAINING
+                assert session.take_back_stop()
+                assert session.state is RunState.RUNNING
+                assert not session.take_back_stop(), "nothing to take back any more"
+                server.open_gate("first")
+    assert len(session.report().done) == 4
+    assert len(pids(events)) == 1, "its input was still open: no restart"
+
+
+async def test_a_download_that_stalls_while_a_stop_drains_is_still_cut_off(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=2)
+    stuck = session.queue.add(server.stall("stuck", 100_000, after=5000), "stuck.bin")
+    steady = session.queue.add(server.file("steady", 400_000, rate=100_000), "steady.bin")
+    session.queue.close()
+    stopped = False
+    async with session:
+        async for _event in session.events():
+            if not stopped and stuck.bytes_done > 0 and steady.bytes_done > 0:
+                session.stop()
+                stopped = True
+    assert stopped
+    assert stuck.state is ItemState.FAILED and "stalled" in stuck.errors[0]
+    assert steady.state is ItemState.DONE, "the other download resumed and finished the drain"
+    assert (repo / "steady.bin").read_bytes() == content("steady", 400_000)
+
+
+async def test_a_download_may_be_cancelled_while_a_stop_drains(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=None)
+    unwanted = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    steady = session.queue.add(server.file("steady", 300_000, rate=100_000), "steady.bin")
+    session.queue.close()
+    cancelled = False
+    async with session:
+        async for _event in session.events():
+            if not cancelled and unwanted.bytes_done > 0 and steady.bytes_done > 0:
+                session.stop()
+                assert session.cancel(unwanted.id)
+                cancelled = True
+    assert unwanted.state is ItemState.FAILED and unwanted.errors[0].startswith("cancelled")
+    assert steady.state is ItemState.DONE
+    assert len(server.gets("huge")) == 1

@@ -4,7 +4,7 @@ destination claims."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
@@ -19,6 +19,7 @@ __all__ = [
     "RunState",
     "StopReport",
     "locked_reason",
+    "split_waiting",
 ]
 
 
@@ -226,6 +227,28 @@ def _folders(path: str) -> list[str]:
         found.append(path[:slash])
         slash = path.find("/", slash + 1)
     return found
+
+
+def split_waiting(
+    sent: Iterable[DownloadItem], jobs: int
+) -> tuple[list[DownloadItem], list[DownloadItem]]:
+    """The items in flight that have no byte yet, in the order they were sent, split in
+    two: those git-annex may have started and those it surely has not.
+
+    git-annex -J ``jobs`` takes items in the order they were written. Downloads
+    with data hold jobs; the first items without data take the free ones
+    (connecting, or waiting for a slow server's first byte); the rest wait in
+    its input, not started: they can go back to the queue without loss.
+    """
+    waiting: list[DownloadItem] = []
+    busy = 0
+    for item in sent:
+        if item.last_progress_at is None:
+            waiting.append(item)
+        else:
+            busy += 1
+    free = max(jobs - busy, 0)
+    return waiting[:free], waiting[free:]
 
 
 def locked_reason(item: DownloadItem) -> str:

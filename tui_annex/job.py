@@ -188,16 +188,34 @@ class Job:
         self._cancel_retries()
 
     def carry_on(self) -> bool:
-        """After a graceful stop whose round is over: take the stop back, so that what is
-        queued (or retried, or added) runs again. False while that round still drains,
-        after a forced stop, or when nothing was stopped."""
+        """Take a graceful stop back, so that what is queued (or retried, or added) runs
+        again: while its downloads drain (the round goes on) or once they have (a new
+        round starts if anything is queued). False after a forced stop, or when nothing
+        was stopped."""
         session = self.session
-        if not self._interrupts or session.forced or session.running:
+        if not self._interrupts or session.forced:
             return False
+        if session.running:
+            if not session.take_back_stop():
+                return False
+            self._interrupts = 0
+            # The stop closed the queue; it closes again once no more work can come.
+            self.queue.reopen()
+            self._maybe_close_queue()
+            return True
         self._interrupts = 0
         session.resume()
         self.queue.resume()  # wakes run(): a round starts if anything is queued
         return True
+
+    def pause(self) -> None:
+        """Send no new item (see :meth:`Session.pause`): what git-annex has not started
+        goes back to the queue; the downloads under way go on."""
+        self.session.pause()
+
+    def unpause(self) -> None:
+        """Send items again after :meth:`pause`."""
+        self.session.unpause()
 
     def cancel(self, item_id: int) -> bool:
         """Cancel one download in flight (see :meth:`Session.cancel`); False if it is not."""

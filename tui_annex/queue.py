@@ -61,6 +61,9 @@ class DownloadQueue:
         self._destinations = Destinations()
         self._next_id = 1
         self._paused = False
+        self._resumes: set[int] = set()
+        """Queued ids cut off mid-download by a restart of git-annex: sent even while
+        paused or draining (a pause or a stop never halts a download under way)."""
         self._closed = False
         self._waiters: set[asyncio.Future[None]] = set()
         self._dirty: set[int] = set()
@@ -321,6 +324,7 @@ class DownloadQueue:
         self._pending = [item_id for item_id in self._live() if item_id not in removed]
         for item in items:
             del self._items[item.id]
+            self._resumes.discard(item.id)
             self._counts[item.state] -= 1
             self._destinations.release(item.path)
             if self.observer is not None:
@@ -426,11 +430,26 @@ class DownloadQueue:
 
     def has_ready(self) -> bool:
         """Whether :meth:`take_next` would return an item now."""
-        return len(self._pending) > self._head and not self._paused
+        return len(self._pending) > self._head and (not self._paused or bool(self._resumes))
 
-    def take_next(self) -> DownloadItem | None:
-        """Hand out the next queued item and lock it as sent, or None if none is ready."""
-        if not self.has_ready():
+    def has_resumes(self) -> bool:
+        """Whether a download cut off by a restart of git-annex waits to go on."""
+        return bool(self._resumes)
+
+    def take_next(self, *, resumes_only: bool = False) -> DownloadItem | None:
+        """Hand out the next queued item and lock it as sent, or None if none is ready.
+
+        While paused (or with ``resumes_only``) only downloads cut off by a restart
+        of git-annex go out, the first of them in feed order.
+        """
+        if self._paused or resumes_only:
+            if not self._resumes:
+                return None
+            if self._pending[self._head] not in self._resumes:
+                order = self._live()
+                index = next(i for i, item_id in enumerate(order) if item_id in self._resumes)
+                order.insert(0, order.pop(index))
+        elif not self.has_ready():
             return None
         # O(1): the sent ids stay in front of the head until an edit (or a long run) drops them.
         item = self._items[self._pending[self._head]]
@@ -475,8 +494,16 @@ class DownloadQueue:
         return retried
 
     def send_again_first(self, item_ids: Iterable[int]) -> list[DownloadItem]:
-        """Queue interrupted items again at the front; the attempt that was cut off (by a
-        restart of git-annex, not by the item) does not count against its retries."""
+        """Queue downloads cut off by a restart of git-annex again at the front, to go on
+        even while paused or draining; the attempt that was cut off (by the restart,
+        not by the item) does not count against its retries."""
+        again = self.put_back(item_ids)
+        self._resumes.update(item.id for item in again)
+        return again
+
+    def put_back(self, item_ids: Iterable[int]) -> list[DownloadItem]:
+        """Queue interrupted items again at the front, as if never sent: the attempt that
+        was cut off does not count (a pause or a stop took back what had not started)."""
         again = self.retry(item_ids)
         for item in again:
             item.attempts = max(item.attempts - 1, 0)
@@ -541,6 +568,8 @@ class DownloadQueue:
         return item
 
     def _set_state(self, item: DownloadItem, state: ItemState) -> None:
+        if item.state is ItemState.QUEUED:
+            self._resumes.discard(item.id)
         self._counts[item.state] -= 1
         self._counts[state] += 1
         item.state = state

@@ -28,8 +28,8 @@ from .annex.batch import run_to_completion
 from .annex.locate import GitAnnex, find_git_annex
 from .annex.repo import GitError, Repo
 from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
-from .events import Event, ItemFinished, ItemInterrupted, LogLine, ProcessExited
-from .items import ItemState, RunState, StopReport
+from .events import Event, ItemFinished, ItemInterrupted, LogLevel, LogLine, ProcessExited
+from .items import ItemState, RunState, StopReport, split_waiting
 from .queue import DownloadQueue
 from .streams import cancel_and_wait, wait_first
 from .validation import DEFAULT_SCHEMES
@@ -81,7 +81,8 @@ class Session:
         self.grace = grace
         self.stall_timeout = stall_timeout if stall_timeout else None
         self._cut: dict[int, float | str] = {}
-        """Items the current git-annex is stopped for: seconds stalled, or why (cancelled)."""
+        """Items the current git-annex is stopped for: seconds stalled, why (cancelled),
+        or :class:`Held` (not started; back to the queue)."""
         self.repo: Repo | None = None
         self._driver: AddurlDriver | None = None
         self._stop = asyncio.Event()
@@ -162,13 +163,56 @@ class Session:
             self._forced = True
         if self._driver is not None:
             self._driver.stop(force=force)
+            if not force:
+                self._hold_back(self._driver, "stopping")
+
+    def pause(self) -> None:
+        """Send no new item; downloads under way go on. Items git-annex holds but has
+        not started go back to the queue (git-annex is restarted without them: batch
+        mode cannot take a line back; the downloads resume where they were)."""
+        self.queue.pause()
+        if self._driver is not None and not self._stop.is_set():
+            self._hold_back(self._driver, "paused")
+
+    def unpause(self) -> None:
+        """Send items again after :meth:`pause`."""
+        self.queue.resume()
+
+    def take_back_stop(self) -> bool:
+        """Undo a graceful :meth:`stop` while its downloads drain: the queue feeds again
+        (into the same git-annex while its input is open, else into a new one). False
+        after a forced stop, or when no stop is under way."""
+        if not self._running or self._forced or not self._stop.is_set():
+            return False
+        self._stop.clear()
+        if self._driver is not None:
+            self._driver.carry_on()
+        return True
+
+    def _hold_back(self, driver: AddurlDriver, why: str) -> None:
+        """Take back from git-annex the items it has not started (no byte yet): restart it
+        without them; they go back to the front of the queue, as never sent."""
+        waiting = split_waiting(driver.in_flight.values(), self.jobs)[1]
+        if not waiting or driver.forced:
+            return
+        for item in waiting:
+            self._cut.setdefault(item.id, Held(why))
+        driver.stop(force=True)
+
+    def not_started(self) -> frozenset[int]:
+        """The items git-annex holds but has not started (see :func:`split_waiting`)."""
+        driver = self._driver
+        if driver is None:
+            return frozenset()
+        return frozenset(item.id for item in split_waiting(driver.in_flight.values(), self.jobs)[1])
 
     def cancel(self, item_id: int) -> bool:
         """Cancel one download in flight: git-annex is restarted without it (batch mode
         cannot drop one item), the others resume where they were, and it ends failed
-        ("cancelled"), to retry at will. False if the item is not in flight now."""
+        ("cancelled"), to retry at will. False if the item is not in flight now, or
+        after a forced stop. A stop that drains lets the others finish."""
         driver = self._driver
-        if driver is None or self._stop.is_set():
+        if driver is None or self._forced or driver.forced:
             return False
         if not any(item.id == item_id for item in driver.in_flight.values()):
             return False
@@ -196,8 +240,12 @@ class Session:
         self._running = True
         deaths = 0
         try:
-            while not self._stop.is_set():
-                if self.queue.has_ready():
+            while not self._forced:
+                # A graceful stop still lets the downloads a restart cut off go on.
+                draining = self._stop.is_set()
+                if draining and not self.queue.has_resumes():
+                    break
+                if draining or self.queue.has_ready():
                     exited: ProcessExited | None = None
                     finished = 0
                     cut_off: list[int] = []
@@ -267,6 +315,8 @@ class Session:
                         finished.append(event.path)
                     elif isinstance(event, ItemInterrupted):
                         interrupted.append(event.item_id)
+                        if isinstance(stalled.get(event.item_id), Held):
+                            continue  # never started: it goes back to the queue, unreported
                     elif isinstance(event, ProcessExited):
                         exited = event
                     yield event
@@ -281,8 +331,8 @@ class Session:
                 message = await run_to_completion(self._stage(repo, finished))
         if message is not None:
             yield message
-        if stalled and not self._stop.is_set():
-            for event in self._after_stall(stalled, interrupted):
+        if stalled:
+            for event in self._after_stall(stalled, interrupted, resume=not self._forced):
                 yield event
 
     async def _watch_stalls(self, driver: AddurlDriver, stalled: dict[int, float | str]) -> None:
@@ -303,27 +353,37 @@ class Session:
             await asyncio.sleep(min(1.0, timeout / 4))
             now = time.monotonic()
             flying = list(driver.in_flight.values())
-            waiting = [item for item in flying if item.last_progress_at is None]
+            starting = split_waiting(flying, self.jobs)[0]
             for item in flying:
                 last = item.last_progress_at
                 complete = item.total is not None and item.bytes_done >= item.total
                 # With every byte in, git-annex checksums the file: slow, silent, not stalled.
                 if last is not None and not complete and now - last > timeout:
                     stalled[item.id] = now - last
-            free_jobs = self.jobs - (len(flying) - len(waiting))
             wall = time.time()
-            for item in waiting[: max(free_jobs, 0)]:
+            for item in starting:
                 since = max(item.sent_at or wall, driver.last_answer_at)
                 if wall - since > timeout:
                     stalled[item.id] = wall - since
             if stalled:
                 driver.stop(force=True)
 
-    def _after_stall(self, stalled: dict[int, float | str], interrupted: list[int]) -> list[Event]:
-        """Fail the stalled (or cancelled) items; send the others that were cut off again, first."""
+    def _after_stall(
+        self, stalled: dict[int, float | str], interrupted: list[int], *, resume: bool
+    ) -> list[Event]:
+        """Fail the stalled (or cancelled) items, put the held ones back in the queue, and
+        (with ``resume``: not after a forced stop) send the others that were cut off
+        again, first."""
         events: list[Event] = []
+        held = [
+            item_id
+            for item_id, why in stalled.items()
+            if isinstance(why, Held)
+            and item_id in self.queue
+            and self.queue.get(item_id).state is ItemState.INTERRUPTED
+        ]
         for item_id, idle in stalled.items():
-            if item_id not in self.queue:
+            if item_id not in self.queue or isinstance(idle, Held):
                 continue
             item = self.queue.get(item_id)
             if item.state is not ItemState.INTERRUPTED:
@@ -341,19 +401,24 @@ class Session:
                     item_id=item.id, url=item.url, path=item.path, success=False, errors=errors
                 )
             )
+        self.queue.put_back(held)
         others = [i for i in interrupted if i not in stalled and i in self.queue]
-        resumed = self.queue.send_again_first(others)
-        names = ", ".join(self.queue.get(i).path for i in stalled if i in self.queue)
-        why = "cancelled" if all(isinstance(v, str) for v in stalled.values()) else "stalled"
-        events.insert(
-            0,
-            LogLine(
-                source="app",
-                level="warning",
-                text=f"{names}: {why}; git-annex was restarted "
-                f"({len(resumed)} other download(s) resume where they were)",
-            ),
-        )
+        resumed = self.queue.send_again_first(others) if resume else []
+        ended = [i for i in stalled if i in self.queue and not isinstance(stalled[i], Held)]
+        if ended:
+            names = ", ".join(self.queue.get(i).path for i in ended)
+            why = "cancelled" if all(isinstance(stalled[i], str) for i in ended) else "stalled"
+            text = f"{names}: {why}; git-annex was restarted"
+        else:
+            reason = next((v for v in stalled.values() if isinstance(v, Held)), Held("paused"))
+            text = (
+                f"{reason}: {len(held)} item(s) git-annex had not started went back to the "
+                "queue; git-annex was restarted without them"
+            )
+        if resume:
+            text += f" ({len(resumed)} other download(s) resume where they were)"
+        level: LogLevel = "warning" if ended else "info"
+        events.insert(0, LogLine(source="app", level=level, text=text))
         return events
 
     async def _stage(self, repo: Repo, paths: list[str]) -> LogLine:
@@ -378,6 +443,13 @@ class Session:
 
 #: The error of a download the user cancelled.
 CANCELLED = "cancelled by the user (r queues it again)"
+
+
+class Held(str):
+    """Why an item git-annex held but had not started was taken back (``paused``,
+    ``stopping``): it goes back to the queue, as never sent."""
+
+    __slots__ = ()
 
 
 async def download(

@@ -117,6 +117,8 @@ class AddurlDriver:
         self.last_answer_at = 0.0
         """When (``time.time()``) git-annex last answered for an item: a job came free."""
         self._stopping = asyncio.Event()
+        self._draining = False
+        self._poke = asyncio.Event()
         self._forced = False
         self._input_closed = False
         self._process: BatchProcess | None = None
@@ -134,16 +136,36 @@ class AddurlDriver:
 
     @property
     def stopping(self) -> bool:
-        """Whether a stop (graceful or forced) was asked for."""
+        """Whether a forced stop was asked for, or the input is over (no item will go out)."""
         return self._stopping.is_set()
 
+    @property
+    def draining(self) -> bool:
+        """Whether a graceful stop holds new items back (see :meth:`stop`)."""
+        return self._draining
+
     def stop(self, *, force: bool = False) -> None:
-        """Stop feeding. Graceful: in-flight items finish. Forced: terminate git-annex now."""
+        """Stop feeding. Graceful: in-flight items finish (and downloads a restart cut off
+        go on); the input closes once none is left, so :meth:`carry_on` may take the
+        stop back until then. Forced: terminate git-annex now."""
+        if not force:
+            self._draining = True
+            self._poke.set()
+            return
         self._stopping.set()
-        if force and not self._forced:
+        if not self._forced:
             self._forced = True
             if self._process is not None and self._process.returncode is None:
                 self._terminator = asyncio.create_task(self._process.terminate())
+
+    def carry_on(self) -> bool:
+        """Take a graceful stop back: feed the queue again. False once the input is closed
+        (or after a forced stop): the process is on its way out."""
+        if self._forced or self._input_closed or self._stopping.is_set():
+            return False
+        self._draining = False
+        self._poke.set()
+        return True
 
     async def run(self) -> AsyncGenerator[Event, None]:
         """Start git-annex, feed it, and yield every event until it has exited.
@@ -187,11 +209,14 @@ class AddurlDriver:
         queue = self.queue
         repo = os.fspath(self.repo)
         while not self._stopping.is_set():
-            if queue.has_ready() and len(self.in_flight) < self.window:
+            draining = self._draining
+            ready = queue.has_resumes() if draining else queue.has_ready()
+            if ready and len(self.in_flight) < self.window:
                 batch: list[DownloadItem] = []
-                while queue.has_ready() and len(self.in_flight) + len(batch) < self.window:
-                    item = queue.take_next()
-                    assert item is not None
+                while len(self.in_flight) + len(batch) < self.window:
+                    item = queue.take_next(resumes_only=draining)
+                    if item is None:
+                        break
                     blocked = blocked_by_tree(repo, item.path)
                     if blocked is not None:
                         # Sent, git's check-attr helper would die and fail every later item.
@@ -230,12 +255,15 @@ class AddurlDriver:
                 continue
             if queue.closed and not queue.has_pending():
                 break
+            if draining and not self.in_flight and not queue.has_resumes():
+                break
             await self._wait_for_work()
         self._input_closed = True
         await process.close_input()
 
     async def _wait_for_work(self) -> None:
-        await wait_first(self.queue.wait_changed(), self._stopping.wait())
+        self._poke.clear()
+        await wait_first(self.queue.wait_changed(), self._stopping.wait(), self._poke.wait())
 
     async def _read(self, process: BatchProcess) -> AsyncIterator[Event | _ReaderDone]:
         async for line in process.output():

@@ -233,12 +233,12 @@ class TuiAnnexApp(App[int]):
         if action in ("interrupt", "quit", "ask_quit"):
             return self.status.running
         if action == "carry_on":
-            # A graceful stop (not forced, not a signal) whose round has drained.
+            # A graceful stop (not forced, not a signal, not on the way out), draining or drained.
             status = self.status
             return (
                 self.job.interrupted
-                and not status.running
                 and status.stop_presses == 1
+                and not (status.quitting and status.running)
                 and self.signalled is None
                 and status.error is None
             )
@@ -293,9 +293,10 @@ class TuiAnnexApp(App[int]):
         self.push_screen(QuitDialog(in_flight), chosen)
 
     def action_carry_on(self) -> None:
-        """p after a drained stop: take the stop back; queued items run again."""
+        """p after a graceful stop (draining or drained): take it back; queued items go again."""
         if self.check_action("carry_on", ()) and self.job.carry_on():
             self.status.stop_presses = 0
+            self.status.quitting = False
             self.main.say("the stop is taken back: queued items are sent again")
             self.main.tick()
             self.refresh_bindings()

@@ -60,7 +60,7 @@ class QueueScreen(Screen[None]):
         super().__init__(id="queue")
         self.job = job
         self.status = status
-        self.model = QueueModel(job.queue)
+        self.model = QueueModel(job.queue, job.session.not_started)
         # Kept as attributes: the timer must not query the DOM (nor fail while it is torn down).
         self.summary = SummaryLine(id="summary")
         self.banner = ReportBanner(id="banner")
@@ -306,13 +306,13 @@ class QueueScreen(Screen[None]):
     # -- the run ----------------------------------------------------------------------
 
     def action_pause(self) -> None:
-        """Stop sending new items; in-flight downloads go on."""
-        self.job.queue.pause()
+        """Stop sending new items; in-flight downloads go on, waiting ones come back."""
+        self.job.pause()
         self.tick()
 
     def action_resume(self) -> None:
         """Send items again (the job starts a round if the last one is over)."""
-        self.job.queue.resume()
+        self.job.unpause()
         self.tick()
 
     def action_retry(self) -> None:

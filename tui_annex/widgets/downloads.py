@@ -148,18 +148,22 @@ def render_row(
     width: int,
     *,
     selected: bool = False,
+    waiting: bool = False,
     styles: RowStyles = PLAIN_ROW_STYLES,
 ) -> list[Segment]:
     """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end).
 
     The first cell is the selection mark: ``▌`` on a selected row, blank otherwise.
+    ``waiting``: git-annex holds the item but has not started it.
     """
-    segments = _row_segments(item, width - 1, styles)
+    segments = _row_segments(item, width - 1, styles, waiting=waiting)
     segments.insert(0, Segment("▌", styles.mark) if selected else Segment(" "))
     return list(Segment.adjust_line_length(segments, width))
 
 
-def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Segment]:
+def _row_segments(
+    item: DownloadItem, width: int, styles: RowStyles, *, waiting: bool = False
+) -> list[Segment]:
     style = styles.state(item.state)
     dim = styles.muted
     path_width, dropped = _layout(width)
@@ -173,8 +177,14 @@ def _row_segments(item: DownloadItem, width: int, styles: RowStyles) -> list[Seg
     ]
     rest = max(width - 2 - path_width - 1, 0)
     if item.state is ItemState.SENT and item.last_progress_at is None:
-        # Sent, but git-annex has not started it (its lookahead): no bar, no speed.
-        segments.append(Segment(_fit("waiting: sent to git-annex, not started yet", rest), dim))
+        # No byte yet: git-annex holds it in its input (its lookahead), or it has taken
+        # it up and the server has not answered yet. No bar, no speed either way.
+        words = (
+            "waiting: sent to git-annex, not started yet"
+            if waiting
+            else "starting: no data from the server yet"
+        )
+        segments.append(Segment(_fit(words, rest), dim))
     elif item.state is ItemState.SENT:
         size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
         if "bar" not in dropped:
@@ -342,7 +352,11 @@ class DownloadsView(ScrollView, can_focus=True):
         if item is None:
             return Strip.blank(width, base)
         selected = item.id in self.marked
-        strip = Strip(render_row(item, width, selected=selected, styles=self.row_styles()), width)
+        waiting = item.id in self.model.waiting
+        row_segments = render_row(
+            item, width, selected=selected, waiting=waiting, styles=self.row_styles()
+        )
+        strip = Strip(row_segments, width)
         if selected:
             strip = strip.apply_style(self.get_component_rich_style("downloads--selected"))
         if row == self.cursor:

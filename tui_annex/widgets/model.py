@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -163,8 +163,16 @@ class QueueModel:
 
     slow_rebuild = 0.5
 
-    def __init__(self, queue: DownloadQueue) -> None:
+    def __init__(
+        self,
+        queue: DownloadQueue,
+        not_started: Callable[[], Collection[int]] = frozenset,
+    ) -> None:
         self.queue = queue
+        self._not_started = not_started
+        """The in-flight items git-annex has not started (the session says which)."""
+        self.waiting: Collection[int] = frozenset()
+        """Those items as of the last :meth:`update`."""
         self._sent: list[int] = []
         self._pending: list[int] = []
         self._start = 0
@@ -212,6 +220,11 @@ class QueueModel:
         ``now`` (``time.monotonic()`` by default) dates the speed window's sample.
         """
         dirty = self.queue.take_dirty()
+        waiting = self._not_started()
+        if waiting != self.waiting:
+            # A row reads "waiting" until git-annex takes it up: it changes unreported.
+            dirty.update(set(waiting).symmetric_difference(self.waiting))
+            self.waiting = waiting
         if not self._primed:
             # Items added before the UI started may have been taken out of the dirty set.
             dirty.update(item.id for item in self.queue)
@@ -404,12 +417,9 @@ class QueueModel:
         """Counts, bytes, the speed over the last seconds and the time left for everything."""
         known_left = 0
         unsized = 0
-        waiting = 0
         sized_sum, sized = self._done_size_sum, self._done_sized
         for item_id in self._active:
             item = self.queue.get(item_id)
-            if item.last_progress_at is None:
-                waiting += 1  # git-annex holds it but has not started it
             if item.total is None:
                 unsized += 1
             else:
@@ -434,6 +444,6 @@ class QueueModel:
             speed=rate or 0.0,
             eta=eta,
             eta_estimated=estimated,
-            waiting=waiting,
+            waiting=sum(1 for item_id in self.waiting if item_id in self._active),
             received=self._received,
         )

@@ -144,6 +144,7 @@ class ReportBanner(Static):
             text.append("Quitting" if quitting else "Stopping", bold + as_style(palette["warn"]))
             text.append(f": no new downloads; waiting for {in_flight} in flight.  ")
             again = "ctrl+q" if quitting else "ctrl+c"
-            text.append(f"{again} again: stop them now", palette["muted"])
+            keys = f"{again} again: stop them now" + ("" if quitting else "; p: carry on")
+            text.append(keys, palette["muted"])
         self.update(text)
         self.add_class("-shown")

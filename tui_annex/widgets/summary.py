@@ -55,7 +55,7 @@ def summary_text(
     downloading = counts[ItemState.SENT] - totals.waiting
     parts.append((f"{downloading} downloading", palette["active"]))
     if totals.waiting:
-        # Sent to git-annex, not started: they stay with it, unlike queued ones.
+        # Sent to git-annex, not started (a pause or a stop puts them back in the queue).
         parts.append((f"{totals.waiting} waiting", dim))
     parts.append((f"{counts[ItemState.QUEUED]} queued", ""))
     text.append(f"{totals.items} files: ", "bold")
