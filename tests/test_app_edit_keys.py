@@ -332,4 +332,31 @@ async def test_s_sorts_the_rows_by_each_column_in_turn_and_S_reverses_them() -> 
         await pilot.press("S")
         await pilot.pause()
         assert not model.sort_reverse and model._filtered is None, "grouped again, no copy"
-        assert "grouped by state ▲" in header_text(116, "state", False)
+        assert "path (by state ▲)" in header_text(116, "state", False)
+
+
+async def test_f_follows_the_downloads_in_progress_until_the_cursor_is_moved_by_hand() -> None:
+    queue = queued_queue(12)
+    first, second = queue.take_next(), queue.take_next()
+    assert first is not None and second is not None
+    app = TuiAnnexApp(FakeJob(queue))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        downloads = app.main.downloads
+        await pilot.press("end", "f")
+        await pilot.pause()
+        assert downloads.following and downloads.selected is first
+        assert "following)" in app.main.header._text
+        queue.mark_progress(second, 10, 100)  # progress moves nothing
+        app.main.tick()
+        assert downloads.selected is first
+        queue.mark_finished(first, success=True, key=None, errors=(), note=None)
+        app.main.tick()
+        assert downloads.selected is second, "its download ended: on to the next in progress"
+        await pilot.press("down")
+        await pilot.pause()
+        assert not downloads.following and "following" not in app.main.header._text
+        held = downloads.selected
+        queue.mark_finished(second, success=True, key=None, errors=(), note=None)
+        app.main.tick()
+        assert downloads.selected is held, "no longer following: the cursor stays on its item"

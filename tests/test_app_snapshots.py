@@ -103,13 +103,31 @@ def test_rows_and_summary_follow_the_theme(snap_compare: Snap) -> None:
     assert snap_compare(TuiAnnexApp(job), terminal_size=SIZE, run_before=light)
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45), (250, 50)])
 def test_the_running_view_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     assert snap_compare(TuiAnnexApp(job), terminal_size=size)
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45)])
+def test_the_summary_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
+    job = FakeJob(over_queue(), mixed_logs(), finished=True)
+
+    async def after_two_and_a_half_minutes(pilot: Pilot[int]) -> None:
+        # The figures a clock would give: a run of 151 s with a peak of 9.5 MB/s.
+        app = pilot.app
+        assert isinstance(app, TuiAnnexApp)
+        await pilot.pause()
+        app.status.started_at, app.status.ended_at = 1000.0, 1151.0
+        app.main.model.peak = 9_500_000
+        await pilot.press("i")
+
+    assert snap_compare(
+        TuiAnnexApp(job), terminal_size=size, run_before=after_two_and_a_half_minutes
+    )
+
+
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45)])
 def test_the_help_screen_at_each_terminal_size(snap_compare: Snap, size: tuple[int, int]) -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["question_mark"])

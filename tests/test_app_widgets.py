@@ -15,6 +15,7 @@ from tui_annex.events import InputRejected, LogLine
 from tui_annex.items import ItemState
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
+from tui_annex.ui.screens import SummaryScreen
 from tui_annex.widgets import LogPane, QueueModel
 from tui_annex.widgets.downloads import render_row
 from tui_annex.widgets.format import human_bytes, human_duration
@@ -445,6 +446,40 @@ async def test_a_run_longer_than_a_minute_rings_the_bell_and_notifies_when_it_en
         assert any("finished" in n.message for n in app._notifications)
         banner = str(app.main.banner.render())
         assert "in 1:01" in banner and "files/s" in banner
+        assert isinstance(app.screen, SummaryScreen), "the summary comes up on its own"
+        assert app.screen.summary.elapsed is not None and app.screen.summary.elapsed >= 61
+        await pilot.press("escape")
+        assert app.screen is app.main
+
+
+async def test_i_shows_the_summary_once_the_run_is_over_and_its_keys_act() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("i")
+        assert app.screen is app.main, "no summary while the run goes on"
+        job.finish()
+        await pilot.pause()
+        assert app.screen is app.main, "a short run: the banner says it, no dialog"
+        assert "i: summary" in str(app.main.banner.render())
+        await pilot.press("i")
+        screen = app.screen
+        assert isinstance(screen, SummaryScreen)
+        report = job.queue.report()
+        summary = screen.summary
+        assert (summary.added, summary.failed, summary.interrupted, summary.unsent) == (
+            len(report.done),
+            len(report.failed),
+            len(report.interrupted),
+            len(report.unsent),
+        )
+        assert summary.added_bytes == sum(item.total or 0 for item in report.done)
+        assert ("R", "retry the 3 failed or interrupted item(s) now") in summary.next_steps
+        await pilot.press("R")
+        await pilot.pause()
+        assert app.screen is app.main
+        assert not job.queue.report().failed and not job.queue.report().interrupted
 
 
 async def test_a_key_acts_on_the_item_drawn_under_the_cursor_while_the_feeder_sends() -> None:
@@ -494,18 +529,32 @@ async def test_details_opened_just_before_a_tick_do_not_crash_it() -> None:
         app.main.tick()
 
 
-@pytest.mark.parametrize("width", [60, 80, 120, 160])
+@pytest.mark.parametrize("width", [60, 80, 120, 160, 250])
 def test_the_column_header_lines_up_with_the_rows_at_every_width(width: int) -> None:
     from tui_annex.widgets.downloads import header_text
 
     queue = mixed_queue()
     item = next(i for i in queue.in_state(ItemState.SENT) if i.total and i.bytes_done)
-    row = "".join(segment.text for segment in render_row(item, width))
-    header = header_text(width, "state", False)
+    longest = max(len(i.path) for i in queue)
+    row = "".join(segment.text for segment in render_row(item, width, longest=longest))
+    header = header_text(width, "state", False, longest=longest)
     assert cell_len(header) == cell_len(row) == width
     size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
     assert row.index(size) + len(size) == header.index("done / size") + len("done / size")
     assert row.index(item.path) == header.index("path") == 3
+
+
+def test_a_wide_view_gives_the_room_beyond_the_longest_path_to_the_bar_and_the_keys() -> None:
+    queue = mixed_queue()
+    longest = max(len(i.path) for i in queue)
+    done = next(i for i in queue.in_state(ItemState.DONE) if i.key)
+    row = "".join(segment.text for segment in render_row(done, 250, longest=longest))
+    assert done.key is not None and done.key in row, "the whole key, not cropped"
+    active = next(i for i in queue.in_state(ItemState.SENT) if i.total and i.bytes_done)
+    row = "".join(segment.text for segment in render_row(active, 250, longest=longest))
+    assert row.count("━") == 40, "the bar grows to its widest"
+    narrow = "".join(segment.text for segment in render_row(active, 80, longest=longest))
+    assert active.path in narrow, "at 80 columns the path still shows whole"
 
 
 async def test_the_summary_and_banner_draw_before_the_theme_styles_are_applied() -> None:

@@ -123,6 +123,16 @@ ACTIONS: tuple[Action, ...] = (
         app=True,
     ),
     Action(
+        "summary",
+        "i",
+        "Summary",
+        "Run summary",
+        "Once a round is over: what was added, how fast, and what to do next",
+        group="view",
+        id="summary",
+        app=True,
+    ),
+    Action(
         "details",
         "enter",
         "Details",
@@ -326,6 +336,17 @@ ACTIONS: tuple[Action, ...] = (
         "Reverse the order of the rows",
         group="view",
         id="reverse_sort",
+        show=False,
+    ),
+    Action(
+        "toggle_follow",
+        "f",
+        "Follow",
+        "Follow downloads",
+        "Keep the cursor on a download in progress, and on the next when it ends "
+        "(moving the cursor ends it)",
+        group="view",
+        id="follow",
         show=False,
     ),
     Action(

@@ -35,9 +35,10 @@ from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
 from .queue_screen import QueueScreen
-from .screens import HelpScreen, QuitDialog, ResumeDialog
+from .screens import HelpScreen, QuitDialog, ResumeDialog, SummaryScreen
 from .screens.quit import QuitChoice
 from .screens.resume import ResumeChoice
+from .screens.summary import RunSummary, SummaryChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app"]
 
@@ -203,6 +204,8 @@ class TuiAnnexApp(App[int]):
             if round_ is not None:
                 what += f": {round_.done} added, {round_.failed} failed"
             self.notify(what, title="tui-annex", timeout=30)
+            if self.screen is self.main:  # not over a dialog the user is in
+                self.action_summary()
 
     def _leave(self) -> None:
         if not self.started:
@@ -232,6 +235,8 @@ class TuiAnnexApp(App[int]):
             return not self.status.running
         if action in ("interrupt", "quit", "ask_quit"):
             return self.status.running
+        if action == "summary":
+            return self.status.over
         if action == "carry_on":
             # A graceful stop (not forced, not a signal, not on the way out), draining or drained.
             status = self.status
@@ -301,6 +306,61 @@ class TuiAnnexApp(App[int]):
             self.main.tick()
             self.refresh_bindings()
 
+    def action_summary(self) -> None:
+        """i, once a round is over: the run's summary and what to do next."""
+        if self.status.over and not isinstance(self.screen, SummaryScreen):
+            self.push_screen(SummaryScreen(self.run_summary()), self._summary_chosen)
+
+    def _summary_chosen(self, choice: SummaryChoice | None) -> None:
+        main = self.main
+        if choice == "retry_all" and main.check_action("retry_all", ()):
+            main.action_retry_all()
+        elif choice == "log" and not main.log_pane.display:
+            main.action_toggle_log()
+        elif choice == "quit":
+            self.action_close()
+
+    def run_summary(self) -> RunSummary:
+        """The run's figures, all rounds together, and the steps left to take."""
+        status, job, main = self.status, self.job, self.main
+        report = job.queue.report()
+        totals = main.model.totals()
+        steps: list[tuple[str, str]] = []
+        retryable = len(report.failed) + len(report.interrupted)
+        if retryable and main.check_action("retry_all", ()):
+            steps.append(("R", f"retry the {retryable} failed or interrupted item(s) now"))
+        if report.unsent and self.check_action("carry_on", ()):
+            steps.append(("p", f"continue the run: the {len(report.unsent)} never sent go too"))
+        if report.failed or report.interrupted or report.unsent:
+            later = _retry_later(job)
+            if later is not None:
+                steps.append((later, "queues what failed or was never sent, in a later run"))
+            failures = job.options.failures if isinstance(job, Job) else None
+            if failures is not None:
+                steps.append((f"-F {failures}", "holds them as an input to feed back"))
+            elif isinstance(job, Job):
+                steps.append(("-F FILE", "next time: write them to FILE, an input to feed back"))
+        round_ = status.round
+        return RunSummary(
+            stopped=job.interrupted or bool(report.interrupted),
+            added=len(report.done),
+            added_bytes=sum(item.total or item.bytes_done for item in report.done),
+            failed=len(report.failed),
+            interrupted=len(report.interrupted),
+            unsent=len(report.unsent),
+            rejected=len(job.rejected),
+            already_added=round_.already_added if round_ is not None else 0,
+            elapsed=status.elapsed,
+            received=totals.received,
+            peak=main.model.peak,
+            commits=tuple(status.commits),
+            committed_files=status.committed_files,
+            commit_error=status.commit_error,
+            error=status.error,
+            log_path=str(job.log_path) if job.log_path is not None else None,
+            next_steps=tuple(steps),
+        )
+
     def action_help(self) -> None:
         """?, F1: every key and what it does."""
         if not isinstance(self.screen, HelpScreen):
@@ -340,13 +400,19 @@ class TuiAnnexApp(App[int]):
                 yield SystemCommand(title, help_text, callback)
 
 
-def _next_step(job: JobLike) -> str | None:
-    """How to try what failed or was never sent again, when the journal knows the run."""
+def _retry_later(job: JobLike) -> str | None:
+    """The command that queues what failed or was never sent again, in a later run (when
+    the journal knows this one)."""
     run_id = getattr(job, "run_id", None)
     if run_id is None or not isinstance(job, Job):
         return None
-    repo = shlex.quote(str(job.options.repo))
-    return f"tui-annex -C {repo} --from-run {run_id} queues what failed or was never sent again"
+    return f"tui-annex -C {shlex.quote(str(job.options.repo))} --from-run {run_id}"
+
+
+def _next_step(job: JobLike) -> str | None:
+    """How to try what failed or was never sent again, when the journal knows the run."""
+    command = _retry_later(job)
+    return None if command is None else f"{command} queues what failed or was never sent again"
 
 
 def _terminal_alive() -> bool:

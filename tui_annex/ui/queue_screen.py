@@ -123,6 +123,8 @@ class QueueScreen(Screen[None]):
             self.downloads.scrollable_content_region.width,
             self.model.sort_key,
             self.model.sort_reverse,
+            following=self.downloads.following,
+            longest=self.model.longest_path,
         )
         self._drop_sent_marks(dirty)
         if self.filter_bar.shown:
@@ -168,7 +170,7 @@ class QueueScreen(Screen[None]):
         elif status.over:
             text = f"over:{self.model.queue.version}:{status.error}:{theme}"
             if text != self._banner:
-                hint = "q: quit · l: log · enter: details"
+                hint = "i: summary · q: quit · l: log · enter: details"
                 if self.job.interrupted and status.stop_presses == 1 and not status.error:
                     hint = "p: continue the run · " + hint
                 if status.commits:
@@ -596,6 +598,16 @@ class QueueScreen(Screen[None]):
         done = queue.forget([item.id for item in queue.in_state(ItemState.DONE)])
         self.say(f"cleared {len(done)} finished item(s); the report still counts them")
         self.tick()
+
+    def action_toggle_follow(self) -> None:
+        """Follow the downloads in progress with the cursor, or stop following them."""
+        downloads = self.downloads
+        downloads.following = not downloads.following
+        self.tick()
+        if downloads.following:
+            self.say("following downloads: the cursor goes with them (a move by hand stops it)")
+        else:
+            self.say("no longer following downloads")
 
     def action_sort(self) -> None:
         """Order the rows by the next key: state (grouped), path, size, progress, speed, ETA."""

@@ -98,10 +98,19 @@ RIGHT = BAR + 1 + BYTES + 1 + SPEED + 1 + ETA
 #: in this order: the bar, the ETA, the speed.
 MIN_PATH = 24
 _DROPS = (("bar", BAR + 1), ("eta", ETA + 1), ("speed", SPEED + 1))
+#: On a wide view the bar takes what the longest path leaves, up to this many cells.
+MAX_BAR = 40
+#: The path column's header with every note: ``path (by state ▲, following)``.
+HEADER_PATH = 28
 
 
-def _layout(width: int) -> tuple[int, frozenset[str]]:
-    """The path's width and the columns left out on a row of ``width`` cells."""
+def _layout(width: int, longest: int | None = None) -> tuple[int, int, int, frozenset[str]]:
+    """On a row of ``width`` cells: the path's width, the bar's, the blank after the bar
+    (the numbers stay at the right edge), and the columns left out.
+
+    ``longest``: the widest path in the queue; room beyond it goes to the bar and the
+    blank after it (so to the keys and messages of other rows), not to blank path cells.
+    """
     right = RIGHT
     dropped: set[str] = set()
     for column, cells in _DROPS:
@@ -109,7 +118,13 @@ def _layout(width: int) -> tuple[int, frozenset[str]]:
             break
         right -= cells
         dropped.add(column)
-    return max(width - 3 - right, 10), frozenset(dropped)
+    path = max(width - 3 - right, 10)
+    bar, gap = BAR, 0
+    if longest is not None and "bar" not in dropped:
+        spare = max(path - max(longest, HEADER_PATH), 0)
+        grow = min(spare, MAX_BAR - BAR)
+        bar, gap, path = bar + grow, spare - grow, path - spare
+    return path, bar, gap, frozenset(dropped)
 
 
 def _fit(text: str, width: int, *, right: bool = False) -> str:
@@ -133,13 +148,16 @@ def _fit_path(path: str, width: int) -> str:
     return set_cell_size("…" + kept, width)
 
 
-def _bar(item: DownloadItem, styles: RowStyles) -> list[Segment]:
+def _bar(item: DownloadItem, styles: RowStyles, width: int = BAR, gap: int = 1) -> list[Segment]:
+    """The progress bar, ``width`` cells, and the ``gap`` after it (in its last span: SVG
+    renderers squeeze a span's leading spaces)."""
+    after = " " * gap
     if not item.total:
-        return [Segment(_fit("size unknown", BAR), styles.muted)]
-    filled = min(BAR, int(BAR * item.bytes_done / item.total))
+        return [Segment(_fit("size unknown", width) + after, styles.muted)]
+    filled = min(width, int(width * item.bytes_done / item.total))
     return [
         Segment("━" * filled, styles.bar_done),
-        Segment("━" * (BAR - filled), styles.bar_left),
+        Segment("━" * (width - filled) + after, styles.bar_left),
     ]
 
 
@@ -149,24 +167,31 @@ def render_row(
     *,
     selected: bool = False,
     waiting: bool = False,
+    longest: int | None = None,
     styles: RowStyles = PLAIN_ROW_STYLES,
 ) -> list[Segment]:
     """The segments of one row, exactly ``width`` cells wide (narrow views crop the right end).
 
     The first cell is the selection mark: ``▌`` on a selected row, blank otherwise.
-    ``waiting``: git-annex holds the item but has not started it.
+    ``waiting``: git-annex holds the item but has not started it. ``longest``: the
+    widest path in the queue (the path column takes no more than it needs).
     """
-    segments = _row_segments(item, width - 1, styles, waiting=waiting)
+    segments = _row_segments(item, width - 1, styles, waiting=waiting, longest=longest)
     segments.insert(0, Segment("▌", styles.mark) if selected else Segment(" "))
     return list(Segment.adjust_line_length(segments, width))
 
 
 def _row_segments(
-    item: DownloadItem, width: int, styles: RowStyles, *, waiting: bool = False
+    item: DownloadItem,
+    width: int,
+    styles: RowStyles,
+    *,
+    waiting: bool = False,
+    longest: int | None = None,
 ) -> list[Segment]:
     style = styles.state(item.state)
     dim = styles.muted
-    path_width, dropped = _layout(width)
+    path_width, bar_width, gap, dropped = _layout(width, longest)
     segments = [
         # The gap shares the mark's style: SVG renderers squeeze a span's leading space.
         Segment(MARKS[item.state] + " ", style),
@@ -188,7 +213,7 @@ def _row_segments(
     elif item.state is ItemState.SENT:
         size = f"{human_bytes(item.bytes_done)} / {human_bytes(item.total)}"
         if "bar" not in dropped:
-            segments += [*_bar(item, styles), Segment(" ")]
+            segments += _bar(item, styles, bar_width, gap + 1)
         segments.append(Segment(_fit(size, BYTES, right=True)))
         if "speed" not in dropped:
             segments.append(Segment(" " + _fit(human_speed(item.speed), SPEED, right=True), style))
@@ -262,6 +287,9 @@ class DownloadsView(ScrollView, can_focus=True):
         """Ids of the selected items (space), for bulk remove, move and retry."""
         self.cursor_item: int | None = None
         """The item the cursor stays on across re-sorts, once the user has moved it."""
+        self.following = False
+        """Follow mode: the cursor stays on a download in progress and, when it ends, goes
+        to the first one still in progress. Moving the cursor by hand ends it."""
 
     @property
     def selected(self) -> DownloadItem | None:
@@ -327,6 +355,8 @@ class DownloadsView(ScrollView, can_focus=True):
                 self.cursor = row
         if rows and self.cursor >= rows:
             self.cursor = rows - 1
+        if self.following:
+            self._follow_downloads()
         if reordered:
             self.refresh()
             return
@@ -337,6 +367,23 @@ class DownloadsView(ScrollView, can_focus=True):
         for row in range(top, min(top + self.size.height, rows)):
             if order[row] in dirty:
                 self.refresh_lines(row)
+
+    def _follow_downloads(self) -> None:
+        """Follow mode: keep the cursor on a download in progress, the first shown."""
+        model = self.model
+        current = self.cursor_item
+        if (
+            current is not None
+            and current in model.in_flight
+            and model.row_of(current) == self.cursor
+        ):
+            return
+        rows = [row for row in map(model.row_of, model.in_flight) if row is not None]
+        if rows:
+            row = min(rows)
+            self.cursor_item = model.order[row]
+            if row != self.cursor:
+                self.cursor = row
 
     def render_line(self, y: int) -> Strip:
         """Draw the row at screen line ``y``."""
@@ -354,7 +401,12 @@ class DownloadsView(ScrollView, can_focus=True):
         selected = item.id in self.marked
         waiting = item.id in self.model.waiting
         row_segments = render_row(
-            item, width, selected=selected, waiting=waiting, styles=self.row_styles()
+            item,
+            width,
+            selected=selected,
+            waiting=waiting,
+            longest=self.model.longest_path,
+            styles=self.row_styles(),
         )
         strip = Strip(row_segments, width)
         if selected:
@@ -390,7 +442,8 @@ class DownloadsView(ScrollView, can_focus=True):
         self.follow()
 
     def action_cursor(self, step: int) -> None:
-        """Move the cursor by ``step`` rows."""
+        """Move the cursor by ``step`` rows (a move by hand ends follow mode)."""
+        self.following = False
         self.go_to(self.cursor + step)
 
     def action_page(self, direction: int) -> None:
@@ -399,10 +452,12 @@ class DownloadsView(ScrollView, can_focus=True):
 
     def action_first(self) -> None:
         """Move the cursor to the first row."""
+        self.following = False
         self.go_to(0)
 
     def action_last(self) -> None:
         """Move the cursor to the last row."""
+        self.following = False
         self.go_to(len(self.model.order) - 1)
 
     def on_click(self, event: events.Click) -> None:
@@ -410,16 +465,33 @@ class DownloadsView(ScrollView, can_focus=True):
         if 0 <= row < len(self.model.order):
             if row == self.cursor and event.chain >= 2:
                 self.post_message(self.Activated())
+            self.following = False
             self.go_to(row)
 
 
-def header_text(width: int, sort_key: str, reverse: bool) -> str:
+def header_text(
+    width: int,
+    sort_key: str,
+    reverse: bool,
+    *,
+    following: bool = False,
+    longest: int | None = None,
+) -> str:
     """The column names of a row ``width`` cells wide, the sorted one marked ▲ or ▼."""
-    return "".join(text for text, _label in header_pieces(width, sort_key, reverse))
+    pieces = header_pieces(width, sort_key, reverse, following=following, longest=longest)
+    return "".join(text for text, _label in pieces)
 
 
-def header_pieces(width: int, sort_key: str, reverse: bool) -> list[tuple[str, bool]]:
+def header_pieces(
+    width: int,
+    sort_key: str,
+    reverse: bool,
+    *,
+    following: bool = False,
+    longest: int | None = None,
+) -> list[tuple[str, bool]]:
     """The header as (text, is a label) pieces, each label with the gap that follows it.
+    ``following``: follow mode is on (said after the sort order).
 
     Labels and gaps are drawn apart (SVG renderers squeeze a span's leading spaces).
     """
@@ -428,11 +500,14 @@ def header_pieces(width: int, sort_key: str, reverse: bool) -> list[tuple[str, b
     def label(name: str, key: str) -> str:
         return name + (arrow if sort_key == key else "")
 
-    path_width, dropped = _layout(width - 1)
-    path = label("path", "path") + (f"  (grouped by state{arrow})" if sort_key == "state" else "")
+    path_width, bar_width, gap, dropped = _layout(width - 1, longest)
+    notes = [f"by state{arrow}"] if sort_key == "state" else []
+    if following:
+        notes.append("following")
+    path = label("path", "path") + (f" ({', '.join(notes)})" if notes else "")
     columns = [(_fit(path, path_width), False)]
     if "bar" not in dropped:
-        columns.append((_fit(label("progress", "progress"), BAR), False))
+        columns.append((_fit(label("progress", "progress"), bar_width + gap), False))
     columns.append((_fit(label("done / size", "size"), BYTES, right=True), True))
     if "speed" not in dropped:
         columns.append((_fit(label("speed", "speed"), SPEED, right=True), True))
@@ -466,9 +541,17 @@ class ColumnHeader(Widget):
         self._text = ""
         self._pieces: list[tuple[str, bool]] = []
 
-    def show(self, width: int, sort_key: str, reverse: bool) -> None:
+    def show(
+        self,
+        width: int,
+        sort_key: str,
+        reverse: bool,
+        *,
+        following: bool = False,
+        longest: int | None = None,
+    ) -> None:
         """Name the columns of rows ``width`` cells wide; redraw only on a change."""
-        pieces = header_pieces(width, sort_key, reverse)
+        pieces = header_pieces(width, sort_key, reverse, following=following, longest=longest)
         text = "".join(piece for piece, _label in pieces)
         if text != self._text:
             self._text, self._pieces = text, pieces

@@ -16,6 +16,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
+from rich.cells import cell_len
+
 from ..estimate import RateWindow, key_size, time_left
 from ..items import DownloadItem, ItemState
 from ..queue import DownloadQueue
@@ -196,6 +198,8 @@ class QueueModel:
         self.peak = 0.0
         """The highest speed over the window so far (bytes a second)."""
         self._forgotten = 0
+        self.longest_path = 0
+        """The widest path (in cells) the queue has held: the path column needs no more."""
         self._primed = False
         self._stale = True
         self._version = -1
@@ -294,6 +298,11 @@ class QueueModel:
             self._stale = True
             return
         item = self.queue.get(item_id)
+        if old is None or item.state is ItemState.QUEUED:  # new, or its path may be edited
+            path = item.path
+            width = len(path) if path.isascii() else cell_len(path)
+            if width > self.longest_path:
+                self.longest_path = width
         seen = _values(item)
         self._seen[item_id] = seen
         self._count_in(seen)
@@ -408,6 +417,11 @@ class QueueModel:
             if item_id in self.queue:
                 return self.queue.get(item_id)
         return None
+
+    @property
+    def in_flight(self) -> Collection[int]:
+        """The ids of the items in flight (sent, not answered), as of the last update."""
+        return self._active
 
     def retryable_count(self) -> int:
         """How many items failed or were interrupted."""

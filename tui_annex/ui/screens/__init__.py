@@ -7,6 +7,7 @@ from .help import HelpScreen
 from .item_dialog import ItemDialog
 from .quit import QuitDialog
 from .resume import ResumeDialog
+from .summary import SummaryScreen
 
 __all__ = [
     "AddManyDialog",
@@ -16,4 +17,5 @@ __all__ = [
     "ItemDialog",
     "QuitDialog",
     "ResumeDialog",
+    "SummaryScreen",
 ]
