@@ -47,6 +47,13 @@ class Shot:
     keys: Sequence[str] = ()
     resume: bool = False
     size: tuple[int, int] = SIZE
+    prepare: Callable[[TuiAnnexApp], None] | None = None
+    """Set what a clock would (before the keys are pressed)."""
+
+
+def _ran_two_and_a_half_minutes(app: TuiAnnexApp) -> None:
+    app.status.started_at, app.status.ended_at = 1000.0, 1151.0
+    app.main.model.peak = 9_500_000
 
 
 SHOTS = [
@@ -76,6 +83,12 @@ SHOTS = [
     Shot("12-quit-question", lambda: FakeJob(mixed_queue(), mixed_logs()), ["q"]),
     Shot("13-narrow", lambda: FakeJob(mixed_queue(), mixed_logs()), size=(60, 20)),
     Shot("14-cancel-question", lambda: FakeJob(mixed_queue(), mixed_logs()), ["x"]),
+    Shot(
+        "15-summary",
+        lambda: FakeJob(over_queue(), mixed_logs(), finished=True),
+        ["i"],
+        prepare=_ran_two_and_a_half_minutes,
+    ),
 ]
 
 
@@ -84,6 +97,8 @@ async def take(shot: Shot) -> Path:
     app = TuiAnnexApp(shot.job(), offer=died_run_offer() if shot.resume else None)
     async with app.run_test(size=shot.size) as pilot:
         await pilot.pause()
+        if shot.prepare is not None:
+            shot.prepare(app)
         for key in shot.keys:
             await pilot.press(key)
         await pilot.pause()

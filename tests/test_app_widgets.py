@@ -19,6 +19,7 @@ from tui_annex.ui.screens import SummaryScreen
 from tui_annex.widgets import LogPane, QueueModel
 from tui_annex.widgets.downloads import render_row
 from tui_annex.widgets.format import human_bytes, human_duration
+from tui_annex.widgets.log_pane import COALESCE_WINDOW
 
 
 def test_rows_are_grouped_in_flight_queued_failed_done() -> None:
@@ -388,7 +389,27 @@ async def test_the_log_pane_times_each_line_counts_repeats_and_shows_failures_an
         await pilot.pause()
         lines = ["".join(segment.text for segment in pane.render_line(y)) for y in range(3)]
         assert all(re.match(r"\d\d:\d\d:\d\d ", line) for line in lines), lines
-        assert "(12 times)" in lines[0]
+        assert "\N{MULTIPLICATION SIGN}12" in lines[0]
+
+
+def test_a_line_that_comes_again_between_others_moves_to_the_end_and_counts() -> None:
+    pane = LogPane()
+    for number in range(30):
+        pane.add(LogLine(source="stderr", level="warning", text="retrying: slow server"))
+        pane.add(LogLine(source="app", level="info", text=f"line {number}"))
+        if number % 7 == 0:
+            pane.flush()  # some repeats meet the line already drawn, some a queued one
+    pane.flush()
+    texts = [(entry.text, entry.repeats) for entry in pane.entries]
+    assert texts[-1] == ("retrying: slow server", 30)
+    assert [text for text, _ in texts[:-1]] == [f"line {n}" for n in range(30)]
+    distant = LogPane()
+    distant.add(LogLine(source="app", level="info", text="once"))
+    for number in range(COALESCE_WINDOW):
+        distant.add(LogLine(source="app", level="info", text=f"other {number}"))
+    distant.add(LogLine(source="app", level="info", text="once"))
+    distant.flush()
+    assert [e.text for e in distant.entries].count("once") == 2, "too far back: a new line"
 
 
 def test_the_run_stats_say_time_files_a_second_and_mean_and_peak_speed() -> None:

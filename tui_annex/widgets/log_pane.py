@@ -46,6 +46,10 @@ TEXT_STYLES: dict[str, Style] = {
 }
 TAG_WIDTH = 9
 TIME_WIDTH = 9
+#: A line the same as one of the last this many is not repeated: that one moves to the
+#: end and counts it ("... x12", with a multiplication sign), so a warning that keeps
+#: coming between other lines stays one line.
+COALESCE_WINDOW = 20
 
 #: What the pane shows: log lines, refused input, failed files and each round's commit.
 Loggable = LogLine | InputRejected | ItemFinished | RoundFinished
@@ -54,7 +58,7 @@ Loggable = LogLine | InputRejected | ItemFinished | RoundFinished
 @dataclass(frozen=True, slots=True)
 class LogEntry:
     """One line of the log: its tag (stderr, info, warning, error, input, failed, commit),
-    level, text, when it happened, and how many times in a row it came."""
+    level, text, when it last happened, and how many times it came."""
 
     tag: str
     level: Level
@@ -118,22 +122,26 @@ class LogPane(ScrollView, can_focus=True):
     def add(self, event: Loggable) -> None:
         """Queue an event's line for the next :meth:`flush` (cheap; no redraw).
 
-        A line the same as the one before it (same tag and text) is not repeated:
-        that one counts it ("(12 times)").
+        A line the same (tag and text) as one of the last :data:`COALESCE_WINDOW` is
+        not repeated: that one moves to the end, with this time, and counts it.
         """
         entry = LogEntry.from_event(event)
         if entry is None:
             return
-        last = self._pending[-1] if self._pending else (self.entries[-1] if self.entries else None)
-        if last is not None and (last.tag, last.text) == (entry.tag, entry.text):
-            again = replace(last, when=entry.when, repeats=last.repeats + 1)
-            if self._pending:
-                self._pending[-1] = again
+        same = (entry.tag, entry.text)
+        pending, entries = self._pending, self.entries
+        for back in range(1, min(COALESCE_WINDOW, len(pending) + len(entries)) + 1):
+            if back <= len(pending):
+                lines: list[LogEntry] | deque[LogEntry] = pending
+                index = len(pending) - back
             else:
-                self.entries[-1] = again
-                self._dirty = True
-            return
-        self._pending.append(entry)
+                lines, index = entries, len(entries) - (back - len(pending))
+            old = lines[index]
+            if (old.tag, old.text) == same:
+                del lines[index]
+                pending.append(replace(old, when=entry.when, repeats=old.repeats + 1))
+                return
+        pending.append(entry)
 
     def flush(self) -> None:
         """Move queued lines into the pane and redraw once; keep following the end."""
@@ -191,7 +199,7 @@ class LogPane(ScrollView, can_focus=True):
         entry = self._shown[row]
         text = " ".join(entry.text.split("\n"))
         if entry.repeats > 1:
-            text = f"{text}  ({entry.repeats} times)"
+            text = f"{text}  \N{MULTIPLICATION SIGN}{entry.repeats}"
         stamp = time.strftime("%H:%M:%S ", time.localtime(entry.when)) if entry.when else ""
         room = max(width - TAG_WIDTH - len(stamp), 0)
         if cell_len(text) > room:
