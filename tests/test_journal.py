@@ -36,10 +36,42 @@ def test_queue_changes_reach_the_journal_in_one_write_when_flushed(tmp_path: Pat
     queue.remove([3])
     queue.edit(4, path="renamed")
     assert rows(journal.path, "SELECT count(*) FROM items") == [(0,)]
-    queue.take_dirty()  # what a screen does before it draws: the journal writes first
+    queue.take_dirty()  # what a screen does before it draws: the journal takes the changes
+    queue.persist()  # what the feeder does before it sends: they are written
     states = dict(rows(journal.path, "SELECT state, count(*) FROM items GROUP BY state"))
     assert states == {"queued": 999, "removed": 1}
     assert rows(journal.path, "SELECT path FROM items WHERE item = 4") == [("renamed",)]
+    journal.close()
+
+
+def test_a_screen_refresh_never_waits_for_the_disk_and_writes_land_in_order(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    queue = DownloadQueue()
+    queue.observer = journal
+    item = queue.add("https://example.org/a", "a.bin")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_journal() -> None:  # a slow disk: the connection is busy
+        with journal._lock:
+            held.set()
+            release.wait(30)
+
+    blocker = threading.Thread(target=hold_the_journal)
+    blocker.start()
+    assert held.wait(30)
+    queue.take_dirty()  # returns although the journal cannot write now
+    queue.edit(item.id, path="b.bin")
+    queue.take_dirty()
+    assert rows(journal.path, "SELECT count(*) FROM items") == [(0,)]
+    release.set()
+    blocker.join()
+    queue.persist()
+    assert rows(journal.path, "SELECT path FROM items") == [("b.bin",)], "the later write wins"
     journal.close()
 
 

@@ -14,12 +14,14 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .annex.repo import RepoError
 from .items import DownloadItem, ItemState
@@ -290,12 +292,21 @@ class Journal:
 
     Open with :meth:`open`; :meth:`lock` before running (one run at a time per
     repository). Item writes are queued by :meth:`item_changed` and
-    :meth:`item_removed` and written by :meth:`flush`.
+    :meth:`item_removed` and written by :meth:`flush`: at once, or (``wait=False``)
+    by a writer thread, in order, so that a screen's refresh never waits on the
+    disk (SQLite releases the GIL while it writes).
     """
 
     def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
         self.path = path
         self._db = connection
+        self._lock = threading.RLock()
+        """Held around every use of the connection (this thread's or the writer's)."""
+        self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._backlog = 0
+        """Writes handed to the writer and not done yet (guarded by :attr:`_done`)."""
+        self._done = threading.Condition()
         self.run_id: int | None = None
         self._pending: dict[int, DownloadItem] = {}
         self._removed: dict[int, DownloadItem] = {}
@@ -361,6 +372,10 @@ class Journal:
         """Write what is pending and close the journal (and release the run lock)."""
         with contextlib.suppress(JournalError):
             self.flush(force_progress=True)
+        if self._writer is not None:
+            self._writes.put(None)
+            self._writer.join()
+            self._writer = None
         self._db.close()
 
     # -- runs -------------------------------------------------------------------------
@@ -542,7 +557,8 @@ class Journal:
         return bool(self._pending or self._removed)
 
     def flush_soon(self, outcome: bool) -> None:
-        """Flush now if an outcome is about to be reported, else at most every FLUSH_LAG s.
+        """Write now if an outcome is about to be reported; else hand the changes to the
+        writer thread, at most every FLUSH_LAG s.
 
         Each flush is a commit (tens of microseconds): flushing before every
         event would cost a fast pipeline more than all else it does.
@@ -550,10 +566,14 @@ class Journal:
         now = time.monotonic()
         if outcome or now - self._flushed_at >= FLUSH_LAG:
             self._flushed_at = now
-            self.flush()
+            self.flush(wait=outcome)
 
-    def flush(self, *, force_progress: bool = False) -> None:
+    def flush(self, *, force_progress: bool = False, wait: bool = True) -> None:
         """Write every pending change in one transaction (and in-flight progress, at most 1/s).
+
+        ``wait``: return once it is written (after what the writer thread still
+        has); else hand it to the writer thread and return at once. The rows are
+        taken now either way, so writes land in the order of the changes.
 
         If writing fails (a full disk, the file gone), journaling stops and
         :attr:`failed` says why; the downloads go on.
@@ -564,32 +584,77 @@ class Journal:
         progress = bool(self._in_flight) and (
             force_progress or now - self._progress_at >= PROGRESS_EVERY
         )
-        if not (self._pending or self._removed or progress):
+        work: _Write | None = None
+        if self._pending or self._removed or progress:
+            run = self.run_id
+            rows = [_item_row(run, item, now) for item in self._pending.values()]
+            rows += [_item_row(run, item, now, REMOVED) for item in self._removed.values()]
+            sizes = (
+                [
+                    (item.bytes_done, item.total, item.speed, run, item.id)
+                    for item in self._in_flight.values()
+                ]
+                if progress
+                else []
+            )
+            work = _Write(rows, sizes)
+            self._pending.clear()
+            self._removed.clear()
+            if progress:
+                self._progress_at = now
+        if not wait:
+            if work is not None:
+                self._hand_over(work)
             return
-        run = self.run_id
-        rows = [_item_row(run, item, now) for item in self._pending.values()]
-        rows += [_item_row(run, item, now, REMOVED) for item in self._removed.values()]
-        try:
-            # One row alone is its own transaction: BEGIN and COMMIT would double its cost.
-            with self._transaction() if len(rows) != 1 or progress else self._statement():
-                if rows:
-                    self._db.executemany(_UPSERT, rows)
-                if progress:
-                    self._db.executemany(
-                        "UPDATE items SET bytes_done = ?, total = ?, rate = ? "
-                        "WHERE run = ? AND item = ?",
-                        (
-                            (item.bytes_done, item.total, item.speed, run, item.id)
-                            for item in self._in_flight.values()
-                        ),
-                    )
-        except JournalError as error:
-            self.failed = str(error)
-            return
-        self._pending.clear()
-        self._removed.clear()
-        if progress:
-            self._progress_at = now
+        self._drain()
+        if work is not None and self.failed is None:
+            try:
+                self._write(work)
+            except JournalError as error:
+                self.failed = str(error)
+
+    def _write(self, work: _Write) -> None:
+        rows, sizes = work
+        # One row alone is its own transaction: BEGIN and COMMIT would double its cost.
+        with self._transaction() if len(rows) != 1 or sizes else self._statement():
+            if rows:
+                self._db.executemany(_UPSERT, rows)
+            if sizes:
+                self._db.executemany(
+                    "UPDATE items SET bytes_done = ?, total = ?, rate = ? "
+                    "WHERE run = ? AND item = ?",
+                    sizes,
+                )
+
+    def _hand_over(self, work: _Write) -> None:
+        """Give ``work`` to the writer thread (started on first use)."""
+        if self._writer is None:
+            self._writer = threading.Thread(
+                target=self._write_behind, name="tui-annex-journal", daemon=True
+            )
+            self._writer.start()
+        with self._done:
+            self._backlog += 1
+        self._writes.put(work)
+
+    def _write_behind(self) -> None:
+        """The writer thread: write what :meth:`flush` hands over, in order, until None."""
+        while (work := self._writes.get()) is not None:
+            try:
+                if self.failed is None:
+                    self._write(work)
+            except JournalError as error:
+                self.failed = str(error)
+            finally:
+                with self._done:
+                    self._backlog -= 1
+                    self._done.notify_all()
+
+    def _drain(self) -> None:
+        """Wait until the writer thread has written everything handed to it."""
+        with self._done:
+            while self._backlog:
+                self._done.wait()
 
     # -- processes --------------------------------------------------------------------
 
@@ -634,30 +699,33 @@ class Journal:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._lock:
             try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise JournalError(f"writing the journal {self.path} failed: {error}") from error
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                raise JournalError(f"writing the journal {self.path} failed: {error}") from error
 
     @contextlib.contextmanager
     def _statement(self) -> Iterator[None]:
         """One statement in autocommit mode, with errors as JournalError."""
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise JournalError(f"writing the journal {self.path} failed: {error}") from error
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as error:
+                raise JournalError(f"writing the journal {self.path} failed: {error}") from error
 
     def _query(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[Any]:
-        try:
-            return self._db.execute(sql, parameters).fetchall()
-        except sqlite3.Error as error:
-            raise JournalError(f"reading the journal {self.path} failed: {error}") from error
+        with self._lock:
+            try:
+                return self._db.execute(sql, parameters).fetchall()
+            except sqlite3.Error as error:
+                raise JournalError(f"reading the journal {self.path} failed: {error}") from error
 
     def _run_record(self, row: Any) -> RunRecord:
         try:
@@ -667,6 +735,13 @@ class Journal:
             return RunRecord(**fields)
         except (ValueError, TypeError) as error:
             raise JournalError(f"the journal {self.path} holds a damaged run: {error}") from error
+
+
+class _Write(NamedTuple):
+    """One transaction of item writes: upserted rows and progress updates."""
+
+    rows: list[tuple[Any, ...]]
+    sizes: list[tuple[Any, ...]]
 
 
 def lock_repository(folder: Path) -> int:

@@ -39,7 +39,7 @@ class QueueObserver(Protocol):
 
     def item_changed(self, item: DownloadItem) -> None: ...
     def item_removed(self, item: DownloadItem) -> None: ...
-    def flush(self) -> None: ...
+    def flush(self, *, wait: bool = True) -> None: ...
 
 
 class DownloadQueue:
@@ -162,11 +162,12 @@ class DownloadQueue:
     def take_dirty(self) -> set[int]:
         """Ids of items changed since the last call (for a UI's timer-driven refresh).
 
-        The observer (the journal) writes first, so a screen never shows a change
-        the journal does not hold.
+        The observer (the journal) takes the changes first, in order, and writes
+        them behind the screen (outcomes are written before the job reports them,
+        and what is sent before git-annex has it: :meth:`persist`).
         """
         if self.observer is not None:
-            self.observer.flush()
+            self.observer.flush(wait=False)
         dirty, self._dirty = self._dirty, set()
         return dirty
 
