@@ -163,8 +163,6 @@ async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished
     session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, grace=2)
     session.queue.add(server.file("quick", 1000), "quick.bin")
     session.queue.add(server.stall("stuck", 100000, after=5000), "stuck.bin")
-    session.queue.add(server.file("never", 100), "never.bin")
-    session.queue.close()
 
     finished: set[str] = set()
     progressed: set[str] = set()
@@ -176,7 +174,13 @@ async def test_forced_stop_kills_the_group_reports_in_flight_and_stages_finished
             progressed.add(event.path)
         return "quick.bin" in finished and "stuck.bin" in progressed
 
-    events = await collect(session, until=both_underway, then=lambda: session.stop(force=True))
+    def queue_one_more_and_force_the_stop() -> None:
+        # Queued at the stop (a slot is free: the feeder would send it next).
+        session.queue.add(server.file("never", 100), "never.bin")
+        session.queue.close()
+        session.stop(force=True)
+
+    events = await collect(session, until=both_underway, then=queue_one_more_and_force_the_stop)
     report = session.report()
     assert [i.path for i in report.done] == ["quick.bin"]
     assert [i.path for i in report.interrupted] == ["stuck.bin"]

@@ -25,7 +25,7 @@ from ..events import (
 )
 from ..items import DownloadItem
 from ..queue import DownloadQueue
-from ..streams import merge, wait_first
+from ..streams import merge
 from .batch import BatchInputClosed, BatchProcess
 from .locate import GitAnnex
 
@@ -118,7 +118,8 @@ class AddurlDriver:
         """When (``time.time()``) git-annex last answered for an item: a job came free."""
         self._stopping = asyncio.Event()
         self._draining = False
-        self._poke = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        """What the feeder sleeps on: the queue's next change, or a stop (no task each time)."""
         self._forced = False
         self._input_closed = False
         self._process: BatchProcess | None = None
@@ -150,9 +151,10 @@ class AddurlDriver:
         stop back until then. Forced: terminate git-annex now."""
         if not force:
             self._draining = True
-            self._poke.set()
+            self._poke()
             return
         self._stopping.set()
+        self._poke()
         if not self._forced:
             self._forced = True
             if self._process is not None and self._process.returncode is None:
@@ -164,8 +166,13 @@ class AddurlDriver:
         if self._forced or self._input_closed or self._stopping.is_set():
             return False
         self._draining = False
-        self._poke.set()
+        self._poke()
         return True
+
+    def _poke(self) -> None:
+        """Wake the feeder to look again (a stop, or a stop taken back)."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def run(self) -> AsyncGenerator[Event, None]:
         """Start git-annex, feed it, and yield every event until it has exited.
@@ -262,8 +269,12 @@ class AddurlDriver:
         await process.close_input()
 
     async def _wait_for_work(self) -> None:
-        self._poke.clear()
-        await wait_first(self.queue.wait_changed(), self._stopping.wait(), self._poke.wait())
+        # One future, woken by the queue or by _poke: a wait per answer must be cheap.
+        self._waiter = self.queue.wait_changed()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def _read(self, process: BatchProcess) -> AsyncIterator[Event | _ReaderDone]:
         async for line in process.output():
