@@ -208,3 +208,52 @@ def test_a_text_line_splits_at_its_first_blanks_however_they_are_written(line: s
     match = re.fullmatch(r"(\S+)(?:\s+(.*))?", stripped, re.DOTALL)
     assert match is not None and isinstance(record, InputRecord)
     assert (record.url, record.path) == (match[1], match[2] or None)
+
+
+_OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "send", "progress", "finish", "fail", "remove", "edit", "update"]),
+        st.integers(min_value=0, max_value=40),
+    ),
+    max_size=120,
+)
+
+
+@given(_OPERATIONS)
+def test_the_models_counts_always_match_a_full_count_of_the_queue(
+    operations: list[tuple[str, int]],
+) -> None:
+    from tui_annex.items import ItemState
+    from tui_annex.widgets.model import QueueModel
+
+    queue = DownloadQueue()
+    model = QueueModel(queue)
+    added = 0
+    for operation, pick in operations:
+        items = list(queue)
+        item = items[pick % len(items)] if items else None
+        if operation == "add":
+            added += 1
+            queue.add(f"https://example.org/{added}", f"f{added}.bin")
+        elif operation == "send":
+            queue.take_next()
+        elif item is None:
+            continue
+        elif operation == "progress" and item.state is ItemState.SENT:
+            queue.mark_progress(item, pick * 10, 1000)
+        elif operation in ("finish", "fail") and item.state is ItemState.SENT:
+            queue.mark_finished(
+                item, success=operation == "finish", key=None, errors=("x",), note=None
+            )
+        elif operation == "remove" and (item.state.editable or item.state.retryable):
+            queue.remove([item.id])
+        elif operation == "edit" and item.state.editable:
+            queue.edit(item.id, path=f"edited/{item.id}-{pick}.bin")
+        elif operation == "update":
+            model.update()
+    model.update()
+    totals = model.totals()
+    assert totals.counts == queue.counts()
+    assert totals.items == len(queue)
+    assert totals.bytes_done == sum(i.bytes_done for i in queue)
+    assert sorted(model.order) == sorted(i.id for i in queue)
