@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,16 +38,14 @@ def test_queue_changes_reach_the_journal_in_one_write_when_flushed(tmp_path: Pat
     queue.edit(4, path="renamed")
     assert rows(journal.path, "SELECT count(*) FROM items") == [(0,)]
     queue.take_dirty()  # what a screen does before it draws: the journal takes the changes
-    queue.persist()  # what the feeder does before it sends: they are written
+    journal.drain()  # and writes them behind the screen
     states = dict(rows(journal.path, "SELECT state, count(*) FROM items GROUP BY state"))
     assert states == {"queued": 999, "removed": 1}
     assert rows(journal.path, "SELECT path FROM items WHERE item = 4") == [("renamed",)]
     journal.close()
 
 
-def test_a_screen_refresh_never_waits_for_the_disk_and_writes_land_in_order(
-    tmp_path: Path,
-) -> None:
+def test_a_screen_refresh_never_waits_for_the_disk(tmp_path: Path) -> None:
     import threading
 
     journal = Journal.open(tmp_path / "journal.sqlite")
@@ -70,8 +69,27 @@ def test_a_screen_refresh_never_waits_for_the_disk_and_writes_land_in_order(
     assert rows(journal.path, "SELECT count(*) FROM items") == [(0,)]
     release.set()
     blocker.join()
-    queue.persist()
+    journal.drain()
     assert rows(journal.path, "SELECT path FROM items") == [("b.bin",)], "the later write wins"
+    journal.close()
+
+
+def test_an_older_version_of_an_item_never_overwrites_a_newer_one(tmp_path: Path) -> None:
+    # What is sent is written at once, ahead of the writer thread's backlog: when the
+    # backlog's older row lands afterwards, it must not turn "sent" back into "queued".
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    queue = DownloadQueue()
+    queue.observer = journal
+    backlog: list[Any] = []
+    journal._hand_over = backlog.append  # type: ignore[method-assign]
+    queue.add("https://example.org/a", "a.bin")
+    queue.take_dirty()  # the screen: the "queued" row goes to the backlog
+    assert queue.take_next() is not None
+    queue.persist()  # the feeder, before it sends: "sent" is written now
+    for work in backlog:
+        journal._write(work)  # the backlog lands late
+    assert rows(journal.path, "SELECT state FROM items") == [("sent",)]
     journal.close()
 
 

@@ -165,7 +165,13 @@ ON CONFLICT (run, item) DO UPDATE SET
     bytes_done = excluded.bytes_done, total = excluded.total, rate = excluded.rate,
     existed = excluded.existed, updated = excluded.updated,
     settled = CASE WHEN excluded.state = 'done' THEN items.settled ELSE 0 END
+WHERE excluded.updated >= items.updated
 """
+#: An older version of an item never overwrites a newer one (``updated`` only grows), so
+#: a write at once may overtake the writer thread's backlog.
+
+#: Rows the writer thread writes per transaction: a write at once waits for no more.
+WRITE_CHUNK = 4000
 
 
 class JournalError(RuntimeError):
@@ -313,6 +319,8 @@ class Journal:
         self._in_flight: dict[int, DownloadItem] = {}
         self._progress_at = 0.0
         self._flushed_at = 0.0
+        self._clock = 0.0
+        """The last ``updated`` stamp given: strictly growing, so the newest row wins."""
         self.failed: str | None = None
         """Why journaling stopped mid-run (a full disk, a vanished file), if it did."""
 
@@ -373,7 +381,7 @@ class Journal:
         with contextlib.suppress(JournalError):
             self.flush(force_progress=True)
         if self._writer is not None:
-            self._writes.put(None)
+            self._writes.put(None)  # after everything handed over
             self._writer.join()
             self._writer = None
         self._db.close()
@@ -571,16 +579,16 @@ class Journal:
     def flush(self, *, force_progress: bool = False, wait: bool = True) -> None:
         """Write every pending change in one transaction (and in-flight progress, at most 1/s).
 
-        ``wait``: return once it is written (after what the writer thread still
-        has); else hand it to the writer thread and return at once. The rows are
-        taken now either way, so writes land in the order of the changes.
+        ``wait``: write it now (what the writer thread still has may land later:
+        it is older, and an older version of an item never overwrites a newer
+        one); else hand it to the writer thread and return at once.
 
         If writing fails (a full disk, the file gone), journaling stops and
         :attr:`failed` says why; the downloads go on.
         """
         if self.run_id is None or self.failed is not None:
             return
-        now = time.time()
+        now = self._clock = max(time.time(), self._clock + 1e-6)
         progress = bool(self._in_flight) and (
             force_progress or now - self._progress_at >= PROGRESS_EVERY
         )
@@ -602,16 +610,15 @@ class Journal:
             self._removed.clear()
             if progress:
                 self._progress_at = now
-        if not wait:
-            if work is not None:
-                self._hand_over(work)
+        if work is None:
             return
-        self._drain()
-        if work is not None and self.failed is None:
-            try:
-                self._write(work)
-            except JournalError as error:
-                self.failed = str(error)
+        if not wait:
+            self._hand_over(work)
+            return
+        try:
+            self._write(work)
+        except JournalError as error:
+            self.failed = str(error)
 
     def _write(self, work: _Write) -> None:
         rows, sizes = work
@@ -638,11 +645,21 @@ class Journal:
         self._writes.put(work)
 
     def _write_behind(self) -> None:
-        """The writer thread: write what :meth:`flush` hands over, in order, until None."""
+        """The writer thread: write what :meth:`flush` hands over, in order, until None.
+
+        At a lower CPU priority: downloads and the screen go first; the journal
+        catches up when they leave it room.
+        """
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while (work := self._writes.get()) is not None:
+            rows, sizes = work
             try:
-                if self.failed is None:
-                    self._write(work)
+                # In chunks: a write at once (an outcome) waits for one chunk at most.
+                for start in range(0, max(len(rows), 1), WRITE_CHUNK):
+                    if self.failed is None:
+                        chunk = rows[start : start + WRITE_CHUNK]
+                        self._write(_Write(chunk, sizes if start == 0 else []))
             except JournalError as error:
                 self.failed = str(error)
             finally:
@@ -650,7 +667,7 @@ class Journal:
                     self._backlog -= 1
                     self._done.notify_all()
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
         """Wait until the writer thread has written everything handed to it."""
         with self._done:
             while self._backlog:
