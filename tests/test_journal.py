@@ -233,3 +233,41 @@ def test_an_item_carried_over_keeps_its_metadata_and_goes_first(tmp_path: Path) 
     assert later.pending()[0].metadata == {"tag": ["x"]}
     assert later.pending()[0].source == "in.txt:1"
     journal.close()
+
+
+def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(tmp_path: Path) -> None:
+    from tui_annex.journal import MANY
+
+    def journal_of(count_per_flush: int, name: str) -> list[tuple[object, ...]]:
+        journal = Journal.open(tmp_path / name)
+        journal.start_run({}, ["urls.txt"])
+        queue = DownloadQueue()
+        queue.observer = journal
+        for index in range(MANY * 2):
+            item = queue.add(
+                f"https://example.org/{index}?q=ü\"'\\",
+                f'données/日本/{index} "x".bin',
+                metadata={"author": ["Zoë", "\\n"]} if index % 2 else None,
+                extra_urls=(f"https://mirror.example.org/{index}",) if index % 3 else (),
+                source=f"urls.txt:{index + 1}",
+            )
+            if index % 4 == 0:
+                queue.take_next()
+                item.existed = index % 8 == 0
+                queue.mark_progress(item, 12345, 2**40)
+                queue.mark_finished(item, success=False, key=None, errors=("no\n'x'",), note="n")
+            if (index + 1) % count_per_flush == 0:
+                journal.flush()
+        journal.flush()
+        journal.close()
+        everything_but_the_time = (
+            "run, item, url, path, state, key, errors, note, metadata, extra_urls, source, "
+            "attempts, bytes_done, total, rate, settled, existed"
+        )
+        return rows(tmp_path / name, f"SELECT {everything_but_the_time} FROM items ORDER BY item")
+
+    one_by_one = journal_of(1, "single.sqlite")
+    many = journal_of(MANY * 2, "many.sqlite")
+    assert len(many) == MANY * 2
+    assert many == one_by_one
+    assert any(row[-1] == 1 for row in many) and any(row[-1] == 0 for row in many)
