@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import shlex
 import signal
@@ -96,6 +97,7 @@ class TuiAnnexApp(App[int]):
         self.apply_keys()
         self._install_signal_handlers()
         self.set_interval(1 / self.refresh_hz, self.main.tick)
+        self.call_after_refresh(_settle_the_heap)
         if self.offer is None:
             self.run_job()
         else:
@@ -398,6 +400,15 @@ class TuiAnnexApp(App[int]):
         if screen is self.main:  # not over a dialog: its item may be the one removed
             for title, help_text, callback in self.main.commands():
                 yield SystemCommand(title, help_text, callback)
+
+
+def _settle_the_heap() -> None:
+    """Once the first frame is drawn: move what the app built so far (Textual's widgets,
+    styles and caches, a few hundred thousand objects that live as long as it does) out
+    of the collector's sight, so that no full collection walks them again while keys
+    wait (measured: key to screen at 1,000 progress events/s, p99 130 ms before)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _retry_later(job: JobLike) -> str | None:
