@@ -15,7 +15,7 @@ from tui_annex.items import ItemState, RunState
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
 from tui_annex.ui.app import TuiAnnexApp
-from tui_annex.ui.screens import DetailsScreen
+from tui_annex.ui.screens import DetailsScreen, SummaryScreen
 from tui_annex.widgets import DownloadsView, LogPane, ReportBanner
 
 SIZE = (120, 35)
@@ -415,3 +415,26 @@ async def test_p_puts_the_items_git_annex_has_not_started_back_in_the_queue(
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.return_code == 0
+
+
+async def test_the_summary_comes_up_on_its_own_only_after_a_round_that_lasted_a_minute(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    lines = [(server.file("one", 100), "one.bin"), (server.status(404, "gone"), "gone.bin")]
+    job = make_job(tmp_path, repo, lines, jobs=1)
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_until(pilot, lambda: app.status.running and app.status.started_at is not None)
+        assert app.status.started_at is not None
+        app.status.started_at -= 70  # the first round has run for over a minute
+        await wait_until(pilot, lambda: app.status.over)
+        assert isinstance(app.screen, SummaryScreen), "a long round: the summary comes up"
+        first = app.status.round
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("R")  # retry the failed item: a second round of a second or so
+        await wait_until(pilot, lambda: app.status.round is not first and app.status.over)
+        await pilot.pause()
+        assert not isinstance(app.screen, SummaryScreen), "a short round: no summary on its own"
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running)

@@ -12,10 +12,10 @@ from rich.text import Text
 
 from tests.fakes import FakeJob, failures_queue, mixed_logs, mixed_queue
 from tui_annex.events import InputRejected, LogLine
-from tui_annex.items import ItemState
+from tui_annex.items import ItemState, RunState
 from tui_annex.queue import DownloadQueue
 from tui_annex.ui.app import TuiAnnexApp
-from tui_annex.ui.screens import SummaryScreen
+from tui_annex.ui.screens import CancelDialog, SummaryScreen
 from tui_annex.widgets import LogPane, QueueModel
 from tui_annex.widgets.downloads import render_row
 from tui_annex.widgets.format import human_bytes, human_duration
@@ -599,3 +599,41 @@ async def test_the_summary_and_banner_draw_before_the_theme_styles_are_applied()
         banner.show_report(model.queue.report(), stopped=False, hint="q: quit")
         banner.show_stopping(3)
         assert "Stopping" in str(banner.render())
+
+
+async def test_p_on_the_summary_continues_the_run_as_the_summary_says() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+c")  # a graceful stop; the round ends with items never sent
+        job.finish()
+        await pilot.pause()
+        await pilot.pause()
+        assert app.status.over and job.interrupted
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, SummaryScreen)
+        steps = dict(app.screen.summary.next_steps)
+        assert "p" in steps and "continue the run" in steps["p"]
+        await pilot.press("p")  # what the summary offers
+        await pilot.pause()
+        assert job.carried_on, "p, offered by the summary, takes the stop back"
+
+
+async def test_x_asks_to_cancel_a_download_while_a_stop_drains() -> None:
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        item = app.main.downloads.selected
+        assert item is not None and item.state is ItemState.SENT
+        await pilot.press("ctrl+c")  # one ctrl+c: the downloads under way drain
+        await pilot.pause()
+        assert job.session.state is RunState.DRAINING
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, CancelDialog), "x works while a stop drains (README)"
+        await pilot.press("y")
+        await pilot.pause()
+        assert job.cancelled == [item.id]

@@ -3,6 +3,7 @@ a silent server and a dying git-annex never hold the run. Real git-annex, local 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -17,7 +18,11 @@ import pytest
 
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import annex_processes, git
+from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer, content
+from tui_annex.events import LogLine
+from tui_annex.job import Job
+from tui_annex.options import RunOptions
 from tui_annex.retry import backoff, is_transient
 
 
@@ -168,3 +173,30 @@ def partial_sizes(repo: Path) -> dict[str, int]:
     if not folder.is_dir():
         return {}
     return {entry.name: entry.stat().st_size for entry in folder.iterdir() if entry.is_file()}
+
+
+async def test_a_stop_taken_back_still_retries_the_failure_that_was_waiting_for_its_retry(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(
+        f"{server.gate('held', 1000)} held.bin\n{server.status(503, 'busy')} busy.bin\n"
+    )
+    job = Job(
+        RunOptions(
+            repo=repo, inputs=(str(urls),), jobs=2, grace=2.0, retry_wait=0.1, stall_timeout=None
+        )
+    )
+    taken_back = False
+    async with contextlib.aclosing(job.events()) as events:
+        async for event in events:
+            if not taken_back and isinstance(event, LogLine) and "retry 1 of 3" in event.text:
+                job.interrupt()  # ctrl+c while busy.bin waits for its retry ...
+                assert job.carry_on()  # ... and p at once: the stop is taken back
+                taken_back = True
+                server.open_gate("held")
+    job.close()
+    assert taken_back
+    busy = next(item for item in job.queue if item.path == "busy.bin")
+    assert busy.attempts == 4, f"retried as if never stopped; it says: {busy.note}"
+    assert (repo / "held.bin").read_bytes() == content("held", 1000)

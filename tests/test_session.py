@@ -474,3 +474,137 @@ async def test_a_download_may_be_cancelled_while_a_stop_drains(
     assert unwanted.state is ItemState.FAILED and unwanted.errors[0].startswith("cancelled")
     assert steady.state is ItemState.DONE
     assert len(server.gets("huge")) == 1
+
+
+async def test_a_pause_right_after_a_cancel_still_holds_back_what_git_annex_had_not_started(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # -J1, lookahead 2: one download under way, two sent and not started.
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    huge = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
+    session.queue.close()
+    acted = False
+    sent_while_paused: list[int] = []
+    at_restart: tuple[list[ItemState], bool] | None = None
+    async with session:
+        async for event in session.events():
+            if not acted and huge.bytes_done > 0 and all(i.state is ItemState.SENT for i in held):
+                assert session.cancel(huge.id)
+                session.pause()  # the user pauses right after cancelling
+                acted = True
+            if isinstance(event, ItemSent) and session.queue.paused:
+                sent_while_paused.append(event.item_id)
+            if at_restart is None and isinstance(event, LogLine) and "restarted" in event.text:
+                at_restart = ([i.state for i in held], session.queue.has_ready())
+                session.unpause()
+    assert acted
+    assert sent_while_paused == [], "nothing new goes to git-annex while paused"
+    assert at_restart == ([ItemState.QUEUED] * 2, False), "held back, not sent while paused"
+    assert huge.state is ItemState.FAILED and huge.errors[0].startswith("cancelled")
+    assert sorted(i.path for i in session.report().done) == ["w1.bin", "w2.bin"]
+    assert [i.attempts for i in held] == [1, 1]
+
+
+async def test_a_graceful_stop_right_after_a_cancel_gives_back_what_git_annex_had_not_started(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    huge = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
+    session.queue.close()
+    acted = False
+    async with session:
+        async for _event in session.events():
+            if not acted and huge.bytes_done > 0 and all(i.state is ItemState.SENT for i in held):
+                assert session.cancel(huge.id)
+                session.stop()  # ctrl+c right after x
+                acted = True
+    assert acted
+    report = session.report()
+    assert huge.state is ItemState.FAILED
+    assert [i.path for i in report.unsent] == ["w1.bin", "w2.bin"], "never started: never sent"
+    assert not report.done
+    assert server.gets("w1") == server.gets("w2") == []
+
+
+async def test_pausing_as_downloads_complete_still_adds_every_file_once_with_its_content(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # A user tapping p twice (pause, unpause) now and then: here whenever a download has
+    # all its bytes in (git-annex is storing it). Each pause restarts git-annex without
+    # what it had not started; what was under way must still end added, with its content.
+    size = 50_000
+    session = Session(repo, git_annex=git_annex, jobs=3, lookahead=2, stall_timeout=None)
+    items = [session.queue.add(server.file(f"f{n}", size), f"f{n}.bin") for n in range(60)]
+    session.queue.close()
+    tapped: set[int] = set()
+    async with session:
+        async for event in session.events():
+            if (
+                isinstance(event, ItemProgress)
+                and event.total
+                and event.bytes_done >= event.total
+                and event.item_id not in tapped
+            ):
+                tapped.add(event.item_id)
+                session.pause()
+                session.unpause()
+    assert tapped
+    report = session.report()
+    lost = [
+        item.path
+        for item in report.done
+        if not (repo / item.path).exists()
+        or (repo / item.path).read_bytes() != content(item.path.removesuffix(".bin"), size)
+    ]
+    assert lost == [], "every file added has its content in the repository"
+    failed = {item.path: item.errors for item in report.failed}
+    assert failed == {}, "no download fails because git-annex was restarted under it"
+    assert all(item.key is not None for item in report.done), "every added file has its key"
+    assert all(item.attempts == 1 for item in items), "restarts do not count as attempts"
+
+
+async def test_a_download_may_be_cancelled_right_after_a_stop_that_gave_items_back(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # -J1, lookahead 2: one download under way, two items waiting in git-annex's input.
+    # The stop gives the waiting ones back (git-annex restarts); x on the download under
+    # way must still work while the stop drains.
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    unwanted = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    waiting = [session.queue.add(server.file(f"w{n}", 100), f"w{n}.bin") for n in range(2)]
+    session.queue.close()
+    cancelled = False
+    async with session, contextlib.aclosing(session.events()) as events:
+        async for _event in events:
+            if (
+                not cancelled
+                and unwanted.bytes_done > 0
+                and session.not_started() == {i.id for i in waiting}
+            ):
+                session.stop()
+                assert unwanted.state is ItemState.SENT
+                cancelled = session.cancel(unwanted.id)
+                assert cancelled, "a download under way can be cancelled while the stop drains"
+    assert cancelled
+    assert unwanted.state is ItemState.FAILED and unwanted.errors[0].startswith("cancelled")
+    assert [i.path for i in session.report().unsent] == ["w0.bin", "w1.bin"]
+    assert len(server.gets("huge")) == 1, "the cancelled download is not sent again"
+
+
+async def test_leaving_the_session_after_an_error_in_the_loop_leaves_nothing_running(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=1, stall_timeout=None)
+    session.queue.add(server.file("slow", 400_000, rate=100_000), "slow.bin")
+    session.queue.close()
+    seen: list[Event] = []
+    with contextlib.suppress(ZeroDivisionError):
+        async with session:
+            async for event in session.events():
+                seen.append(event)
+                if isinstance(event, ItemProgress):
+                    raise ZeroDivisionError  # the consumer fails mid-run
+    assert not session.running and session.state is RunState.FINISHED
+    assert not group_alive(pids(seen)[0])

@@ -124,6 +124,8 @@ class Job:
         """Where (``file:line``) the input records earlier runs had added are."""
         self._merged: dict[str, int] = {}
         self._retry_timers: dict[int, asyncio.TimerHandle] = {}
+        self._retries_held: set[int] = set()
+        """Failures whose retry a stop called off: a stop taken back retries them."""
         self._ended = asyncio.Event()
         self._inputs_done = False
         self._rng = random.Random()
@@ -201,11 +203,15 @@ class Job:
             self._interrupts = 0
             # The stop closed the queue; it closes again once no more work can come.
             self.queue.reopen()
+            self._retry_held()
             self._maybe_close_queue()
             return True
         self._interrupts = 0
         session.resume()
-        self.queue.resume()  # wakes run(): a round starts if anything is queued
+        self._retry_held()
+        # Wakes run() (a round starts if anything is queued); a pause stays a pause.
+        self.queue.reopen()
+        self._maybe_close_queue()
         return True
 
     def pause(self) -> None:
@@ -560,10 +566,20 @@ class Job:
         self._maybe_close_queue()
 
     def _cancel_retries(self) -> None:
-        for handle in self._retry_timers.values():
+        for item_id, handle in self._retry_timers.items():
             handle.cancel()
+            self._retries_held.add(item_id)
+            if item_id in self.queue:
+                self.queue.get(item_id).note = "its retry was called off by the stop"
         self._retry_timers.clear()
         self._maybe_close_queue()
+
+    def _retry_held(self) -> None:
+        """A stop was taken back: retry the failures whose retry it called off, now."""
+        held, self._retries_held = self._retries_held, set()
+        for item_id in sorted(held):
+            if item_id in self.queue and self.queue.get(item_id).state is ItemState.FAILED:
+                self._retry_now(item_id)
 
     def _maybe_close_queue(self) -> None:
         """Close the queue (git-annex's input ends) once no more work can come.

@@ -80,6 +80,8 @@ class Session:
         self.create = create
         self.grace = grace
         self.stall_timeout = stall_timeout if stall_timeout else None
+        self._holding: str | None = None
+        """Why items git-annex has not started wait to be taken back, once that is safe."""
         self._cut: dict[int, float | str] = {}
         """Items the current git-annex is stopped for: seconds stalled, why (cancelled),
         or :class:`Held` (not started; back to the queue)."""
@@ -89,6 +91,7 @@ class Session:
         self._forced = False
         self._finished = False
         self._running = False
+        self._stream: AsyncGenerator[Event, None] | None = None
         # Fail fast on options that would break the batch protocol.
         self._make_driver(self.repo_path)
 
@@ -115,6 +118,9 @@ class Session:
     ) -> None:
         if self._driver is not None:
             self.stop(force=True)
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            await stream.aclose()
 
     async def open(self) -> Repo:
         """Open (or, with ``create``, make) the repository; raise RepoError if unusable."""
@@ -176,6 +182,7 @@ class Session:
 
     def unpause(self) -> None:
         """Send items again after :meth:`pause`."""
+        self._holding = None
         self.queue.resume()
 
     def take_back_stop(self) -> bool:
@@ -185,19 +192,35 @@ class Session:
         if not self._running or self._forced or not self._stop.is_set():
             return False
         self._stop.clear()
+        self._holding = None
         if self._driver is not None:
             self._driver.carry_on()
         return True
 
     def _hold_back(self, driver: AddurlDriver, why: str) -> None:
         """Take back from git-annex the items it has not started (no byte yet): restart it
-        without them; they go back to the front of the queue, as never sent."""
-        waiting = split_waiting(driver.in_flight.values(), self.jobs)[1]
-        if not waiting or driver.forced:
+        without them; they go back to the front of the queue, as never sent.
+
+        Only while every job of git-annex is mid-download: one that may be storing a
+        file (all its bytes in, or no byte seen yet: a small file goes by unreported)
+        would be cut off half-stored. Then the restart waits for the next answer.
+        """
+        self._holding = None
+        flying = list(driver.in_flight.values())
+        starting, waiting = split_waiting(flying, self.jobs)
+        if not waiting:
+            return
+        storing = any(
+            item.total is not None and item.bytes_done >= item.total
+            for item in flying
+            if item.last_progress_at is not None
+        )
+        if not driver.forced and (starting or storing):
+            self._holding = why
             return
         for item in waiting:
             self._cut.setdefault(item.id, Held(why))
-        driver.stop(force=True)
+        driver.stop(force=True)  # nothing more if a restart is under way (a cancel, a stall)
 
     def not_started(self) -> frozenset[int]:
         """The items git-annex holds but has not started (see :func:`split_waiting`)."""
@@ -212,11 +235,11 @@ class Session:
         ("cancelled"), to retry at will. False if the item is not in flight now, or
         after a forced stop. A stop that drains lets the others finish."""
         driver = self._driver
-        if driver is None or self._forced or driver.forced:
+        if driver is None or self._forced:
             return False
         if not any(item.id == item_id for item in driver.in_flight.values()):
             return False
-        self._cut[item_id] = CANCELLED
+        self._cut[item_id] = CANCELLED  # also in a restart under way: it ends cancelled
         driver.stop(force=True)
         return True
 
@@ -232,8 +255,17 @@ class Session:
         """What became of every item: added, failed, interrupted, never sent."""
         return self.queue.report()
 
-    async def events(self) -> AsyncGenerator[Event, None]:
-        """Run git-annex over the queue and yield every event until the work is over."""
+    def events(self) -> AsyncGenerator[Event, None]:
+        """Run git-annex over the queue and yield every event until the work is over.
+
+        Leaving the ``async with`` block closes the stream too, even if its consumer
+        left it suspended (an exception in the loop): nothing is left running.
+        """
+        stream = self._events()
+        self._stream = stream
+        return stream
+
+    async def _events(self) -> AsyncGenerator[Event, None]:
         if self._running:
             raise RuntimeError("Session.events() is already running")
         repo = await self.open()
@@ -311,8 +343,11 @@ class Session:
         try:
             async with contextlib.aclosing(driver.run()) as events:
                 async for event in events:
-                    if isinstance(event, ItemFinished) and event.success:
-                        finished.append(event.path)
+                    if isinstance(event, ItemFinished):
+                        if event.success:
+                            finished.append(event.path)
+                        if self._holding is not None:  # an answer: a job came free
+                            self._hold_back(driver, self._holding)
                     elif isinstance(event, ItemInterrupted):
                         interrupted.append(event.item_id)
                         if isinstance(stalled.get(event.item_id), Held):

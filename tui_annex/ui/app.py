@@ -167,9 +167,7 @@ class TuiAnnexApp(App[int]):
                     if isinstance(event, RoundStarted):
                         status.running = True
                         status.round = None
-                        status.ended_at = None
-                        if status.started_at is None:
-                            status.started_at = time.monotonic()
+                        status.start_round(time.monotonic())
                         self.main.round_started()
                     elif isinstance(event, LogLine | InputRejected):
                         self.main.add_log(event)
@@ -197,8 +195,8 @@ class TuiAnnexApp(App[int]):
             self._leave()
             return
         self.main.round_over()
-        elapsed = self.status.elapsed
-        if elapsed is not None and elapsed >= LONG_RUN:
+        took = self.status.round_elapsed
+        if took is not None and took >= LONG_RUN:
             # A long run ended: say so where the user may be looking (another window).
             self.bell()
             round_ = self.status.round
@@ -317,6 +315,8 @@ class TuiAnnexApp(App[int]):
         main = self.main
         if choice == "retry_all" and main.check_action("retry_all", ()):
             main.action_retry_all()
+        elif choice == "carry_on":
+            self.action_carry_on()
         elif choice == "log" and not main.log_pane.display:
             main.action_toggle_log()
         elif choice == "quit":

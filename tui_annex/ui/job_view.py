@@ -71,16 +71,30 @@ class RunStatus:
     commit_error: str | None = None
     """Why the last round's commit failed (its files stay staged), if it did."""
     started_at: float | None = None
-    """When (``time.monotonic()``) the first round started."""
+    """When (``time.monotonic()``) the current (or last) round started."""
     ended_at: float | None = None
-    """When the last round ended."""
+    """When the last round ended (None while one runs)."""
+    earlier: float = 0.0
+    """Seconds the earlier rounds took (the time between rounds is not the run's)."""
+
+    def start_round(self, now: float) -> None:
+        """A round starts: count the last one's time in :attr:`earlier`."""
+        if self.started_at is not None and self.ended_at is not None:
+            self.earlier += self.ended_at - self.started_at
+        self.started_at, self.ended_at = now, None
 
     @property
-    def elapsed(self) -> float | None:
-        """Seconds from the first round's start to the last one's end (or to now)."""
+    def round_elapsed(self) -> float | None:
+        """Seconds the current (or last) round took (or has taken so far)."""
         if self.started_at is None:
             return None
         return (self.ended_at if self.ended_at is not None else time.monotonic()) - self.started_at
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds spent in rounds, all of them (idle time between rounds left out)."""
+        current = self.round_elapsed
+        return None if current is None else self.earlier + current
 
     @property
     def over(self) -> bool:

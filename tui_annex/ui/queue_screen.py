@@ -229,11 +229,13 @@ class QueueScreen(Screen[None]):
             return self.downloads.selected is not None
         if action == "cancel":
             item = self.downloads.selected
+            # Also while a stop drains (one ctrl+c), not once it is forced.
             return (
                 item is not None
                 and item.state is ItemState.SENT
                 and self.status.running
-                and not stopping
+                and self.status.stop_presses < 2
+                and self.job.session.state is not RunState.STOPPING
             )
         return True
 

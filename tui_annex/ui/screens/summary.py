@@ -19,7 +19,7 @@ from ...widgets.format import human_bytes, human_duration, human_speed
 __all__ = ["RunSummary", "SummaryChoice", "SummaryScreen", "summary_table"]
 
 #: What the user chose on the summary: retry the failed items, see the log, quit (None: back).
-SummaryChoice = Literal["retry_all", "log", "quit"]
+SummaryChoice = Literal["retry_all", "carry_on", "log", "quit"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ class SummaryScreen(ModalScreen[SummaryChoice | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,enter,i", "choose(None)", "Back"),
         Binding("R", "choose('retry_all')", "Retry failed"),
+        Binding("p", "choose('carry_on')", "Continue"),
         Binding("l", "choose('log')", "Log"),
         Binding("q", "choose('quit')", "Quit"),
     ]
@@ -128,6 +129,8 @@ class SummaryScreen(ModalScreen[SummaryChoice | None]):
             keys = ["esc: back"]
             if summary.failed or summary.interrupted:
                 keys.append("R: retry failed")
+            if self._offers("p"):
+                keys.append("p: continue")
             keys += ["l: log", "q: quit"]
             box.border_subtitle = " · ".join(keys)
             yield Static(summary_table(summary), id="summary-table")
@@ -135,7 +138,12 @@ class SummaryScreen(ModalScreen[SummaryChoice | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters == ("retry_all",):
             return bool(self.summary.failed or self.summary.interrupted)
+        if action == "choose" and parameters == ("carry_on",):
+            return self._offers("p")
         return True
+
+    def _offers(self, key: str) -> bool:
+        return any(how == key for how, _what in self.summary.next_steps)
 
     def action_choose(self, choice: SummaryChoice | None) -> None:
         """Close, with what to do next (None: back to the list)."""
