@@ -144,7 +144,7 @@ def test_the_add_dialog_fits_a_small_terminal(snap_compare: Snap) -> None:
     assert snap_compare(TuiAnnexApp(job), terminal_size=(60, 20), press=["a"])
 
 
-@pytest.mark.parametrize("size", [(60, 20), (80, 24)])
+@pytest.mark.parametrize("size", [(60, 20), (80, 24), (160, 45)])
 def test_the_cancel_question_for_one_download(snap_compare: Snap, size: tuple[int, int]) -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     assert snap_compare(TuiAnnexApp(job), terminal_size=size, press=["x"])

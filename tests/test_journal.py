@@ -271,3 +271,38 @@ def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(tmp_path: Path
     assert len(many) == MANY * 2
     assert many == one_by_one
     assert any(row[-1] == 1 for row in many) and any(row[-1] == 0 for row in many)
+
+
+def test_a_journal_far_behind_holds_its_changes_as_items_not_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import tui_annex.journal
+
+    monkeypatch.setattr(tui_annex.journal, "BEHIND", 10)
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    queue = DownloadQueue()
+    queue.observer = journal
+    held, release = threading.Event(), threading.Event()
+
+    def slow_disk() -> None:
+        with journal._lock:
+            held.set()
+            release.wait(30)
+
+    blocker = threading.Thread(target=slow_disk)
+    blocker.start()
+    assert held.wait(30)
+    for index in range(100):
+        queue.add(f"https://example.org/{index}", f"f{index}.bin")
+        queue.take_dirty()  # a screen refresh after each
+    assert journal._backlog_rows == 10, "no more rows than BEHIND wait for the writer"
+    assert len(journal._pending) == 90
+    release.set()
+    blocker.join()
+    journal.flush()  # what an outcome does: everything left is written now
+    journal.drain()
+    assert rows(journal.path, "SELECT count(*) FROM items") == [(100,)]
+    journal.close()

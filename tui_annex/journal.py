@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import queue
@@ -188,6 +189,10 @@ MANY = 32
 
 #: Rows the writer thread writes per transaction: a write at once waits for no more.
 WRITE_CHUNK = 4000
+#: Rows the writer thread may have to write before more are handed over: past that, the
+#: changes wait as they are (the items themselves), not as rows (memory stays bounded
+#: when a huge input loads faster than SQLite writes it).
+BEHIND = 20_000
 
 
 class JournalError(RuntimeError):
@@ -327,6 +332,7 @@ class Journal:
         self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._backlog = 0
+        self._backlog_rows = 0
         """Writes handed to the writer and not done yet (guarded by :attr:`_done`)."""
         self._done = threading.Condition()
         self.run_id: int | None = None
@@ -606,6 +612,9 @@ class Journal:
         """
         if self.run_id is None or self.failed is not None:
             return
+        room = BEHIND - self._backlog_rows
+        if not wait and room <= 0:
+            return
         now = self._clock = max(time.time(), self._clock + 1e-6)
         progress = bool(self._in_flight) and (
             force_progress or now - self._progress_at >= PROGRESS_EVERY
@@ -613,7 +622,15 @@ class Journal:
         work: _Write | None = None
         if self._pending or self._removed or progress:
             run = self.run_id
-            rows = [_item_row(run, item, now) for item in self._pending.values()]
+            pending = self._pending
+            if wait or len(pending) <= room:
+                chosen = list(pending.values())
+                pending.clear()
+            else:  # the rest waits for the writer to catch up
+                chosen = list(itertools.islice(pending.values(), room))
+                for item in chosen:
+                    del pending[item.id]
+            rows = [_item_row(run, item, now) for item in chosen]
             rows += [_item_row(run, item, now, REMOVED) for item in self._removed.values()]
             sizes = (
                 [
@@ -624,7 +641,6 @@ class Journal:
                 else []
             )
             work = _Write(rows, sizes)
-            self._pending.clear()
             self._removed.clear()
             if progress:
                 self._progress_at = now
@@ -665,6 +681,7 @@ class Journal:
             self._writer.start()
         with self._done:
             self._backlog += 1
+            self._backlog_rows += len(work.rows)
         self._writes.put(work)
 
     def _write_behind(self) -> None:
@@ -688,6 +705,7 @@ class Journal:
             finally:
                 with self._done:
                     self._backlog -= 1
+                    self._backlog_rows -= len(rows)
                     self._done.notify_all()
 
     def drain(self) -> None:
