@@ -608,3 +608,31 @@ async def test_leaving_the_session_after_an_error_in_the_loop_leaves_nothing_run
                     raise ZeroDivisionError  # the consumer fails mid-run
     assert not session.running and session.state is RunState.FINISHED
     assert not group_alive(pids(seen)[0])
+
+
+async def test_a_cancel_waits_until_no_other_download_is_being_stored(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # A restart while git-annex stores a finished download could leave it half-stored:
+    # the cancel's restart waits for that download's answer.
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=0, stall_timeout=None)
+    unwanted = session.queue.add(server.file("huge", 2_000_000, rate=100_000), "huge.bin")
+    other = session.queue.add(server.file("other", 300_000, rate=100_000), "other.bin")
+    session.queue.close()
+    events: list[Event] = []
+    asked = False
+    async with session:
+        async for event in session.events():
+            events.append(event)
+            if not asked and unwanted.bytes_done > 0 and other.bytes_done > 0:
+                # As git-annex sees it once every byte is in: it stores the file now.
+                session.queue.mark_progress(other, 300_000, 300_000)
+                assert session.cancel(unwanted.id)
+                asked = True
+    assert asked
+    assert len(pids(events)) == 1, "stopped after the other's answer: nothing to resume"
+    assert other.state is ItemState.DONE and other.key is not None
+    assert (repo / "other.bin").read_bytes() == content("other", 300_000)
+    assert unwanted.state is ItemState.FAILED and unwanted.errors[0].startswith("cancelled")
+    ranges = [r.range for r in server.gets("other")]
+    assert ranges == [None], "the stored download was not cut off and fetched again"

@@ -81,6 +81,8 @@ class Session:
         self.grace = grace
         self.stall_timeout = stall_timeout if stall_timeout else None
         self._holding: str | None = None
+        self._restart_waits = False
+        """A restart for :attr:`_cut` waits until no other download is being stored."""
         """Why items git-annex has not started wait to be taken back, once that is safe."""
         self._cut: dict[int, float | str] = {}
         """Items the current git-annex is stopped for: seconds stalled, why (cancelled),
@@ -240,7 +242,7 @@ class Session:
         if not any(item.id == item_id for item in driver.in_flight.values()):
             return False
         self._cut[item_id] = CANCELLED  # also in a restart under way: it ends cancelled
-        driver.stop(force=True)
+        self._restart(driver)
         return True
 
     def resume(self) -> None:
@@ -333,6 +335,7 @@ class Session:
         interrupted: list[int] = []
         stalled = self._cut
         stalled.clear()
+        self._restart_waits = False
         exited: ProcessExited | None = None
         message: LogLine | None = None
         watchdog = (
@@ -346,6 +349,8 @@ class Session:
                     if isinstance(event, ItemFinished):
                         if event.success:
                             finished.append(event.path)
+                        if self._restart_waits:  # an answer: maybe nothing is stored now
+                            self._restart(driver)
                         if self._holding is not None:  # an answer: a job came free
                             self._hold_back(driver, self._holding)
                     elif isinstance(event, ItemInterrupted):
@@ -401,7 +406,24 @@ class Session:
                 if wall - since > timeout:
                     stalled[item.id] = wall - since
             if stalled:
-                driver.stop(force=True)
+                self._restart(driver)
+
+    def _restart(self, driver: AddurlDriver) -> None:
+        """Restart git-annex for the items in :attr:`_cut`, once no other download is being
+        stored (all its bytes in: cut off then, it could be left half-stored); until then
+        the restart waits for the next answer (or the watchdog's next look)."""
+        if driver.forced:
+            return
+        storing = any(
+            item.id not in self._cut and item.total is not None and item.bytes_done >= item.total
+            for item in driver.in_flight.values()
+            if item.last_progress_at is not None
+        )
+        if storing:
+            self._restart_waits = True
+            return
+        self._restart_waits = False
+        driver.stop(force=True)
 
     def _after_stall(
         self, stalled: dict[int, float | str], interrupted: list[int], *, resume: bool
