@@ -231,7 +231,7 @@ def test_an_item_carried_over_keeps_its_metadata_and_goes_first(tmp_path: Path) 
         first = first or item
     assert [item.path for item in later.pending()] == ["a", "b"]
     assert later.pending()[0].metadata == {"tag": ["x"]}
-    assert later.pending()[0].source == "in.txt:1"
+    assert later.pending()[0].location == "in.txt:1"
     journal.close()
 
 

@@ -215,7 +215,7 @@ def test_add_records_adds_the_good_ones_and_returns_the_refusals_with_lines() ->
     added, refused = queue.add_records(parse_lines(text, "pasted"))
     assert [item.path for item in added] == ["one.bin", "dir/two.bin", "three with spaces.bin"]
     assert added[1].metadata == {"tag": ["x"]}
-    assert added[0].source == "pasted:1"
+    assert added[0].location == "pasted:1"
     assert [(r.line, r.source) for r in refused] == [(4, "pasted"), (5, "pasted"), (6, "pasted")]
     assert "already downloads" in refused[0].reason
     assert order(queue)[1:] == ["one.bin", "dir/two.bin", "three with spaces.bin"]

@@ -692,7 +692,7 @@ class Job:
             else:
                 name, path = source
                 done = {item.id for item in report.done}
-                added = {item.source for item in report.done} | self._added_before
+                added = {item.location for item in report.done} | self._added_before
                 added |= {where for where, item_id in self._merged.items() if item_id in done}
                 options = self.options
                 drop_finished_lines(

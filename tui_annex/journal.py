@@ -861,7 +861,7 @@ def _item_row(
         item.note,
         _json(item.metadata) if item.metadata else "{}",
         _json(list(item.extra_urls)) if item.extra_urls else "[]",
-        item.source,
+        item.location,
         item.attempts,
         item.bytes_done,
         item.total,

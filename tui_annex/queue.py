@@ -181,8 +181,12 @@ class DownloadQueue:
         metadata: Mapping[str, Sequence[str]] | None = None,
         extra_urls: Sequence[str] = (),
         source: str | None = None,
+        line: int = 0,
     ) -> DownloadItem:
-        """Validate and queue one item at the end; raise ValidationError with the reason."""
+        """Validate and queue one item at the end; raise ValidationError with the reason.
+
+        ``source`` and ``line``: where it came from (see :attr:`DownloadItem.location`).
+        """
         url = check_url(url, self.schemes)
         path = normalize_path(path)
         for extra in extra_urls:
@@ -195,6 +199,7 @@ class DownloadQueue:
             {name: list(values) for name, values in metadata.items()} if metadata else NO_METADATA,
             tuple(extra_urls),
             source,
+            line,
         )
         self._next_id += 1
         self._items[item.id] = item
@@ -289,7 +294,8 @@ class DownloadQueue:
                     path,
                     metadata=record.metadata,
                     extra_urls=record.extra_urls,
-                    source=record.location,
+                    source=record.source,
+                    line=record.line,
                 )
             except ValueError as error:  # ValidationError, or text git-annex could not take
                 reason = str(error)

@@ -460,6 +460,7 @@ class QueueScreen(Screen[None]):
                         metadata=item.metadata,
                         extra_urls=item.extra_urls,
                         source=item.source,
+                        line=item.line,
                     )
                     if item.id in order:
                         queue.place(again.id, order[item.id])

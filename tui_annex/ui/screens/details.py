@@ -57,7 +57,7 @@ def details_table(
         else Text("none", styles["muted"])
     )
     table.add_row("errors", errors)
-    table.add_row("source", Text(item.source or "—"))
+    table.add_row("source", Text(item.location or "—"))
     table.add_row("attempts", str(item.attempts))
     if item.extra_urls:
         table.add_row("extra URLs", Text(redact("\n".join(item.extra_urls))))
