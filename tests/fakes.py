@@ -43,7 +43,7 @@ class FakeSession:
     def item_removed(self, item: DownloadItem) -> None:
         self._sent.pop(item.id, None)
 
-    def flush(self, *, wait: bool = True) -> None:
+    def flush(self, *, wait: bool = True, only: object = None) -> None:
         pass
 
     def not_started(self) -> frozenset[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from unittest.mock import patch
 
 from tests.fakes import FakeJob, mixed_logs, mixed_queue, queued_queue
@@ -360,3 +361,34 @@ async def test_f_follows_the_downloads_in_progress_until_the_cursor_is_moved_by_
         queue.mark_finished(second, success=True, key=None, errors=(), note=None)
         app.main.tick()
         assert downloads.selected is held, "no longer following: the cursor stays on its item"
+
+
+async def test_items_added_or_removed_by_hand_are_journaled_at_once(tmp_path: Path) -> None:
+    # They are in no input file a resume could read them from again: written when made,
+    # not behind the screen (here the writer thread never writes at all).
+    import contextlib
+    import sqlite3
+
+    from tui_annex.journal import Journal
+
+    queue = queued_queue(5)
+    app = TuiAnnexApp(FakeJob(queue))
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    queue.observer = journal
+    journal._hand_over = lambda work: None  # type: ignore[method-assign]
+
+    def journaled() -> dict[str, str]:
+        with contextlib.closing(sqlite3.connect(journal.path)) as db:
+            return dict(db.execute("SELECT path, state FROM items").fetchall())
+
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("a", *"https://example.org/typed.bin", "tab", *"typed.bin", "enter")
+        await pilot.pause()
+        assert journaled() == {"typed.bin": "queued"}
+        first = queue.pending()[0]
+        await pilot.press("home", "d")
+        await pilot.pause()
+        assert journaled()[first.path] == "removed"
+    journal.close()

@@ -19,7 +19,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -600,17 +600,28 @@ class Journal:
             self._flushed_at = now
             self.flush(wait=outcome)
 
-    def flush(self, *, force_progress: bool = False, wait: bool = True) -> None:
+    def flush(
+        self,
+        *,
+        force_progress: bool = False,
+        wait: bool = True,
+        only: Collection[int] | None = None,
+    ) -> None:
         """Write every pending change in one transaction (and in-flight progress, at most 1/s).
 
         ``wait``: write it now (what the writer thread still has may land later:
         it is older, and an older version of an item never overwrites a newer
-        one); else hand it to the writer thread and return at once.
+        one); else hand it to the writer thread and return at once. ``only``:
+        write just these items' changes now (an edit by hand: the rest may be a
+        huge input's backlog, which is no reason to make a key wait).
 
         If writing fails (a full disk, the file gone), journaling stops and
         :attr:`failed` says why; the downloads go on.
         """
         if self.run_id is None or self.failed is not None:
+            return
+        if only is not None:
+            self._write_now(only)
             return
         room = BEHIND - self._backlog_rows
         if not wait and room <= 0:
@@ -653,6 +664,26 @@ class Journal:
             self._write(work)
         except JournalError as error:
             self.failed = str(error)
+
+    def _write_now(self, item_ids: Collection[int]) -> None:
+        now = self._clock = max(time.time(), self._clock + 1e-6)
+        run = self.run_id
+        assert run is not None
+        rows = [
+            _item_row(run, self._pending.pop(item_id), now)
+            for item_id in item_ids
+            if item_id in self._pending
+        ]
+        rows += [
+            _item_row(run, self._removed.pop(item_id), now, REMOVED)
+            for item_id in item_ids
+            if item_id in self._removed
+        ]
+        if rows:
+            try:
+                self._write(_Write(rows, []))
+            except JournalError as error:
+                self.failed = str(error)
 
     def _write(self, work: _Write) -> None:
         rows, sizes = work

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from .inputs import InputRecord, Rejection
@@ -39,7 +39,7 @@ class QueueObserver(Protocol):
 
     def item_changed(self, item: DownloadItem) -> None: ...
     def item_removed(self, item: DownloadItem) -> None: ...
-    def flush(self, *, wait: bool = True) -> None: ...
+    def flush(self, *, wait: bool = True, only: Collection[int] | None = None) -> None: ...
 
 
 class DownloadQueue:
@@ -154,10 +154,14 @@ class DownloadQueue:
         """Whether all input has been read: once nothing is pending, the run may end."""
         return self._closed
 
-    def persist(self) -> None:
-        """Have the observer (the journal) write every change now."""
+    def persist(self, item_ids: Collection[int] | None = None) -> None:
+        """Have the observer (the journal) write every change now (or just these items')."""
         if self.observer is not None:
-            self.observer.flush()
+            self.observer.flush(only=item_ids)
+
+    def changed(self) -> set[int]:
+        """Ids of items changed since the last :meth:`take_dirty` (a copy; nothing taken)."""
+        return set(self._dirty)
 
     def take_dirty(self) -> set[int]:
         """Ids of items changed since the last call (for a UI's timer-driven refresh).

@@ -283,9 +283,16 @@ class QueueScreen(Screen[None]):
         self.notify(message, markup=False, **options)
 
     def _refuse(self, edit: Callable[[], object]) -> bool:
-        """Run ``edit``; if refused, say why (nothing changed). True if it went through."""
+        """Run ``edit``; if refused, say why (nothing changed). True if it went through.
+
+        What it changed is journaled at once: items added or edited by hand are in no
+        input file that a resume could read them from again.
+        """
+        queue = self.job.queue
+        before = queue.changed()
         try:
             edit()
+            queue.persist(queue.changed() - before)
         except (ItemLocked, ValidationError) as error:
             self.say(str(error), title="Not changed", severity="error")
             return False
@@ -421,6 +428,7 @@ class QueueScreen(Screen[None]):
 
     def _add_records(self, records: Sequence[InputRecord | Rejection], what: str) -> None:
         added, refused = self.job.queue.add_records(records)
+        self.job.queue.persist([item.id for item in added])  # see _refuse
         for rejection in refused:
             self.log_pane.add(rejection.event())
         message = f"added {len(added)} item(s) from {what}"
