@@ -137,6 +137,12 @@ class DownloadItem:
         return max(self.total - self.bytes_done, 0) / self.speed
 
     @property
+    def all_in(self) -> bool:
+        """Whether every byte of a download of known size is in: git-annex checksums and
+        stores it now (silent, and not to be cut off: it could be left half-stored)."""
+        return self.total is not None and self.bytes_done >= self.total
+
+    @property
     def last_progress_at(self) -> float | None:
         """When (``time.monotonic()``) data last arrived, or None before any did."""
         return None if self._last_sample is None else self._last_sample[0]

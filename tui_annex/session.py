@@ -81,9 +81,9 @@ class Session:
         self.grace = grace
         self.stall_timeout = stall_timeout if stall_timeout else None
         self._holding: str | None = None
+        """Why items git-annex has not started wait to be taken back, once that is safe."""
         self._restart_waits = False
         """A restart for :attr:`_cut` waits until no other download is being stored."""
-        """Why items git-annex has not started wait to be taken back, once that is safe."""
         self._cut: dict[int, float | str] = {}
         """Items the current git-annex is stopped for: seconds stalled, why (cancelled),
         or :class:`Held` (not started; back to the queue)."""
@@ -212,11 +212,7 @@ class Session:
         starting, waiting = split_waiting(flying, self.jobs)
         if not waiting:
             return
-        storing = any(
-            item.total is not None and item.bytes_done >= item.total
-            for item in flying
-            if item.last_progress_at is not None
-        )
+        storing = any(item.all_in for item in flying if item.last_progress_at is not None)
         if not driver.forced and (starting or storing):
             self._holding = why
             return
@@ -396,9 +392,8 @@ class Session:
             starting = split_waiting(flying, self.jobs)[0]
             for item in flying:
                 last = item.last_progress_at
-                complete = item.total is not None and item.bytes_done >= item.total
                 # With every byte in, git-annex checksums the file: slow, silent, not stalled.
-                if last is not None and not complete and now - last > timeout:
+                if last is not None and not item.all_in and now - last > timeout:
                     stalled[item.id] = now - last
             wall = time.time()
             for item in starting:
@@ -415,7 +410,7 @@ class Session:
         if driver.forced:
             return
         storing = any(
-            item.id not in self._cut and item.total is not None and item.bytes_done >= item.total
+            item.all_in and item.id not in self._cut
             for item in driver.in_flight.values()
             if item.last_progress_at is not None
         )

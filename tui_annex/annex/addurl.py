@@ -140,11 +140,6 @@ class AddurlDriver:
         """Whether a forced stop was asked for, or the input is over (no item will go out)."""
         return self._stopping.is_set()
 
-    @property
-    def draining(self) -> bool:
-        """Whether a graceful stop holds new items back (see :meth:`stop`)."""
-        return self._draining
-
     def stop(self, *, force: bool = False) -> None:
         """Stop feeding. Graceful: in-flight items finish (and downloads a restart cut off
         go on); the input closes once none is left, so :meth:`carry_on` may take the
