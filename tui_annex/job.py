@@ -200,16 +200,12 @@ class Job:
         if session.running:
             if not session.take_back_stop():
                 return False
-            self._interrupts = 0
-            # The stop closed the queue; it closes again once no more work can come.
-            self.queue.reopen()
-            self._retry_held()
-            self._maybe_close_queue()
-            return True
+        else:
+            session.resume()
         self._interrupts = 0
-        session.resume()
         self._retry_held()
-        # Wakes run() (a round starts if anything is queued); a pause stays a pause.
+        # The stop closed the queue: reopened, it wakes run() (a round starts if anything
+        # is queued; a pause stays a pause), and closes again once no more work can come.
         self.queue.reopen()
         self._maybe_close_queue()
         return True
