@@ -332,8 +332,9 @@ class Journal:
         self._writes: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._backlog = 0
-        self._backlog_rows = 0
         """Writes handed to the writer and not done yet (guarded by :attr:`_done`)."""
+        self._backlog_rows = 0
+        """The rows of those writes."""
         self._done = threading.Condition()
         self.run_id: int | None = None
         self._pending: dict[int, DownloadItem] = {}
@@ -626,7 +627,7 @@ class Journal:
         room = BEHIND - self._backlog_rows
         if not wait and room <= 0:
             return
-        now = self._clock = max(time.time(), self._clock + 1e-6)
+        now = self._stamp()
         progress = bool(self._in_flight) and (
             force_progress or now - self._progress_at >= PROGRESS_EVERY
         )
@@ -641,8 +642,7 @@ class Journal:
                 chosen = list(itertools.islice(pending.values(), room))
                 for item in chosen:
                     del pending[item.id]
-            rows = [_item_row(run, item, now) for item in chosen]
-            rows += [_item_row(run, item, now, REMOVED) for item in self._removed.values()]
+            rows = _rows(run, chosen, self._removed.values(), now)
             sizes = (
                 [
                     (item.bytes_done, item.total, item.speed, run, item.id)
@@ -665,20 +665,17 @@ class Journal:
         except JournalError as error:
             self.failed = str(error)
 
+    def _stamp(self) -> float:
+        """The time to stamp rows with: strictly growing, so that the newest row wins."""
+        self._clock = max(time.time(), self._clock + 1e-6)
+        return self._clock
+
     def _write_now(self, item_ids: Collection[int]) -> None:
-        now = self._clock = max(time.time(), self._clock + 1e-6)
         run = self.run_id
         assert run is not None
-        rows = [
-            _item_row(run, self._pending.pop(item_id), now)
-            for item_id in item_ids
-            if item_id in self._pending
-        ]
-        rows += [
-            _item_row(run, self._removed.pop(item_id), now, REMOVED)
-            for item_id in item_ids
-            if item_id in self._removed
-        ]
+        changed = [self._pending.pop(i) for i in item_ids if i in self._pending]
+        removed = [self._removed.pop(i) for i in item_ids if i in self._removed]
+        rows = _rows(run, changed, removed, self._stamp())
         if rows:
             try:
                 self._write(_Write(rows, []))
@@ -876,6 +873,15 @@ def set_aside(path: Path, why: str) -> Path | None:
         if companion.exists():
             os.replace(companion, target.with_name(target.name + suffix))
     return target
+
+
+def _rows(
+    run: int, changed: Iterable[DownloadItem], removed: Iterable[DownloadItem], now: float
+) -> list[tuple[Any, ...]]:
+    """The journal rows of items changed and removed, stamped ``now``."""
+    rows = [_item_row(run, item, now) for item in changed]
+    rows += [_item_row(run, item, now, REMOVED) for item in removed]
+    return rows
 
 
 def _item_row(
