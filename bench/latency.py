@@ -4,10 +4,13 @@ Runs the real app in a 120x35 pseudo-terminal on a fresh repository, with a
 STAND-IN git-annex (bench/standin_annex.py, ``trickle``) that reports progress
 on the items it holds at RATE records a second. Counts the frames the app
 writes (redraws of the summary line, whose byte count changes on each) over a
-few seconds, then presses ``p`` (pause / resume) PRESSES times and times each
-until the new state word shows on screen.
+few seconds, then presses a key PRESSES times and times each until its effect
+shows on screen: ``p`` (pause / resume: the run state word changes, and git-annex
+may be restarted to give back what it has not started) or ``f`` (follow mode on:
+only the view changes, the column header says "following"; each is pressed again
+to turn it off, untimed).
 
-    python bench/latency.py [--rate 1000] [--presses 40] [--items 2000]
+    python bench/latency.py [--rate 1000] [--presses 40] [--items 2000] [--key p]
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def main() -> None:
     parser.add_argument("--presses", type=int, default=40)
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=5.0, help="how long frames are counted")
+    parser.add_argument("--key", choices=("p", "f"), default="p", help="the key to time")
     args = parser.parse_args()
     annex = find_git_annex()
     with tempfile.TemporaryDirectory(prefix="tui-annex-latency-") as folder:
@@ -96,6 +100,13 @@ def main() -> None:
             frames = terminal.read(args.seconds).count(FRAME) / args.seconds
             latencies = []
             for _ in range(args.presses):
+                if args.key == "f":
+                    started = time.monotonic()
+                    child.send("f")
+                    latencies.append(terminal.wait_for("following") - started)
+                    child.send("f")
+                    terminal.read(0.1)
+                    continue
                 for word in (" PAUSED ", " RUNNING "):
                     started = time.monotonic()
                     child.send("p")
@@ -116,7 +127,7 @@ def main() -> None:
     print(f"  redraws: {frames:.1f} a second")
     median = statistics.median(latencies) * 1000
     print(
-        f"  p to screen ({len(latencies)} presses): median {median:.0f} ms,"
+        f"  {args.key} to screen ({len(latencies)} presses): median {median:.0f} ms,"
         f" p99 {p99 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
     )
 

@@ -7,6 +7,7 @@ the ~30 visible ones cost.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -277,6 +278,10 @@ class DownloadsView(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True)
 
+    #: Seconds between the scroll extent's updates while rows only grow (a huge input
+    #: loading): each update lays out and repaints the whole screen.
+    GROW_EVERY = 0.5
+
     class Activated(Message):
         """The user asked for the item under the cursor (enter, or a double click)."""
 
@@ -290,6 +295,13 @@ class DownloadsView(ScrollView, can_focus=True):
         self.following = False
         """Follow mode: the cursor stays on a download in progress and, when it ends, goes
         to the first one still in progress. Moving the cursor by hand ends it."""
+        self._extent_at = 0.0
+        self._shown: tuple[object, ...] = ()
+
+    def _sync_extent(self) -> None:
+        """Make the scroll extent one line per row."""
+        self._extent_at = time.monotonic()
+        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.order))
 
     @property
     def selected(self) -> DownloadItem | None:
@@ -344,8 +356,13 @@ class DownloadsView(ScrollView, can_focus=True):
         it stays on its row, which now shows the next item.
         """
         rows = len(self.model.order)
-        if self.virtual_size.height != rows:
-            self.virtual_size = Size(self.scrollable_content_region.width, rows)
+        extent = self.virtual_size.height
+        if rows != extent and (
+            rows < extent
+            or extent < self.size.height
+            or time.monotonic() - self._extent_at >= self.GROW_EVERY
+        ):
+            self._sync_extent()
         if reordered and self.cursor_item is not None:
             row = self.model.row_of(self.cursor_item)
             if row is None:
@@ -357,13 +374,23 @@ class DownloadsView(ScrollView, can_focus=True):
             self.cursor = rows - 1
         if self.following:
             self._follow_downloads()
-        if reordered:
-            self.refresh()
-            return
-        if not dirty:
-            return
         top = int(self.scroll_offset.y)
         order = self.model.order
+        if reordered:
+            # Rows moved somewhere; repaint all only if the visible ones are others now
+            # (a huge input loading adds rows below the view at every tick).
+            shown = (
+                top,
+                self.cursor,
+                self.model.longest_path,
+                tuple(order[top : top + self.size.height]),
+            )
+            if shown != self._shown:
+                self._shown = shown
+                self.refresh()
+                return
+        if not dirty:
+            return
         for row in range(top, min(top + self.size.height, rows)):
             if order[row] in dirty:
                 self.refresh_lines(row)
@@ -431,10 +458,12 @@ class DownloadsView(ScrollView, can_focus=True):
             return
         self.refresh_lines(old)
         self.refresh_lines(new)
+        if self.virtual_size.height != rows:
+            self._sync_extent()  # the cursor may go to rows the extent has not reached yet
         self.scroll_to_region(Region(0, new, max(self.size.width, 1), 1), animate=False, force=True)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self.model.order))
+        self._sync_extent()
 
     def go_to(self, row: int) -> None:
         """Put the cursor on ``row`` (clamped) and keep it on that row's item from now on."""

@@ -103,6 +103,7 @@ class SummaryLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self._last = ""
+        self._one_line_at: int | None = None
 
     def _themed(self, name: str) -> Style:
         return self.get_component_rich_style(name, partial=True)
@@ -113,4 +114,9 @@ class SummaryLine(Static):
         text = summary_text(totals, state, palette)
         if text.markup != self._last:
             self._last = text.markup
-            self.update(text)
+            # A line that fits before and after keeps the widget's height: no layout pass
+            # (which repaints the whole screen) for a count that changed.
+            width = self.content_region.width
+            one_line = text.cell_len <= width
+            self.update(text, layout=not (one_line and self._one_line_at == width))
+            self._one_line_at = width if one_line else None
