@@ -15,6 +15,7 @@ from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer, Request, content
 from tui_annex.events import (
     Event,
+    ItemEvent,
     ItemFinished,
     ItemInterrupted,
     ItemProgress,
@@ -414,6 +415,37 @@ async def test_a_graceful_stop_sends_back_what_git_annex_has_not_started_as_neve
     assert not report.interrupted
     assert server.gets("w1") == server.gets("w2") == []
     assert staged(repo) == {"big.bin"}
+
+
+async def test_a_forced_stop_right_after_a_restart_reports_the_cut_off_download_interrupted(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # The pause restarts git-annex without the waiting items; the forced stop comes
+    # before the download it cut off is sent again: that one had data, so it was
+    # interrupted; only the held items were never sent.
+    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
+    big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
+    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
+    session.queue.close()
+    events: list[Event] = []
+    stopped = False
+    async with session:
+        async for event in session.events():
+            events.append(event)
+            if not stopped and big.bytes_done > 0 and all(i.state is ItemState.SENT for i in held):
+                session.pause()
+                stopped = True
+            elif stopped and isinstance(event, LogLine) and "git-annex was restarted" in event.text:
+                assert big.state is ItemState.QUEUED, "cut off, waiting to go on"
+                session.stop(force=True)
+    assert stopped
+    report = session.report()
+    assert [i.path for i in report.interrupted] == ["big.bin"]
+    assert [i.path for i in report.unsent] == ["w1.bin", "w2.bin"]
+    assert big.attempts == 1
+    # The restart's ItemInterrupted was the stream's last word on it, and stays true.
+    about_big = [e for e in events if isinstance(e, ItemEvent) and e.item_id == big.id]
+    assert isinstance(about_big[-1], ItemInterrupted)
 
 
 async def test_a_graceful_stop_taken_back_while_draining_feeds_the_same_git_annex_again(

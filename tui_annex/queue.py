@@ -512,6 +512,25 @@ class DownloadQueue:
         self._resumes.update(item.id for item in again)
         return again
 
+    def interrupt_resumes(self) -> list[DownloadItem]:
+        """The run ends before the downloads a restart cut off went out again: they are
+        interrupted (they had started, and git-annex keeps their data for a resume),
+        not never sent."""
+        items = [self._items[item_id] for item_id in self._resumes if item_id in self._items]
+        if not items:
+            return []
+        ids = {item.id for item in items}
+        order = self._live()
+        order[:] = [item_id for item_id in order if item_id not in ids]
+        now = time.time()
+        for item in items:
+            self._set_state(item, ItemState.INTERRUPTED)
+            item.attempts += 1  # the attempt the restart cut off, as for any interrupted item
+            item.rate = 0.0
+            item.finished_at = now
+            self._changed(item.id)
+        return items
+
     def put_back(self, item_ids: Iterable[int]) -> list[DownloadItem]:
         """Queue interrupted items again at the front, as if never sent: the attempt that
         was cut off does not count (a pause or a stop took back what had not started)."""

@@ -318,6 +318,9 @@ class Session:
                     break
                 await self._wait_for_work()
         finally:
+            # Downloads a restart cut off and no pass sent again (a forced stop came
+            # first) end interrupted, as their restart's ItemInterrupted said.
+            self.queue.interrupt_resumes()
             self._running = False
             self._finished = True
 
