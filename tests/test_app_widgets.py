@@ -637,3 +637,39 @@ async def test_x_asks_to_cancel_a_download_while_a_stop_drains() -> None:
         await pilot.press("y")
         await pilot.pause()
         assert job.cancelled == [item.id]
+
+
+async def test_while_an_input_loads_the_rows_below_the_view_cost_no_repaint_and_end_reaches_the_last() -> (
+    None
+):
+    queue = DownloadQueue()
+    for number in range(100):
+        queue.add(f"https://example.org/f/{number}", f"f{number:05}.bin")
+    app = TuiAnnexApp(FakeJob(queue), refresh_hz=0.2)  # ticks only when the test says
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        downloads = app.main.downloads
+        downloads.GROW_EVERY = 3600.0  # the scroll extent lags as long as rows come in
+        queue.add("https://example.org/first", "f99999.bin")
+        app.main.tick()  # rows came in with the view at its size: one repaint, then none
+        assert downloads.virtual_size.height == 100
+        repaints: list[object] = []
+        original = downloads.refresh
+
+        def counted(*args: object, **kwargs: object) -> object:
+            repaints.append(args)
+            return original(*args, **kwargs)
+
+        with patch.object(downloads, "refresh", counted):
+            for chunk in range(5):  # rows arrive below the view, tick after tick
+                for number in range(1000):
+                    n = 100 + chunk * 1000 + number
+                    queue.add(f"https://example.org/f/{n}", f"f{n:05}.bin")
+                app.main.tick()
+        assert repaints == [], "rows added below the view repaint nothing"
+        assert downloads.virtual_size.height == 100, "the extent lags while rows come in"
+        assert "5101 files:" in str(app.query_one("#summary").render()), "the count does not"
+        await pilot.press("end")
+        assert downloads.cursor == 5100
+        assert downloads.virtual_size.height == 5101, "a key that needs the rows gets them"
+        assert int(downloads.scroll_offset.y) > 5000, "the view scrolled to the last row"
