@@ -639,9 +639,7 @@ async def test_x_asks_to_cancel_a_download_while_a_stop_drains() -> None:
         assert job.cancelled == [item.id]
 
 
-async def test_while_an_input_loads_the_rows_below_the_view_cost_no_repaint_and_end_reaches_the_last() -> (
-    None
-):
+async def test_rows_loading_below_the_view_repaint_nothing_and_end_still_reaches_the_last() -> None:
     queue = DownloadQueue()
     for number in range(100):
         queue.add(f"https://example.org/f/{number}", f"f{number:05}.bin")
