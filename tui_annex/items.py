@@ -37,6 +37,10 @@ class ItemState(StrEnum):
     INTERRUPTED = "interrupted"
     """In flight when git-annex was stopped; outcome unknown; can be retried."""
 
+    # Hashed as its value, in C: the counts by state are updated for every item and
+    # every report, and Enum's own hash is a Python call (0.36 against 0.15 us a count).
+    __hash__ = str.__hash__
+
     @property
     def editable(self) -> bool:
         """Whether the item may still be edited or moved."""

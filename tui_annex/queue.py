@@ -195,9 +195,26 @@ class DownloadQueue:
         path = normalize_path(path)
         for extra in extra_urls:
             check_url(extra, self.schemes)
+        item = self._enter(url, path, metadata, extra_urls, source, line)
+        self._counts[ItemState.QUEUED] += 1
+        self._wake()
+        return item
+
+    def _enter(
+        self,
+        url: str,
+        path: str,
+        metadata: Mapping[str, Sequence[str]] | None,
+        extra_urls: Sequence[str],
+        source: str | None,
+        line: int,
+    ) -> DownloadItem:
+        """Queue an item whose URLs and path are checked (the path's claim is checked here)
+        at the end. The caller counts it and wakes the feeder (once for many)."""
         folders = self._destinations.check(path)
+        item_id = self._next_id
         item = DownloadItem(
-            self._next_id,
+            item_id,
             url,
             path,
             {name: list(values) for name, values in metadata.items()} if metadata else NO_METADATA,
@@ -205,12 +222,14 @@ class DownloadQueue:
             source,
             line,
         )
-        self._next_id += 1
-        self._items[item.id] = item
-        self._counts[item.state] += 1
-        self._destinations.claim(path, item.id, folders)
-        self._pending.append(item.id)
-        self._changed(item.id)
+        self._next_id = item_id + 1
+        self._items[item_id] = item
+        self._destinations.claim(path, item_id, folders)
+        self._pending.append(item_id)
+        self.version += 1
+        self._dirty.add(item_id)
+        if self.observer is not None:
+            self.observer.item_changed(item)
         return item
 
     def restore(
@@ -287,27 +306,34 @@ class DownloadQueue:
         """
         added: list[DownloadItem] = []
         refused: list[Rejection] = []
-        for record in records:
-            if isinstance(record, Rejection):
-                refused.append(record)
-                continue
-            path = record.path if record.path is not None else derive_path(record.url)
-            try:
-                item = self.add(
-                    record.url,
-                    path,
-                    metadata=record.metadata,
-                    extra_urls=record.extra_urls,
-                    source=record.source,
-                    line=record.line,
-                )
-            except ValueError as error:  # ValidationError, or text git-annex could not take
-                reason = str(error)
-                if record.path is None:
-                    reason = f"{reason} (path {path!r} derived from the URL)"
-                refused.append(Rejection(record.source, record.line, reason, record.url))
-            else:
-                added.append(item)
+        schemes = self.schemes
+        enter = self._enter
+        try:
+            for record in records:
+                if isinstance(record, Rejection):
+                    refused.append(record)
+                    continue
+                url = record.url
+                path = record.path if record.path is not None else derive_path(url)
+                try:
+                    url = check_url(url, schemes)
+                    path = normalize_path(path)
+                    for extra in record.extra_urls:
+                        check_url(extra, schemes)
+                    item = enter(
+                        url, path, record.metadata, record.extra_urls, record.source, record.line
+                    )
+                except ValueError as error:  # ValidationError, or text git-annex could not take
+                    reason = str(error)
+                    if record.path is None:
+                        reason = f"{reason} (path {path!r} derived from the URL)"
+                    refused.append(Rejection(record.source, record.line, reason, record.url))
+                else:
+                    added.append(item)
+        finally:
+            if added:
+                self._counts[ItemState.QUEUED] += len(added)
+                self._wake()  # once for the lot: the feeder looks at the queue, not the items
         return added, refused
 
     def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:

@@ -47,10 +47,6 @@ class ValidationError(ValueError):
 _ASCII_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-#: The common URL (scheme, a plain host name or IPv4 address, a short port, no user
-#: part), checked without urlsplit; anything else takes the full path below.
-_PLAIN_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://[A-Za-z0-9.-]+(?::([0-9]{1,5}))?(?:[/?#]|$)")
-
 
 def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}
@@ -64,16 +60,20 @@ def _check_unicode(text: str, what: str) -> None:
 
 def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
     """Return ``url`` if git-annex can take it on a batch line, else raise ValidationError."""
-    if not url:
-        raise ValidationError("the URL is empty")
-    if url.isascii() and not _ASCII_SPACE_OR_CONTROL.search(url):
-        # The common URL (scheme, plain host, short port): no need to take it apart.
-        match = _PLAIN_URL.match(url)
-        if match is not None:
-            scheme, port = match.group(1).lower(), match.group(2)
-            if scheme in _lowered(schemes) and (port is None or int(port) <= 65535):
-                return url
+    allowed = schemes if isinstance(schemes, frozenset) else frozenset(schemes)
+    plain = _plain_url(allowed).fullmatch(url)
+    if plain is not None and (plain.group(1) is None or int(plain.group(1)) <= 65535):
+        return url
     return _check_url_fully(url, schemes)
+
+
+@functools.lru_cache(maxsize=16)
+def _plain_url(schemes: frozenset[str]) -> re.Pattern[str]:
+    """The common URL in one match: an allowed scheme, a plain host name or IPv4 address,
+    a short port, no user part, and the rest printable ASCII without blanks. Anything
+    else takes the full check."""
+    names = "|".join(re.escape(name) for name in sorted(_lowered_set(schemes))) or "(?!)"
+    return re.compile(rf"(?ai:{names})://[A-Za-z0-9.-]+(?::([0-9]{{1,5}}))?(?:[/?#][!-~]*)?")
 
 
 def _check_url_fully(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
