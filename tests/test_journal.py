@@ -235,7 +235,10 @@ def test_an_item_carried_over_keeps_its_metadata_and_goes_first(tmp_path: Path) 
     journal.close()
 
 
-def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(tmp_path: Path) -> None:
+def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tui_annex.journal
     from tui_annex.journal import MANY
 
     def journal_of(count_per_flush: int, name: str) -> list[tuple[object, ...]]:
@@ -244,13 +247,16 @@ def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(tmp_path: Path
         queue = DownloadQueue()
         queue.observer = journal
         for index in range(MANY * 2):
-            item = queue.add(
-                f"https://example.org/{index}?q=ü\"'\\",
-                f'données/日本/{index} "x".bin',
-                metadata={"author": ["Zoë", "\\n"]} if index % 2 else None,
-                extra_urls=(f"https://mirror.example.org/{index}",) if index % 3 else (),
-                source=f"urls.txt:{index + 1}",
-            )
+            fields = {
+                "metadata": {"author": ["Zoë", "\\n"]} if index % 2 else None,
+                "extra_urls": (f"https://mirror.example.org/{index}",) if index % 3 else (),
+                "source": f"urls.txt:{index + 1}",
+            }
+            url, path = f"https://example.org/{index}?q=ü\"'\\", f'données/日本/{index} "x".bin'
+            if index % 5 == 1:  # carried over from a run before: tried twice already
+                item = queue.restore(url, path, attempts=2, **fields)  # type: ignore[arg-type]
+            else:
+                item = queue.add(url, path, **fields)  # type: ignore[arg-type]
             if index % 4 == 0:
                 queue.take_next()
                 item.existed = index % 8 == 0
@@ -271,6 +277,13 @@ def test_many_rows_at_once_are_written_exactly_as_rows_one_by_one(tmp_path: Path
     assert len(many) == MANY * 2
     assert many == one_by_one
     assert any(row[-1] == 1 for row in many) and any(row[-1] == 0 for row in many)
+    assert {row[11] for row in many if row[4] == "queued"} == {0, 2}, "carried attempts kept"
+    # An SQLite without its JSON functions: the same rows, one by one.
+    monkeypatch.setattr(tui_annex.journal, "_UPSERT_MANY", "SELECT no_such_function(?)")
+    monkeypatch.setattr(
+        tui_annex.journal, "_INSERT_FRESH_MANY", "SELECT no_such_function(?1, ?2, ?3)"
+    )
+    assert journal_of(MANY * 2, "no-json.sqlite") == one_by_one
 
 
 def test_a_journal_far_behind_holds_its_changes_as_items_not_rows(

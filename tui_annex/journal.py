@@ -184,6 +184,24 @@ _UPSERT_MANY = (
     + " FROM json_each(?) WHERE true"
     + _UPSERT[_UPSERT.index("ON CONFLICT") - 1 :]
 )
+#: An item's first row while it is as its input gave it (queued, never tried): a short
+#: row (id, URL, path, source, metadata, extra URLs) where the rest is the columns'
+#: defaults. Most of a huge input's rows are these: a third of the JSON to build (on
+#: the event loop's thread) and of the fields for SQLite to take apart. A row already
+#: there is newer (written at once: sent, edited, removed), so it stays.
+_FRESH_COLUMNS = "run, item, url, path, source, metadata, extra_urls, state, updated"
+_INSERT_FRESH = (
+    f"INSERT INTO items ({_FRESH_COLUMNS}) VALUES (?, ?, ?, ?, ?, "
+    "coalesce(?, '{}'), coalesce(?, '[]'), 'queued', ?) ON CONFLICT (run, item) DO NOTHING"
+)
+_INSERT_FRESH_MANY = (
+    f"INSERT INTO items ({_FRESH_COLUMNS}) SELECT ?1, "
+    + ", ".join(f"json_extract(value, '$[{n}]')" for n in range(4))
+    + ", coalesce(json_extract(value, '$[4]'), '{}'), "
+    "coalesce(json_extract(value, '$[5]'), '[]'), 'queued', ?2 "
+    "FROM json_each(?3) WHERE true ON CONFLICT (run, item) DO NOTHING"
+)
+
 #: From how many rows on a write goes through :data:`_UPSERT_MANY`.
 MANY = 32
 
@@ -346,6 +364,9 @@ class Journal:
         """Whether SQLite takes many rows as one JSON array (see :data:`_UPSERT_MANY`)."""
         self._clock = 0.0
         """The last ``updated`` stamp given: strictly growing, so the newest row wins."""
+        self._written = bytearray()
+        """One byte per item id of this run: 1 once a row of it was written or handed
+        over (a later one is no first row: see :data:`_INSERT_FRESH`)."""
         self.failed: str | None = None
         """Why journaling stopped mid-run (a full disk, a vanished file), if it did."""
 
@@ -437,6 +458,7 @@ class Journal:
                     "UPDATE runs SET resumed_by = ? WHERE id = ?", (run_id, resumed_from)
                 )
         self.run_id = run_id
+        self._written = bytearray()
         return run_id
 
     def end_run(
@@ -642,6 +664,7 @@ class Journal:
                 chosen = list(itertools.islice(pending.values(), room))
                 for item in chosen:
                     del pending[item.id]
+            chosen, fresh = self._first_rows(chosen)
             rows = _rows(run, chosen, self._removed.values(), now)
             sizes = (
                 [
@@ -651,7 +674,7 @@ class Journal:
                 if progress
                 else []
             )
-            work = _Write(rows, sizes)
+            work = _Write(rows, sizes, fresh, (run, now))
             self._removed.clear()
             if progress:
                 self._progress_at = now
@@ -675,6 +698,7 @@ class Journal:
         assert run is not None
         changed = [self._pending.pop(i) for i in item_ids if i in self._pending]
         removed = [self._removed.pop(i) for i in item_ids if i in self._removed]
+        self._first_rows(changed + removed, short=False)
         rows = _rows(run, changed, removed, self._stamp())
         if rows:
             try:
@@ -682,10 +706,52 @@ class Journal:
             except JournalError as error:
                 self.failed = str(error)
 
+    def _first_rows(
+        self, items: list[DownloadItem], *, short: bool = True
+    ) -> tuple[list[DownloadItem], list[tuple[Any, ...]]]:
+        """Note that rows of ``items`` are written now; with ``short``, split off those
+        whose first row this is and that are as their input gave them, as short rows
+        (:data:`_INSERT_FRESH`). Return the rest and the short rows."""
+        written = self._written
+        if items:
+            top = max(item.id for item in items)
+            if top >= len(written):
+                written.extend(bytes(max(top + 1 - len(written), len(written))))
+        rest: list[DownloadItem] = []
+        fresh: list[tuple[Any, ...]] = []
+        queued = ItemState.QUEUED
+        for item in items:
+            if (
+                short
+                and not written[item.id]
+                and item.state is queued
+                and not item.attempts
+                and item.key is None
+                and not item.errors
+                and item.note is None
+                and item.total is None
+                and not item.bytes_done
+                and item.existed is None
+            ):
+                fresh.append(
+                    (
+                        item.id,
+                        item.url,
+                        item.path,
+                        item.location,
+                        _json(item.metadata) if item.metadata else None,
+                        _json(list(item.extra_urls)) if item.extra_urls else None,
+                    )
+                )
+            else:
+                rest.append(item)
+            written[item.id] = 1
+        return rest, fresh
+
     def _write(self, work: _Write) -> None:
-        rows, sizes = work
+        rows, sizes, fresh, (run, stamp) = work
         # One row alone is its own transaction: BEGIN and COMMIT would double its cost.
-        with self._transaction() if len(rows) != 1 or sizes else self._statement():
+        with self._transaction() if len(rows) + len(fresh) != 1 or sizes else self._statement():
             if len(rows) >= MANY and self._json_rows:
                 try:
                     self._db.execute(_UPSERT_MANY, (json.dumps(rows),))
@@ -693,6 +759,13 @@ class Journal:
                     self._json_rows = False
             if rows and (len(rows) < MANY or not self._json_rows):
                 self._db.executemany(_UPSERT, rows)
+            if len(fresh) >= MANY and self._json_rows:
+                try:
+                    self._db.execute(_INSERT_FRESH_MANY, (run, stamp, json.dumps(fresh)))
+                except sqlite3.OperationalError:
+                    self._json_rows = False
+            if fresh and (len(fresh) < MANY or not self._json_rows):
+                self._db.executemany(_INSERT_FRESH, ((run, *row, stamp) for row in fresh))
             if sizes:
                 self._db.executemany(
                     "UPDATE items SET bytes_done = ?, total = ?, rate = ? "
@@ -709,7 +782,7 @@ class Journal:
             self._writer.start()
         with self._done:
             self._backlog += 1
-            self._backlog_rows += len(work.rows)
+            self._backlog_rows += len(work.rows) + len(work.fresh)
         self._writes.put(work)
 
     def _write_behind(self) -> None:
@@ -721,19 +794,26 @@ class Journal:
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         while (work := self._writes.get()) is not None:
-            rows, sizes = work
+            rows, sizes, fresh, stamp = work
             try:
                 # In chunks: a write at once (an outcome) waits for one chunk at most.
-                for start in range(0, max(len(rows), 1), WRITE_CHUNK):
+                for start in range(0, max(len(rows), len(fresh), 1), WRITE_CHUNK):
                     if self.failed is None:
-                        chunk = rows[start : start + WRITE_CHUNK]
-                        self._write(_Write(chunk, sizes if start == 0 else []))
+                        end = start + WRITE_CHUNK
+                        self._write(
+                            _Write(
+                                rows[start:end],
+                                sizes if start == 0 else [],
+                                fresh[start:end],
+                                stamp,
+                            )
+                        )
             except JournalError as error:
                 self.failed = str(error)
             finally:
                 with self._done:
                     self._backlog -= 1
-                    self._backlog_rows -= len(rows)
+                    self._backlog_rows -= len(rows) + len(fresh)
                     self._done.notify_all()
 
     def drain(self) -> None:
@@ -824,10 +904,13 @@ class Journal:
 
 
 class _Write(NamedTuple):
-    """One transaction of item writes: upserted rows and progress updates."""
+    """One transaction of item writes: upserted rows, progress updates, and first rows of
+    items as their input gave them (:data:`_INSERT_FRESH`) with their run and stamp."""
 
     rows: list[tuple[Any, ...]]
     sizes: list[tuple[Any, ...]]
+    fresh: list[tuple[Any, ...]] = []
+    stamp: tuple[int, float] = (0, 0.0)
 
 
 def lock_repository(folder: Path) -> int:
