@@ -93,6 +93,9 @@ async def test_a_git_annex_that_keeps_dying_without_progress_stops_the_run_with_
     report = session.report()
     accounted = [i.path for part in (report.done, report.interrupted, report.unsent) for i in part]
     assert sorted(accounted) == ["f0", "f1", "f2"] and not report.done
+    # The message counts as the report does: what it was downloading is interrupted.
+    assert [i.path for i in report.interrupted] == ["f0"]
+    assert "stopping with 1 item(s) interrupted and 2 not sent" in last.text
 
 
 async def test_a_helper_left_in_the_process_group_is_reaped(

@@ -162,3 +162,20 @@ def test_an_internationalized_host_keeps_its_letters_and_its_port() -> None:
 def test_a_port_out_of_range_is_refused() -> None:
     with pytest.raises(ValidationError, match="port"):
         check_url("http://host:99999/x")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "url"), [("x|y", "x|y://a/f"), ("", "://a/f"), ("1http", "1http://a/f")]
+)
+def test_a_url_without_a_valid_scheme_is_refused_whatever_names_are_allowed(
+    allowed: str, url: str
+) -> None:
+    with pytest.raises(ValidationError, match="no scheme"):
+        check_url(url, frozenset({"http", allowed}))
+
+
+def test_allow_scheme_refuses_a_name_that_is_not_a_url_scheme(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "--allow-scheme", "x|y", "--no-ui", "-", stdin="")
+    assert result.returncode == 2
+    assert "--allow-scheme 'x|y' is not a URL scheme" in result.stderr
+    assert "Traceback" not in result.stderr

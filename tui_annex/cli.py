@@ -30,7 +30,7 @@ from .defaults import (
 from .inputs import FORMATS
 from .job import Job
 from .options import RunOptions
-from .validation import DEFAULT_SCHEMES
+from .validation import DEFAULT_SCHEMES, SCHEME
 
 __all__ = ["build_parser", "main", "options_from_args"]
 
@@ -304,6 +304,12 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         raise ValueError("--resume and --fresh contradict each other")
     if args.no_journal and (args.resume or args.from_run):
         raise ValueError("--resume and --from-run need the journal (drop --no-journal)")
+    for scheme in args.allow_scheme:
+        if not SCHEME.fullmatch(scheme):
+            raise ValueError(
+                f"--allow-scheme {scheme!r} is not a URL scheme "
+                "(a letter, then letters, digits, '+', '-' or '.')"
+            )
     # --resume and --from-run need no input: then standard input is not read.
     no_input = () if (args.resume or args.from_run) else ("-",)
     return RunOptions(

@@ -298,12 +298,15 @@ class Session:
                             item_id for item_id in cut_off if item_id in self.queue
                         )
                         if deaths > MAX_DEATHS:
+                            # What it was downloading ends interrupted, not "not sent".
+                            cut = self.queue.interrupt_resumes()
                             yield LogLine(
                                 source="app",
                                 level="error",
                                 text=f"git-annex died {deaths} times in a row without finishing "
                                 f"anything (status {exited.returncode}; it said: {said}); "
-                                f"stopping with {len(self.queue.pending())} item(s) not sent",
+                                f"stopping with {len(cut)} item(s) interrupted and "
+                                f"{len(self.queue.pending())} not sent",
                             )
                             break
                         yield LogLine(

@@ -18,6 +18,7 @@ import idna
 
 __all__ = [
     "DEFAULT_SCHEMES",
+    "SCHEME",
     "ValidationError",
     "check_field_name",
     "check_metadata",
@@ -48,6 +49,10 @@ _ASCII_SPACE_OR_CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+#: What a URL scheme is (RFC 3986): a letter, then letters, digits, ``+``, ``-`` or ``.``.
+SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+
+
 def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf", "Zl", "Zp"}
 
@@ -72,7 +77,11 @@ def _plain_url(schemes: frozenset[str]) -> re.Pattern[str]:
     """The common URL in one match: an allowed scheme, a plain host name or IPv4 address,
     a short port, no user part, and the rest printable ASCII without blanks. Anything
     else takes the full check."""
-    names = "|".join(re.escape(name) for name in sorted(_lowered_set(schemes))) or "(?!)"
+    names = "|".join(
+        re.escape(name) for name in sorted(_lowered_set(schemes)) if SCHEME.fullmatch(name)
+    )
+    if not names:
+        names = "(?!)"  # nothing can match: every URL takes the full check
     return re.compile(rf"(?ai:{names})://[A-Za-z0-9.-]+(?::([0-9]{{1,5}}))?(?:[/?#][!-~]*)?")
 
 
