@@ -167,9 +167,13 @@ class FakeJob:
 
     def pause(self) -> None:
         self._queue.pause()
+        if self.session.state is RunState.RUNNING:
+            self.session.state = RunState.PAUSED  # as the real session
 
     def unpause(self) -> None:
         self._queue.resume()
+        if self.session.state is RunState.PAUSED:
+            self.session.state = RunState.RUNNING
 
     def cancel(self, item_id: int) -> bool:
         """As the real job: the item ends failed, "cancelled" (no git-annex to restart)."""

@@ -20,7 +20,9 @@ SIZE = (120, 35)
 
 
 def notes(app: TuiAnnexApp) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    """What the screen said so far (on its message line; warnings and errors are
+    notifications too)."""
+    return list(app.main.message_line.said)
 
 
 async def test_a_key_rebound_in_the_config_file_works_and_unknown_actions_are_logged() -> None:
@@ -200,7 +202,7 @@ async def test_with_a_filter_a_key_acts_on_what_is_shown_not_on_hidden_selected_
         await pilot.pause()
         assert shown.id not in job.queue
         assert first.id in job.queue and second.id in job.queue
-        assert not any("were sent to git-annex" in str(n.message) for n in app._notifications)
+        assert not any("were sent to git-annex" in note for note in notes(app))
 
 
 async def test_ctrl_c_cannot_be_taken_over_by_the_config_file() -> None:

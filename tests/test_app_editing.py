@@ -24,8 +24,9 @@ from tui_annex.widgets import DownloadsView, final_report
 
 
 def notes(app: TuiAnnexApp) -> list[str]:
-    """The notifications shown so far."""
-    return [str(n.message) for n in app._notifications]
+    """What the screen said so far (on its message line; warnings and errors are
+    notifications too)."""
+    return list(app.main.message_line.said)
 
 
 def feed_order(server: LocalServer) -> list[str]:

@@ -671,3 +671,59 @@ async def test_rows_loading_below_the_view_repaint_nothing_and_end_still_reaches
         assert downloads.cursor == 5100
         assert downloads.virtual_size.height == 5101, "a key that needs the rows gets them"
         assert int(downloads.scroll_offset.y) > 5000, "the view scrolled to the last row"
+
+
+async def test_pause_and_resume_redraw_the_key_bar_in_place_and_a_click_on_a_key_presses_it() -> (
+    None
+):
+    from tui_annex.widgets import KeyBar
+
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        bar = app.main.query_one(KeyBar)
+        widgets = len(list(app.main.walk_children()))
+        assert [piece.description for piece in bar.pieces][:3] == ["Stop", "Quit", "Help"]
+        assert "Pause" in [piece.description for piece in bar.pieces]
+        await pilot.press("p")
+        await pilot.pause()
+        assert job.queue.paused
+        assert "Resume" in [piece.description for piece in bar.pieces]
+        assert "Pause" not in [piece.description for piece in bar.pieces]
+        assert len(list(app.main.walk_children())) == widgets, "nothing mounted or removed"
+        bar.render_line(0)  # lays the keys out as drawn
+        start = next(start for start, _end, piece in bar._spans if piece.description == "Resume")
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await pilot.pause()
+        assert not job.queue.paused, "a click on a key presses it"
+
+
+async def test_what_a_key_did_shows_on_the_message_line_and_a_refusal_is_a_notification_too() -> (
+    None
+):
+    from tui_annex.widgets.message_line import IDLE_HINT
+
+    job = FakeJob(mixed_queue(), mixed_logs())
+    app = TuiAnnexApp(job)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        line = app.main.message_line
+        assert line.text == IDLE_HINT and line.severity == "old"
+        widgets = len(list(app.main.walk_children()))
+        await pilot.press("f")
+        await pilot.pause()
+        assert line.text.startswith("following downloads") and line.severity == "information"
+        assert not app._notifications, "information needs no notification"
+        assert len(list(app.main.walk_children())) == widgets, "drawn in place"
+        drawn = "".join(segment.text for segment in line.render_line(0))
+        assert drawn.startswith(" following downloads") and drawn.endswith("…")
+        assert len(drawn) == 60
+        line._fade(line._generation)  # its time is up
+        assert line.severity == "old" and line.text.startswith("following downloads")
+        sent = next(item for item in job.queue if item.state is ItemState.SENT)
+        app.main.downloads.go_to(app.main.model.row_of(sent.id) or 0)
+        await pilot.press("e")  # a download under way cannot be edited
+        await pilot.pause()
+        assert line.severity in ("warning", "error")
+        assert [n.message for n in app._notifications], "a refusal is a notification too"

@@ -22,7 +22,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from ..inputs import InputRecord, Rejection, parse_lines, read_records
 from ..items import DownloadItem, ItemLocked, ItemState, RunState
@@ -31,7 +31,9 @@ from ..widgets import (
     ColumnHeader,
     DownloadsView,
     FilterBar,
+    KeyBar,
     LogPane,
+    MessageLine,
     QueueModel,
     ReportBanner,
     SummaryLine,
@@ -69,6 +71,7 @@ class QueueScreen(Screen[None]):
         self.filter_bar = FilterBar(id="filter")
         self.log_pane = LogPane(id="log")
         self.log_pane.display = False  # until asked for (or a refused run opens it)
+        self.message_line = MessageLine(id="message")
         self._bindings_key: tuple[object, ...] = ()
         self._banner = ""
         self._sent_unmarked = 0
@@ -85,7 +88,8 @@ class QueueScreen(Screen[None]):
         yield self.header
         yield self.downloads
         yield self.log_pane
-        yield Footer(compact=True)
+        yield self.message_line
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.downloads.focus()
@@ -278,9 +282,15 @@ class QueueScreen(Screen[None]):
         """Whether the queue may be changed now (not after a stop, nor while quitting)."""
         return self._can_retry() and not self.status.stop_presses
 
-    def say(self, message: str, **options: Any) -> None:
-        """A notification; its text is shown as is (paths and URLs may hold [brackets])."""
-        self.notify(message, markup=False, **options)
+    def say(
+        self, message: str, *, title: str = "", severity: str = "information", **options: Any
+    ) -> None:
+        """Say what a key did on the message line (drawn in place: no layout pass); a
+        warning or an error is also a notification, to be seen. The text is shown as is
+        (paths and URLs may hold [brackets])."""
+        self.message_line.show(message, severity, title=title)
+        if severity != "information":
+            self.notify(message, title=title, severity=severity, markup=False, **options)  # type: ignore[arg-type]
 
     def _refuse(self, edit: Callable[[], object]) -> bool:
         """Run ``edit``; if refused, say why (nothing changed). True if it went through.
@@ -647,4 +657,4 @@ class QueueScreen(Screen[None]):
         pane = self.log_pane
         pane.display = True
         level = pane.cycle_level()
-        self.notify(f"log shows {'all lines' if level == 'info' else level + ' and worse'}")
+        self.say(f"log shows {'all lines' if level == 'info' else level + ' and worse'}")

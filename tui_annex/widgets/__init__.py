@@ -2,7 +2,9 @@
 
 from .downloads import ColumnHeader, DownloadsView
 from .filter_bar import FilterBar
+from .key_bar import KeyBar
 from .log_pane import LogPane
+from .message_line import MessageLine
 from .model import QueueModel, Totals
 from .report import ReportBanner, final_report
 from .summary import SummaryLine
@@ -11,7 +13,9 @@ __all__ = [
     "ColumnHeader",
     "DownloadsView",
     "FilterBar",
+    "KeyBar",
     "LogPane",
+    "MessageLine",
     "QueueModel",
     "ReportBanner",
     "SummaryLine",
