@@ -319,3 +319,37 @@ def test_a_journal_far_behind_holds_its_changes_as_items_not_rows(
     journal.drain()
     assert rows(journal.path, "SELECT count(*) FROM items") == [(100,)]
     journal.close()
+
+
+def test_an_outcome_is_written_at_once_without_the_backlog_of_a_loading_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A huge input is loading: its rows wait for the writer thread (which here never
+    # writes). An outcome is written at once, alone: even after a refresh handed its
+    # change to the writer, and without writing the backlog on the event loop first.
+    import tui_annex.journal
+
+    monkeypatch.setattr(tui_annex.journal, "BEHIND", 100)
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    journal.start_run({}, ["urls.txt"])
+    journal._hand_over = lambda work: None  # type: ignore[method-assign]
+    queue = DownloadQueue()
+    queue.observer = journal
+    first = queue.add("https://example.org/first", "first.bin")
+    sent = queue.take_next()
+    assert sent is first
+    queue.persist([first.id])  # what the feeder does before git-annex has it
+    assert rows(journal.path, "SELECT path, state FROM items") == [("first.bin", "sent")]
+    for index in range(5000):
+        queue.add(f"https://example.org/{index}", f"f{index}.bin")
+    queue.mark_finished(first, success=True, key="SHA256E-s1--x", errors=(), note=None)
+    queue.take_dirty()  # a refresh: the outcome's change goes to the (stuck) writer
+    journal.flush_soon(True, first)
+    assert rows(journal.path, "SELECT path, state, key FROM items") == [
+        ("first.bin", "done", "SHA256E-s1--x")
+    ], "the outcome alone, written now"
+    waiting = len(journal._pending)
+    assert waiting >= 4800, "the backlog still waits for the writer"
+    journal.flush_soon(True)  # the end of a round: everything still waiting, now
+    assert rows(journal.path, "SELECT count(*) FROM items") == [(1 + waiting,)]
+    journal.close()

@@ -870,8 +870,8 @@ class Job:
     def _journal_event(self, event: Event) -> None:
         """Write the journal before ``event`` reports an outcome anywhere.
 
-        Outcomes (done, failed, interrupted) and processes are written first,
-        always; other changes ("sent", progress) ride along, at least every
+        Outcomes (done, failed, interrupted: the item's row alone) and processes
+        are written first, always; other changes ("sent", progress) ride along, at least every
         :data:`~tui_annex.journal.FLUSH_LAG` seconds (a screen flushes before it draws). A
         "sent" the journal missed only means the item is sent again on resume.
         """
@@ -882,8 +882,10 @@ class Job:
             journal.process_started(event.pid, event.argv)
         elif isinstance(event, ProcessExited):
             journal.process_ended(event.pid)
-        outcome = isinstance(event, ItemFinished | ItemInterrupted | RoundFinished)
-        self._journal_call(journal.flush_soon, outcome)
+        if isinstance(event, ItemFinished | ItemInterrupted) and event.item_id in self.queue:
+            self._journal_call(journal.flush_soon, True, self.queue.get(event.item_id))
+        else:
+            self._journal_call(journal.flush_soon, isinstance(event, RoundFinished))
 
     def _flush_journal(self) -> None:
         if self.journal is not None:

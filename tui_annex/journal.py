@@ -611,14 +611,22 @@ class Journal:
         """Whether anything waits to be written."""
         return bool(self._pending or self._removed)
 
-    def flush_soon(self, outcome: bool) -> None:
-        """Write now if an outcome is about to be reported; else hand the changes to the
-        writer thread, at most every FLUSH_LAG s.
+    def flush_soon(self, outcome: bool, item: DownloadItem | None = None) -> None:
+        """Write an outcome now; hand the other changes to the writer thread, at most
+        every FLUSH_LAG s.
 
-        Each flush is a commit (tens of microseconds): flushing before every
-        event would cost a fast pipeline more than all else it does.
+        ``item``: the outcome is this item's, and only its row is written now (a
+        huge input's backlog is no reason to make the outcome wait), even if a
+        refresh handed its change to the writer thread already; without it (the
+        end of a round), everything is. Each flush is a commit (tens of
+        microseconds): flushing before every event would cost a fast pipeline
+        more than all else it does.
         """
         now = time.monotonic()
+        if outcome and item is not None:
+            self.item_changed(item)
+            self.flush(only=(item.id,))
+            outcome = False
         if outcome or now - self._flushed_at >= FLUSH_LAG:
             self._flushed_at = now
             self.flush(wait=outcome)

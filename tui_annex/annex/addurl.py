@@ -237,8 +237,8 @@ class AddurlDriver:
                     item.existed = os.path.lexists(f"{repo}/{item.path}")
                     batch.append(item)
                 # The journal holds them as sent (and what was at their paths) before
-                # git-annex has them: one write for the batch.
-                queue.persist()
+                # git-annex has them: one write for the batch, of the batch alone.
+                queue.persist([item.id for item in batch])
                 lines = [item.input_line for item in batch]
                 for line, item in zip(lines, batch, strict=True):
                     self.in_flight[line] = item

@@ -22,9 +22,7 @@ __all__ = ["FRESH_SECONDS", "MessageLine"]
 FRESH_SECONDS = 5.0
 
 #: How the line reads before anything was said.
-IDLE_HINT = (
-    "enter: details · f: follow the downloads · s: sort · ?: all keys"
-)
+IDLE_HINT = "enter: details · f: follow the downloads · s: sort · ?: all keys"
 
 
 class MessageLine(Widget):
