@@ -206,7 +206,7 @@ _INSERT_FRESH_MANY = (
 MANY = 32
 
 #: Rows the writer thread writes per transaction: a write at once waits for no more.
-WRITE_CHUNK = 4000
+WRITE_CHUNK = 1000
 #: Rows the writer thread may have to write before more are handed over: past that, the
 #: changes wait as they are (the items themselves), not as rows (memory stays bounded
 #: when a huge input loads faster than SQLite writes it).
