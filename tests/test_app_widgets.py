@@ -3,10 +3,12 @@ and a 100,000-item queue."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest.mock import patch
 
 import pytest
 from rich.cells import cell_len
+from rich.color import Color
 from rich.segment import Segment
 from rich.text import Text
 
@@ -727,3 +729,95 @@ async def test_what_a_key_did_shows_on_the_message_line_and_a_refusal_is_a_notif
         await pilot.pause()
         assert line.severity in ("warning", "error")
         assert [n.message for n in app._notifications], "a refusal is a notification too"
+
+
+async def test_a_row_that_does_not_change_is_drawn_once_and_again_when_its_item_or_look_does() -> (
+    None
+):
+    queue = mixed_queue()
+    app = TuiAnnexApp(FakeJob(queue), refresh_hz=0.2)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        view = app.main.downloads
+        model = app.main.model
+        queued = next(item for item in queue if item.state is ItemState.QUEUED)
+        row = model.row_of(queued.id)
+        assert row is not None and row != view.cursor
+        first = view.render_line(row)
+        assert view.render_line(row) is first, "drawn once"
+        queue.edit(queued.id, path="renamed/elsewhere.bin")
+        app.main.tick()
+        row = model.row_of(queued.id)
+        assert row is not None
+        again = view.render_line(row)
+        assert again is not first
+        assert "renamed/elsewhere.bin" in "".join(segment.text for segment in again)
+        view.marked.add(queued.id)
+        assert view.render_line(row) is not again, "selected: another look"
+        in_flight = next(item for item in queue if item.state is ItemState.SENT)
+        flight_row = model.row_of(in_flight.id)
+        assert flight_row is not None
+        assert view.render_line(flight_row) is not view.render_line(flight_row), (
+            "a download in progress is drawn afresh: its speed and time left change with time"
+        )
+
+
+def _contrast(one: Color, other: Color) -> float:
+    """The WCAG contrast ratio of two colours."""
+
+    def luminance(color: Color) -> float:
+        red, green, blue = (part / 255 for part in color.get_truecolor())
+
+        def linear(value: float) -> float:
+            return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+        return 0.2126 * linear(red) + 0.7152 * linear(green) + 0.0722 * linear(blue)
+
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light", "solarized-light"])
+async def test_the_message_line_is_readable_in_each_theme_and_fades(theme: str) -> None:
+    app = TuiAnnexApp(FakeJob(mixed_queue(), mixed_logs()))
+    app.theme = theme
+    async with app.run_test(size=(100, 20)) as pilot:
+        await pilot.pause()
+        line = app.main.message_line
+        await pilot.press("f")
+        await pilot.pause()
+        fresh = line.render_line(0)._segments[1].style
+        line._fade(line._generation)
+        old = line.render_line(0)._segments[1].style
+        for style in (fresh, old):
+            assert style.color is not None and style.bgcolor is not None
+            assert _contrast(style.color, style.bgcolor) >= 3, (theme, str(style))
+        assert old != fresh and old.dim, "an old message looks dimmer than a new one"
+
+
+async def test_a_message_naming_a_file_with_control_characters_draws_them_as_escapes(
+    tmp_path: Path,
+) -> None:
+    weird = tmp_path / "in\x1b[31mred\x07bel\x08.txt"
+    weird.write_text("http://127.0.0.1:1/a a.bin\n")
+    app = TuiAnnexApp(FakeJob(mixed_queue(), mixed_logs()))
+    async with app.run_test(size=(200, 20)) as pilot:
+        await pilot.pause()
+        worker = app.main.add_file(weird)
+        await worker.wait()
+        await pilot.pause()
+        assert "added 1 item(s)" in app.main.message_line.text
+        drawn = "".join(segment.text for segment in app.main.message_line.render_line(0))
+        assert not any(char in drawn for char in "\x1b\x07\x08"), repr(drawn)
+        assert "in\\x1b[31mred\\x07bel\\x08.txt" in drawn
+
+
+async def test_a_narrow_key_bar_keeps_the_stop_keys_before_the_palette() -> None:
+    from tui_annex.widgets import KeyBar
+
+    app = TuiAnnexApp(FakeJob(mixed_queue(), mixed_logs()))
+    async with app.run_test(size=(30, 12)) as pilot:
+        await pilot.pause()
+        drawn = "".join(segment.text for segment in app.main.query_one(KeyBar).render_line(0))
+        assert drawn.startswith("^c Stop ^q Quit"), drawn
+        assert "palette" not in drawn and len(drawn) == 30

@@ -38,6 +38,7 @@ from ..widgets import (
     ReportBanner,
     SummaryLine,
 )
+from ..widgets.format import printable
 from ..widgets.format import run_stats as format_stats
 from ..widgets.log_pane import Loggable
 from ..widgets.model import SORT_CYCLE
@@ -290,7 +291,8 @@ class QueueScreen(Screen[None]):
         (paths and URLs may hold [brackets])."""
         self.message_line.show(message, severity, title=title)
         if severity != "information":
-            self.notify(message, title=title, severity=severity, markup=False, **options)  # type: ignore[arg-type]
+            shown = printable(message)
+            self.notify(shown, title=title, severity=severity, markup=False, **options)  # type: ignore[arg-type]
 
     def _refuse(self, edit: Callable[[], object]) -> bool:
         """Run ``edit``; if refused, say why (nothing changed). True if it went through.

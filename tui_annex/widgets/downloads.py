@@ -240,6 +240,10 @@ def _row_segments(
     return segments
 
 
+#: Rows kept drawn (a few screens' worth; past that the memory starts over).
+DRAWN_ROWS = 1000
+
+
 class DownloadsView(ScrollView, can_focus=True):
     """Every item of the queue, grouped by state, with a keyboard cursor."""
 
@@ -297,6 +301,8 @@ class DownloadsView(ScrollView, can_focus=True):
         to the first one still in progress. Moving the cursor by hand ends it."""
         self._extent_at = 0.0
         self._shown: tuple[object, ...] = ()
+        self._drawn: dict[int, tuple[tuple[object, ...], Strip]] = {}
+        """Rows drawn that do not change with time, by item id, with what they were drawn of."""
 
     def _sync_extent(self) -> None:
         """Make the scroll extent one line per row."""
@@ -427,6 +433,48 @@ class DownloadsView(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         selected = item.id in self.marked
         waiting = item.id in self.model.waiting
+        key: tuple[object, ...] | None = None
+        if item.state is not ItemState.SENT:
+            # A row that does not change with time (not in flight) is drawn once per
+            # look: rows move at every tick while downloads finish, their looks do not.
+            key = (
+                width,
+                selected,
+                waiting,
+                # The cursor's look, which changes with focus too.
+                self.get_component_rich_style("downloads--cursor") if row == self.cursor else None,
+                self.model.longest_path,
+                base,
+                self.app.theme,
+                item.state,
+                item.path,
+                item.key,
+                item.note,
+                item.errors,
+                item.attempts,
+                item.bytes_done,
+                item.total,
+            )
+            drawn = self._drawn.get(item.id)
+            if drawn is not None and drawn[0] == key:
+                return drawn[1]
+        strip = self._draw(item, row, width, base, selected=selected, waiting=waiting)
+        if key is not None:
+            if len(self._drawn) >= DRAWN_ROWS:
+                self._drawn.clear()
+            self._drawn[item.id] = (key, strip)
+        return strip
+
+    def _draw(
+        self,
+        item: DownloadItem,
+        row: int,
+        width: int,
+        base: Style,
+        *,
+        selected: bool,
+        waiting: bool,
+    ) -> Strip:
         row_segments = render_row(
             item,
             width,

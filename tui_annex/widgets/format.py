@@ -12,11 +12,29 @@ __all__ = [
     "human_bytes",
     "human_duration",
     "human_speed",
+    "printable",
     "run_stats",
     "theme_palette",
 ]
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to draw: blanks folded to single spaces, and every other character
+    that is not printable (ESC, BEL, BS, bidi controls; they would act on the terminal
+    or move what follows) written as an escape, ``\\x1b``."""
+    text = " ".join(text.split())
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable()
+        else f"\\x{ord(char):02x}"
+        if ord(char) < 0x100
+        else f"\\u{ord(char):04x}"
+        for char in text
+    )
 
 
 def human_bytes(count: float | None) -> str:

@@ -22,6 +22,10 @@ from textual.widget import Widget
 
 __all__ = ["KeyBar", "KeyPiece"]
 
+#: From how many columns the bar keeps room for the command palette's key (narrower,
+#: the stop and quit keys come first; the palette is in the help).
+PALETTE_FROM = 40
+
 
 class KeyPiece(NamedTuple):
     """One key on the bar: the key to press, how it reads, what it does, whether it can."""
@@ -103,7 +107,7 @@ class KeyBar(Widget):
         key_style = base + self.get_component_rich_style("key-bar--key", partial=True)
         text_style = base + self.get_component_rich_style("key-bar--description", partial=True)
         dim = self.get_component_rich_style("key-bar--disabled", partial=True)
-        palette = self.palette
+        palette = self.palette if width >= PALETTE_FROM else None
         right = cell_len(f" {palette.display} {palette.description} ") if palette else 0
         segments: list[Segment] = []
         spans: list[tuple[int, int, KeyPiece]] = []

@@ -16,6 +16,8 @@ from rich.segment import Segment
 from textual.strip import Strip
 from textual.widget import Widget
 
+from .format import printable
+
 __all__ = ["FRESH_SECONDS", "MessageLine"]
 
 #: Seconds a message stays bright.
@@ -34,12 +36,14 @@ class MessageLine(Widget):
         "message--error",
         "message--old",
     }
+    # The line's own colour is resolved against its background (a component class's
+    # $text is not: white on a light theme); fading is dim, as the summary's muted parts.
     DEFAULT_CSS = """
-    MessageLine { height: 1; }
-    MessageLine > .message--information { color: $text; }
-    MessageLine > .message--warning { color: $warning; }
-    MessageLine > .message--error { color: $error; }
-    MessageLine > .message--old { color: $text-muted; }
+    MessageLine { height: 1; color: $foreground; }
+    MessageLine > .message--information { text-style: none; }
+    MessageLine > .message--warning { color: $warning; text-style: bold; }
+    MessageLine > .message--error { color: $error; text-style: bold; }
+    MessageLine > .message--old { text-style: dim; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -56,8 +60,9 @@ class MessageLine(Widget):
         """Say ``text`` after ``title`` (one line: line breaks become spaces) until the
         next message."""
         self.said.append(text)
-        shown = f"{title}: {text}" if title else text
-        self.text, self.severity = " ".join(shown.split()), severity
+        # A file name in a message may hold ESC or BEL: drawn raw they act on the terminal.
+        self.text = printable(f"{title}: {text}" if title else text)
+        self.severity = severity
         self._generation += 1
         generation = self._generation
         self.set_timer(FRESH_SECONDS, lambda: self._fade(generation))

@@ -16,6 +16,7 @@ from textual.widgets import Button, Label, Static, TextArea
 from ...inputs import Rejection, parse_lines
 from ...queue import DownloadQueue
 from ...validation import derive_path
+from ...widgets.format import printable
 from .item_dialog import DIALOG_CSS
 
 __all__ = ["AddManyDialog", "input_file"]
@@ -87,7 +88,7 @@ class AddManyDialog(ModalScreen[str | None]):
         self.query_one("#ok", Button).disabled = False
         file = input_file(text)
         if file is not None:
-            preview.update(Text(f"read the input file {file}"))
+            preview.update(Text(printable(f"read the input file {file}")))
             return
         records = parse_lines(text)
         refused = []
