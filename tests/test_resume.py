@@ -497,3 +497,30 @@ def test_a_relative_repository_path_finds_its_journal(
         )
         assert result.returncode == 0, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_metadata_is_recorded_for_a_file_a_killed_run_left_annexed_but_unstaged(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    # git-annex of a killed run made the file (its link into the object store) and died
+    # before staging it. Sent again, git-annex registers the URL on the file that is
+    # there and answers without a key; lookupkey reads the index, which lacks the file:
+    # the key is the link's.
+    url = server.file("u.bin", 5000)
+    git(repo, "annex", "addurl", "--file", "u.bin", url)
+    git(repo, "rm", "--cached", "-q", "u.bin")
+    assert (repo / "u.bin").is_symlink()
+    records = tmp_path / "in.jsonl"
+    mirror = server.file("mirror-u.bin", 5000)
+    records.write_text(
+        json.dumps(
+            {"url": url, "path": "u.bin", "metadata": {"author": ["zoë"]}, "extra_urls": [mirror]}
+        )
+        + "\n"
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(records))
+    assert result.returncode == 0, result.stdout + result.stderr
+    fields = json.loads(git(repo, "annex", "metadata", "--json", "u.bin"))["fields"]
+    assert fields.get("author") == ["zoë"]
+    assert "mirror-u.bin" in git(repo, "annex", "whereis", "--json", "u.bin")
+    assert "u.bin" in git(repo, "ls-files", "u.bin"), "staged, and committed with the run"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annex.batch import group_alive, stop_group
-from .annex.repo import GitError, Repo
+from .annex.repo import GitError, Repo, link_key
 from .events import LogLine
 from .items import DownloadItem, ItemState
 from .journal import (
@@ -208,14 +208,6 @@ def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> boo
         # sent (the journal holds that before git-annex gets the item).
         return entry.existed is False
     return False
-
-
-def link_key(top: Path, path: str) -> str | None:
-    """The annex key an annexed file's link names, if it is one."""
-    with_link = top / path
-    if not with_link.is_symlink():
-        return None
-    return os.path.basename(os.readlink(with_link)) or None
 
 
 async def in_index_after_staging(

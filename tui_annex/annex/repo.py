@@ -13,7 +13,7 @@ from pathlib import Path
 from .batch import parent_death_signal
 from .locate import GitAnnex
 
-__all__ = ["GitError", "GitResult", "Repo", "RepoError"]
+__all__ = ["GitError", "GitResult", "Repo", "RepoError", "link_key"]
 
 
 class GitError(RuntimeError):
@@ -204,10 +204,14 @@ class Repo:
         )
 
     async def lookup_key(self, path: str) -> str | None:
-        """The annex key of ``path``, or None if it is not an annexed file."""
+        """The annex key of ``path``, or None if it is not an annexed file.
+
+        lookupkey reads the index: a file git-annex made and did not stage (its run
+        was killed first) is found by its link into the object store.
+        """
         result = await self.annex("lookupkey", "--", path, check=False)
         key = result.stdout.strip()
-        return key if result.returncode == 0 and key else None
+        return key if result.returncode == 0 and key else link_key(self.path, path)
 
     async def indexed_paths(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` are in the index (staged or committed).
@@ -287,3 +291,14 @@ async def _run(
             f"{' '.join(argv[:3])} failed ({result.returncode}): {result.stderr.strip()}"
         )
     return result
+
+
+def link_key(top: Path, path: str) -> str | None:
+    """The annex key an annexed file's link names (a link into the object store), if it is one."""
+    link = top / path
+    if not link.is_symlink():
+        return None
+    target = os.readlink(link)
+    if "/annex/objects/" not in target:
+        return None
+    return os.path.basename(target) or None
