@@ -23,7 +23,7 @@ from tui_annex.events import (
     LogLine,
     ProcessExited,
 )
-from tui_annex.items import ItemState
+from tui_annex.items import DownloadItem, ItemState
 from tui_annex.session import RunState, Session
 
 
@@ -359,14 +359,22 @@ async def test_a_cancelled_download_fails_as_cancelled_and_the_others_resume(
     assert not session.cancel(unwanted.id), "nothing in flight to cancel"
 
 
-async def test_pause_puts_items_git_annex_has_not_started_back_in_the_queue(
+def one_download_and_two_waiting(
     repo: Path, git_annex: GitAnnex, server: LocalServer
-) -> None:
-    # -J1 with a lookahead of 2: one download under way, two sent and not started.
+) -> tuple[Session, DownloadItem, list[DownloadItem]]:
+    """-J1 with a lookahead of 2: one slow download under way (``big``), two items sent
+    after it that git-annex has not started (``held``)."""
     session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
     big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
     held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
     session.queue.close()
+    return session, big, held
+
+
+async def test_pause_puts_items_git_annex_has_not_started_back_in_the_queue(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session, big, held = one_download_and_two_waiting(repo, git_annex, server)
     events: list[Event] = []
     paused = False
     gets_when_big_done: list[Request] | None = None
@@ -399,10 +407,7 @@ async def test_pause_puts_items_git_annex_has_not_started_back_in_the_queue(
 async def test_a_graceful_stop_sends_back_what_git_annex_has_not_started_as_never_sent(
     repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
-    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
-    big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
-    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
-    session.queue.close()
+    session, big, held = one_download_and_two_waiting(repo, git_annex, server)
     stopped = False
     async with session:
         async for _event in session.events():
@@ -423,10 +428,7 @@ async def test_a_forced_stop_right_after_a_restart_reports_the_cut_off_download_
     # The pause restarts git-annex without the waiting items; the forced stop comes
     # before the download it cut off is sent again: that one had data, so it was
     # interrupted; only the held items were never sent.
-    session = Session(repo, git_annex=git_annex, jobs=1, lookahead=2, stall_timeout=None)
-    big = session.queue.add(server.file("big", 300_000, rate=100_000), "big.bin")
-    held = [session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin") for n in (1, 2)]
-    session.queue.close()
+    session, big, held = one_download_and_two_waiting(repo, git_annex, server)
     events: list[Event] = []
     stopped = False
     async with session:
