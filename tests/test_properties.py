@@ -257,3 +257,4 @@ def test_the_models_counts_always_match_a_full_count_of_the_queue(
     assert totals.items == len(queue)
     assert totals.bytes_done == sum(i.bytes_done for i in queue)
     assert sorted(model.order) == sorted(i.id for i in queue)
+    assert model.longest_path >= max((len(i.path) for i in queue), default=0)

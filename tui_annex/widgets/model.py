@@ -238,8 +238,7 @@ class QueueModel:
             # Items added before the UI started may have been taken out of the dirty set.
             dirty.update(item.id for item in self.queue)
             self._primed = True
-        for item_id in dirty:
-            self._fold(item_id)
+        self._fold_all(dirty)
         self._fold_forgotten()
         self.rate.add(time.monotonic() if now is None else now, self._received)
         rate = self.rate.rate()
@@ -279,6 +278,44 @@ class QueueModel:
             self._stale = False
             self.rebuilds += 1
         return dirty
+
+    def _fold_all(self, dirty: set[int]) -> None:
+        """Fold in every changed item; new items as an input gave them (most of a huge
+        input's, at every tick while it loads) are counted in bulk."""
+        seen, fresh, get = self._seen, self._fresh, self.queue.get
+        queued = ItemState.QUEUED
+        added = 0
+        longest = self.longest_path
+        for item_id in dirty:
+            if item_id not in seen and not (item_id < len(fresh) and fresh[item_id]):
+                try:
+                    item = get(item_id)
+                except KeyError:
+                    item = None
+                if (
+                    item is not None
+                    and item.state is queued
+                    and not item.bytes_done
+                    and item.total is None
+                ):
+                    path = item.path
+                    width = len(path) if path.isascii() else cell_len(path)
+                    if width > longest:
+                        longest = width
+                    if item_id >= len(fresh):
+                        fresh.extend(bytes(max(item_id + 1 - len(fresh), len(fresh))))
+                    fresh[item_id] = 1
+                    added += 1
+                    continue
+            self._fold(item_id)
+        if longest > self.longest_path:
+            self.longest_path = longest
+        if added:
+            # As _fold and _count_in do for each: queued, no byte, size not known.
+            self._fresh_count += added
+            self._counts[queued] += added
+            self._unknown += added
+            self._stale = True
 
     def skip_pace(self) -> None:
         """Let the next update list the rows even on a large queue (a key asked for it)."""
