@@ -22,6 +22,10 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from rich.console import Console
+
+# Textual imports its scroll bars when a view first needs one: a stack sample caught that
+# import (50 ms) in the middle of a huge input's load, as the first keys came.
+from textual import scrollbar as _scrollbar  # noqa: F401
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import BindingType
