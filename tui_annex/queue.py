@@ -548,13 +548,9 @@ class DownloadQueue:
         ids = {item.id for item in items}
         order = self._live()
         order[:] = [item_id for item_id in order if item_id not in ids]
-        now = time.time()
         for item in items:
-            self._set_state(item, ItemState.INTERRUPTED)
             item.attempts += 1  # the attempt the restart cut off, as for any interrupted item
-            item.rate = 0.0
-            item.finished_at = now
-            self._changed(item.id)
+            self.mark_interrupted(item)
         return items
 
     def put_back(self, item_ids: Iterable[int]) -> list[DownloadItem]:
