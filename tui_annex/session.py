@@ -29,7 +29,7 @@ from .annex.locate import GitAnnex, find_git_annex
 from .annex.repo import GitError, Repo
 from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLevel, LogLine, ProcessExited
-from .items import ItemState, RunState, StopReport, split_waiting
+from .items import DownloadItem, ItemState, RunState, StopReport, split_waiting
 from .queue import DownloadQueue
 from .streams import cancel_and_wait, wait_first
 from .validation import DEFAULT_SCHEMES
@@ -212,8 +212,7 @@ class Session:
         starting, waiting = split_waiting(flying, self.jobs)
         if not waiting:
             return
-        storing = any(item.all_in for item in flying if item.last_progress_at is not None)
-        if not driver.forced and (starting or storing):
+        if not driver.forced and (starting or _storing(flying)):
             self._holding = why
             return
         for item in waiting:
@@ -415,12 +414,8 @@ class Session:
         the restart waits for the next answer (or the watchdog's next look)."""
         if driver.forced:
             return
-        storing = any(
-            item.all_in and item.id not in self._cut
-            for item in driver.in_flight.values()
-            if item.last_progress_at is not None
-        )
-        if storing:
+        others = [item for item in driver.in_flight.values() if item.id not in self._cut]
+        if _storing(others):
             self._restart_waits = True
             return
         self._restart_waits = False
@@ -524,3 +519,9 @@ async def download(
         async for _event in events:
             pass
     return session.report()
+
+
+def _storing(items: Iterable[DownloadItem]) -> bool:
+    """Whether git-annex may be storing one of these downloads now: all its bytes are in
+    (seen arriving), and it checksums and moves the file; cut off, it is left half-stored."""
+    return any(item.all_in for item in items if item.last_progress_at is not None)
