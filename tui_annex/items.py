@@ -18,6 +18,7 @@ __all__ = [
     "ItemState",
     "RunState",
     "StopReport",
+    "grow_to",
     "locked_reason",
     "split_waiting",
 ]
@@ -248,6 +249,13 @@ def _folders(path: str) -> list[str]:
         found.append(path[:slash])
         slash = path.find("/", slash + 1)
     return found
+
+
+def grow_to(flags: bytearray, index: int) -> None:
+    """Make ``flags`` (a byte per item id) long enough to hold ``index``; it at least
+    doubles, so that filling it id by id costs linear time."""
+    if index >= len(flags):
+        flags.extend(bytes(max(index + 1 - len(flags), len(flags))))
 
 
 def split_waiting(

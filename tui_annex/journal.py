@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .annex.repo import RepoError
-from .items import DownloadItem, ItemState
+from .items import DownloadItem, ItemState, grow_to
 
 __all__ = [
     "JOURNAL_NAME",
@@ -722,9 +722,7 @@ class Journal:
         (:data:`_INSERT_FRESH`). Return the rest and the short rows."""
         written = self._written
         if items:
-            top = max(item.id for item in items)
-            if top >= len(written):
-                written.extend(bytes(max(top + 1 - len(written), len(written))))
+            grow_to(written, max(item.id for item in items))
         rest: list[DownloadItem] = []
         fresh: list[tuple[Any, ...]] = []
         queued = ItemState.QUEUED

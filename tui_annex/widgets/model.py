@@ -19,7 +19,7 @@ from typing import Any, overload
 from rich.cells import cell_len
 
 from ..estimate import RateWindow, key_size, time_left
-from ..items import DownloadItem, ItemState
+from ..items import DownloadItem, ItemState, grow_to
 from ..queue import DownloadQueue
 
 __all__ = ["GROUP_OF_STATE", "SORT_CYCLE", "SORT_KEYS", "QueueModel", "RowOrder", "Totals"]
@@ -282,12 +282,12 @@ class QueueModel:
     def _fold_all(self, dirty: set[int]) -> None:
         """Fold in every changed item; new items as an input gave them (most of a huge
         input's, at every tick while it loads) are counted in bulk."""
-        seen, fresh, get = self._seen, self._fresh, self.queue.get
+        seen, get = self._seen, self.queue.get
+        is_fresh, note_path, set_fresh = self._is_fresh, self._note_path, self._set_fresh
         queued = ItemState.QUEUED
         added = 0
-        longest = self.longest_path
         for item_id in dirty:
-            if item_id not in seen and not (item_id < len(fresh) and fresh[item_id]):
+            if item_id not in seen and not is_fresh(item_id):
                 try:
                     item = get(item_id)
                 except KeyError:
@@ -298,24 +298,33 @@ class QueueModel:
                     and not item.bytes_done
                     and item.total is None
                 ):
-                    path = item.path
-                    width = len(path) if path.isascii() else cell_len(path)
-                    if width > longest:
-                        longest = width
-                    if item_id >= len(fresh):
-                        fresh.extend(bytes(max(item_id + 1 - len(fresh), len(fresh))))
-                    fresh[item_id] = 1
+                    note_path(item.path)
+                    set_fresh(item_id)
                     added += 1
                     continue
             self._fold(item_id)
-        if longest > self.longest_path:
-            self.longest_path = longest
         if added:
             # As _fold and _count_in do for each: queued, no byte, size not known.
             self._fresh_count += added
             self._counts[queued] += added
             self._unknown += added
             self._stale = True
+
+    def _is_fresh(self, item_id: int) -> bool:
+        """Whether the item is counted as fresh (queued, never started: a byte, not a tuple)."""
+        return item_id < len(self._fresh) and bool(self._fresh[item_id])
+
+    def _set_fresh(self, item_id: int) -> None:
+        fresh = self._fresh
+        if item_id >= len(fresh):
+            grow_to(fresh, item_id)
+        fresh[item_id] = 1
+
+    def _note_path(self, path: str) -> None:
+        """Widen the path column to ``path`` if it needs more."""
+        width = len(path) if path.isascii() else cell_len(path)
+        if width > self.longest_path:
+            self.longest_path = width
 
     def skip_pace(self) -> None:
         """Let the next update list the rows even on a large queue (a key asked for it)."""
@@ -331,7 +340,7 @@ class QueueModel:
 
     def _fold(self, item_id: int) -> None:
         old = self._seen.pop(item_id, None)
-        if old is None and item_id < len(self._fresh) and self._fresh[item_id]:
+        if old is None and self._is_fresh(item_id):
             old = _FRESH
             self._fresh[item_id] = 0
             self._fresh_count -= 1
@@ -345,15 +354,10 @@ class QueueModel:
             return
         item = self.queue.get(item_id)
         if old is None or item.state is ItemState.QUEUED:  # new, or its path may be edited
-            path = item.path
-            width = len(path) if path.isascii() else cell_len(path)
-            if width > self.longest_path:
-                self.longest_path = width
+            self._note_path(item.path)
         seen = _values(item)
         if seen is _FRESH:
-            if item_id >= len(self._fresh):
-                self._fresh.extend(bytes(max(item_id + 1 - len(self._fresh), len(self._fresh))))
-            self._fresh[item_id] = 1
+            self._set_fresh(item_id)
             self._fresh_count += 1
         else:
             self._seen[item_id] = seen
@@ -395,7 +399,7 @@ class QueueModel:
             except ValueError:
                 return None
         seen = self._seen.get(item_id)
-        if seen is None and item_id < len(self._fresh) and self._fresh[item_id]:
+        if seen is None and self._is_fresh(item_id):
             seen = _FRESH
         if seen is None:
             return None
