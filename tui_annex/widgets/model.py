@@ -353,8 +353,8 @@ class QueueModel:
             self._stale = True
             return
         item = self.queue.get(item_id)
-        if old is None or item.state is ItemState.QUEUED:  # new, or its path may be edited
-            self._note_path(item.path)
+        # New, or edited (its path may be wider), perhaps sent since: every change counts.
+        self._note_path(item.path)
         seen = _values(item)
         if seen is _FRESH:
             self._set_fresh(item_id)
