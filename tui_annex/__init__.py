@@ -4,25 +4,28 @@ The engine is usable as a library: build a :class:`Session`, add items to its
 :class:`DownloadQueue`, and iterate :meth:`Session.events`.
 """
 
-from .annex import GitAnnex, GitAnnexNotFound, RepoError, find_git_annex
-from .events import (
-    Event,
-    ItemEvent,
-    ItemFinished,
-    ItemInterrupted,
-    ItemProgress,
-    ItemSent,
-    LogLine,
-    ProcessExited,
-    ProcessStarted,
-)
-from .items import DownloadItem, ItemLocked, ItemState, StopReport
-from .queue import DownloadQueue
-from .session import RunState, Session, download
-from .validation import ValidationError
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .annex import GitAnnex, GitAnnexNotFound, RepoError, find_git_annex
+    from .events import (
+        Event,
+        ItemEvent,
+        ItemFinished,
+        ItemInterrupted,
+        ItemProgress,
+        ItemSent,
+        LogLine,
+        ProcessExited,
+        ProcessStarted,
+    )
+    from .items import DownloadItem, ItemLocked, ItemState, StopReport
+    from .queue import DownloadQueue
+    from .session import RunState, Session, download
+    from .validation import ValidationError
 
 __version__ = "0.1.0"
-
 __all__ = [
     "DownloadItem",
     "DownloadQueue",
@@ -48,3 +51,39 @@ __all__ = [
     "download",
     "find_git_annex",
 ]
+
+# The public names are imported when first used: a reader process (loader.py) or a
+# ``--help`` does not pay for the engine's imports.
+_WHERE = {
+    "DownloadItem": "items",
+    "DownloadQueue": "queue",
+    "Event": "events",
+    "GitAnnex": "annex",
+    "GitAnnexNotFound": "annex",
+    "ItemEvent": "events",
+    "ItemFinished": "events",
+    "ItemInterrupted": "events",
+    "ItemLocked": "items",
+    "ItemProgress": "events",
+    "ItemSent": "events",
+    "ItemState": "items",
+    "LogLine": "events",
+    "ProcessExited": "events",
+    "ProcessStarted": "events",
+    "RepoError": "annex",
+    "RunState": "session",
+    "Session": "session",
+    "StopReport": "items",
+    "ValidationError": "validation",
+    "download": "session",
+    "find_git_annex": "annex",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
