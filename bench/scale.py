@@ -1,7 +1,9 @@
 """Scale: parse + validate, and the app's launch, memory and keys with a huge queue.
 
 Writes an input of N lines, then
-1. parses and validates it into a queue in this process (median of 3);
+1. reads, parses and checks it into a queue as a run does (a large file: by the
+   reader process, tui_annex/loader.py), and all in this process, alternately
+   (medians of 3);
 2. starts the real app (``tui-annex``) on it in a pseudo-terminal, journal on,
    against a fresh repository and a STAND-IN git-annex that takes the lines it
    is sent and never answers (bench/standin_annex.py, ``hold``), and measures
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.local_server import fresh_repo
 from bench.standin_annex import install
 from tui_annex.annex.locate import find_git_annex
-from tui_annex.inputs import read_record_batches
+from tui_annex.loader import CheckedBatch, ReadSettings, record_batches
 from tui_annex.queue import DownloadQueue
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")
@@ -44,12 +46,18 @@ def write_input(path: Path, items: int) -> None:
             out.write(f"http://127.0.0.1:9/files/f{number}.bin d{number % 1000}/f{number}.bin\n")
 
 
-async def parse_and_validate(path: Path) -> float:
+async def parse_and_validate(path: Path, *, in_process: bool = False) -> float:
+    """Read, parse and check the input into a queue as a run does: by the reader process
+    (a file this large), or in this process."""
     started = time.perf_counter()
     queue = DownloadQueue()
-    async with contextlib.aclosing(read_record_batches(str(path))) as batches:
+    batches = record_batches(str(path), ReadSettings(queue.schemes), in_process=in_process)
+    async with contextlib.aclosing(batches):
         async for batch in batches:
-            queue.add_records(batch)
+            if isinstance(batch, CheckedBatch):
+                queue.add_checked(batch)
+            else:
+                queue.add_records(batch)
     return time.perf_counter() - started
 
 
@@ -139,8 +147,14 @@ def main() -> None:
         root = Path(folder)
         data = root / "parse.txt"
         write_input(data, args.items)
-        parse = statistics.median(asyncio.run(parse_and_validate(data)) for _ in range(3))
-        print(f"{args.items} items: parse + validate {parse:.2f} s (median of 3)")
+        reader, alone = [], []
+        for _ in range(3):
+            reader.append(asyncio.run(parse_and_validate(data)))
+            alone.append(asyncio.run(parse_and_validate(data, in_process=True)))
+        print(
+            f"{args.items} items: parse + validate {statistics.median(reader):.2f} s"
+            f" (all in process: {statistics.median(alone):.2f} s; medians of 3)"
+        )
         if args.skip_app:
             return
         figures = run_app(root, args.items)

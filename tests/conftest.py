@@ -77,7 +77,8 @@ def fake_annex(tmp_path: Path) -> GitAnnex:
 
 
 def annex_processes() -> dict[int, str]:
-    """Live (non-zombie) git-annex or fake stand-in processes of this test run, by pid."""
+    """Live (non-zombie) git-annex, fake stand-in or input reader processes of this test
+    run, by pid."""
     found = {}
     mark = RUN_MARK.encode()
     for entry in Path("/proc").iterdir():
@@ -96,7 +97,7 @@ def annex_processes() -> dict[int, str]:
         if any(
             os.path.basename(word) in ("git-annex", "fake-git-annex") or "fake_git_annex" in word
             for word in words[:2]
-        ):
+        ) or any("tui_annex.loader" in word for word in words[:3]):  # an input reader
             found[int(entry.name)] = " ".join(words)[:200]
     return found
 

@@ -430,8 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_join_option_values(arguments))
     try:
         options = options_from_args(args)
-        check_version(find_git_annex(options.git_annex))
         job = Job(options)
+        job.read_early()
+        check_version(find_git_annex(options.git_annex))
     except (GitAnnexNotFound, ValueError) as error:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -36,6 +36,7 @@ from .validation import (
 __all__ = [
     "FORMATS",
     "InputRecord",
+    "RecordParser",
     "Rejection",
     "destination",
     "detect_format",
@@ -498,9 +499,7 @@ async def read_record_batches(
 ) -> AsyncGenerator[list[InputRecord | Rejection], None]:
     """Yield the records of input ``name`` (``-``: standard input), a list per chunk read."""
     source = "<stdin>" if name == "-" else name
-    table, parse = _parsers(
-        detect_format(name, input_format), url_column, path_column, metadata_columns
-    )
+    fmt = detect_format(name, input_format)
     if name == "-":
         given = stdin or (sys.stdin.buffer if sys.stdin is not None else None)
         if given is None:
@@ -515,35 +514,71 @@ async def read_record_batches(
         def open_stream() -> BinaryIO:
             return open(name, "rb")
 
-    number = 0
+    parser = RecordParser(source, fmt, url_column, path_column, metadata_columns)
     chunks = iter_line_batches(_ChunkSource(_chunks(open_stream)))
     async with contextlib.aclosing(chunks) as lines:
         async for raws in lines:
-            batch: list[InputRecord | Rejection] = []
-            try:  # one decode per chunk; a chunk with a bad line is decoded line by line
-                texts: list[str | None] = list(b"\n".join(raws).decode("utf-8").split("\n"))
-            except UnicodeDecodeError:
-                texts = [_decoded(raw) for raw in raws]
-            for line in texts:
-                number += 1
-                if line is None:
-                    batch.append(Rejection(source, number, "the line is not valid UTF-8"))
-                    continue
-                if number == 1:
-                    line = line.removeprefix("\ufeff")
-                result = table.feed(line, source, number) if table else parse(line, source, number)
-                if result is not None:
-                    batch.append(result)
+            batch = parser.feed(raws)
             if batch:
                 yield batch
-    while table is not None and table.pending:
-        # A quote opened and never closed ran to the end: refuse its first line alone and
-        # read the lines it swallowed again, as records of their own.
-        stuck, first = table.pending, table.first_line
-        table.pending, table.open_quote = [], False
-        batch = [Rejection(source, first, "a quoted field is never closed", stuck[0][:200])]
-        for number, line in enumerate(stuck[1:], first + 1):
-            result = table.feed(line, source, number)
+    for batch in parser.finish():
+        yield batch
+
+
+class RecordParser:
+    """An input's lines to records, a list of lines at a time.
+
+    Keeps what spans lines: the line number, a CSV header, a quoted field still
+    open. :meth:`finish` settles a quote that was never closed.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        fmt: str,
+        url_column: str = "url",
+        path_column: str = "path",
+        metadata_columns: Iterable[str] = (),
+    ) -> None:
+        self.source = source
+        self._table, self._parse = _parsers(fmt, url_column, path_column, metadata_columns)
+        self._number = 0
+
+    def feed(self, raws: list[bytes]) -> list[InputRecord | Rejection]:
+        """The records of ``raws``, lines without their line endings, in input order."""
+        source, table, parse = self.source, self._table, self._parse
+        number = self._number
+        batch: list[InputRecord | Rejection] = []
+        try:  # one decode per chunk; a chunk with a bad line is decoded line by line
+            texts: list[str | None] = list(b"\n".join(raws).decode("utf-8").split("\n"))
+        except UnicodeDecodeError:
+            texts = [_decoded(raw) for raw in raws]
+        for line in texts:
+            number += 1
+            if line is None:
+                batch.append(Rejection(source, number, "the line is not valid UTF-8"))
+                continue
+            if number == 1:
+                line = line.removeprefix("\ufeff")
+            result = table.feed(line, source, number) if table else parse(line, source, number)
             if result is not None:
                 batch.append(result)
-        yield batch
+        self._number = number
+        return batch
+
+    def finish(self) -> Iterator[list[InputRecord | Rejection]]:
+        """The records still held at the end of the input: a quote opened and never closed
+        ran to the end, so its first line alone is refused and the lines it swallowed are
+        read again, as records of their own."""
+        table, source = self._table, self.source
+        while table is not None and table.pending:
+            stuck, first = table.pending, table.first_line
+            table.pending, table.open_quote = [], False
+            batch: list[InputRecord | Rejection] = [
+                Rejection(source, first, "a quoted field is never closed", stuck[0][:200])
+            ]
+            for number, line in enumerate(stuck[1:], first + 1):
+                result = table.feed(line, source, number)
+                if result is not None:
+                    batch.append(result)
+            yield batch

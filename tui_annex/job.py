@@ -37,7 +37,6 @@ from .inputs import (
     Rejection,
     destination,
     drop_finished_lines,
-    read_record_batches,
     shard_of,
 )
 from .items import Destinations, DownloadItem, ItemState, StopReport
@@ -52,6 +51,7 @@ from .journal import (
     lock_repository,
     set_aside,
 )
+from .loader import CheckedBatch, ReaderFailed, ReadSettings, record_batches, start_early
 from .options import RunOptions
 from .queue import DownloadQueue
 from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
@@ -365,6 +365,22 @@ class Job:
         self.last_round = finished
         yield finished
 
+    def read_early(self) -> None:
+        """Start reading large inputs now, in reader processes, while the run starts up."""
+        if self.options.shard is None:  # else read in process
+            for name in self.options.inputs:
+                start_early(name, self._read_settings())
+
+    def _read_settings(self) -> ReadSettings:
+        options = self.options
+        return ReadSettings(
+            self.queue.schemes,
+            options.input_format,
+            options.url_column,
+            options.path_column,
+            tuple(options.metadata_columns),
+        )
+
     async def _read_inputs(self, notices: asyncio.Queue[Event | None]) -> None:
         """Stream every input into the queue; rejections go to ``notices``."""
         options = self.options
@@ -372,21 +388,27 @@ class Job:
         loaded = 0
         try:
             for name in options.inputs:
-                batches = read_record_batches(
+                batches = record_batches(
                     name,
-                    input_format=options.input_format,
-                    url_column=options.url_column,
-                    path_column=options.path_column,
-                    metadata_columns=options.metadata_columns,
+                    self._read_settings(),
                     stdin=self._stdin,
+                    in_process=options.shard is not None,
                 )
                 async with contextlib.aclosing(batches):
                     async for batch in batches:
                         # A chunk's records (~1,000) in slices: the feeder, the screen
                         # and the keys get the loop every few milliseconds (a key's
                         # message takes several hops, each behind the ready steps).
-                        for start in range(0, len(batch), ADD_SLICE):
-                            chunk = batch[start : start + ADD_SLICE]
+                        # The reader process sends its batches sliced.
+                        slices = (
+                            [batch]
+                            if isinstance(batch, CheckedBatch)
+                            else [
+                                batch[start : start + ADD_SLICE]
+                                for start in range(0, len(batch), ADD_SLICE)
+                            ]
+                        )
+                        for chunk in slices:
                             for rejection in self._add_batch(chunk):
                                 event = rejection.event()
                                 self.rejected.append(event)
@@ -402,6 +424,8 @@ class Job:
                             await asyncio.sleep(0)
         except OSError as error:
             self._input_failed(str(error.filename or name), str(error), notices)
+        except ReaderFailed as error:
+            self._input_failed(name, str(error), notices)
         except Exception as error:
             self._input_failed(name, f"reading stopped: {type(error).__name__}: {error}", notices)
         finally:
@@ -429,15 +453,23 @@ class Job:
         self.rejected.append(event)
         notices.put_nowait(event)
 
-    def _add_batch(self, batch: list[InputRecord | Rejection]) -> list[Rejection]:
+    def _add_batch(self, batch: list[InputRecord | Rejection] | CheckedBatch) -> list[Rejection]:
         """Queue a chunk's records; return the refusals, in input order."""
-        if self.options.shard is not None:
+        if self.options.shard is not None:  # read in process: never a CheckedBatch
+            assert not isinstance(batch, CheckedBatch)
             return self._add_share(batch, *self.options.shard)
         if self.journal is not None and (self._carried or self._has_history):
+            records = batch.records() if isinstance(batch, CheckedBatch) else batch
             results = [
-                record if isinstance(record, Rejection) else self._add(record) for record in batch
+                record if isinstance(record, Rejection) else self._add(record) for record in records
             ]
-            return [result for result in results if result is not None]
+            refused = [result for result in results if result is not None]
+            if isinstance(batch, CheckedBatch):
+                refused.sort(key=lambda rejection: rejection.line)
+            return refused
+        if isinstance(batch, CheckedBatch):
+            self.records_read += len(batch.urls)
+            return self.queue.add_checked(batch)
         self.records_read += sum(1 for record in batch if not isinstance(record, Rejection))
         _added, refused = self.queue.add_records(batch)
         return refused

@@ -25,13 +25,61 @@ from .items import (
 from .validation import DEFAULT_SCHEMES, check_url, derive_path, normalize_path
 
 __all__ = [
+    "CheckedRecords",
     "DownloadItem",
     "DownloadQueue",
     "ItemLocked",
     "ItemState",
     "QueueObserver",
     "StopReport",
+    "check_record",
+    "refusal",
 ]
+
+
+_NOTHING_EXTRA: tuple[None, tuple[str, ...]] = (None, ())
+
+
+def check_record(record: InputRecord, schemes: Collection[str]) -> tuple[str, str] | Rejection:
+    """The URL and path ``record`` is sent with, or why it is refused.
+
+    A record without a path gets one derived from its URL, as input files do.
+    The path's claim (taken by another item?) is the queue's to check.
+    """
+    url = record.url
+    path = record.path if record.path is not None else derive_path(url)
+    try:
+        url = check_url(url, schemes)
+        path = normalize_path(path)
+        for extra in record.extra_urls:
+            check_url(extra, schemes)
+    except ValueError as error:  # ValidationError, or text git-annex could not take
+        derived = path if record.path is None else None
+        return refusal(record.source, record.line, record.url, derived, error)
+    return url, path
+
+
+def refusal(
+    source: str, line: int, url: str, derived_path: str | None, error: ValueError
+) -> Rejection:
+    """The refusal of the record at ``source:line``; ``derived_path``: the path it was given
+    from its URL, if it named none."""
+    reason = str(error)
+    if derived_path is not None:
+        reason = f"{reason} (path {derived_path!r} derived from the URL)"
+    return Rejection(source, line, reason, url)
+
+
+class CheckedRecords(Protocol):
+    """Records parsed and checked elsewhere (:func:`check_record`), in input order."""
+
+    source: str
+    urls: list[str]
+    paths: list[str]
+    lines: list[int]
+    derived: bytes  # non-zero where the path was derived from the URL
+    extras: dict[int, tuple[dict[str, list[str]] | None, tuple[str, ...]]]  # by index
+    refused: list[Rejection]
 
 
 class QueueObserver(Protocol):
@@ -313,21 +361,18 @@ class DownloadQueue:
                 if isinstance(record, Rejection):
                     refused.append(record)
                     continue
-                url = record.url
-                path = record.path if record.path is not None else derive_path(url)
+                checked = check_record(record, schemes)
+                if isinstance(checked, Rejection):
+                    refused.append(checked)
+                    continue
+                url, path = checked
                 try:
-                    url = check_url(url, schemes)
-                    path = normalize_path(path)
-                    for extra in record.extra_urls:
-                        check_url(extra, schemes)
                     item = enter(
                         url, path, record.metadata, record.extra_urls, record.source, record.line
                     )
-                except ValueError as error:  # ValidationError, or text git-annex could not take
-                    reason = str(error)
-                    if record.path is None:
-                        reason = f"{reason} (path {path!r} derived from the URL)"
-                    refused.append(Rejection(record.source, record.line, reason, record.url))
+                except ValueError as error:  # the path is taken, or a folder of it
+                    derived = path if record.path is None else None
+                    refused.append(refusal(record.source, record.line, url, derived, error))
                 else:
                     added.append(item)
         finally:
@@ -335,6 +380,33 @@ class DownloadQueue:
                 self._counts[ItemState.QUEUED] += len(added)
                 self._wake()  # once for the lot: the feeder looks at the queue, not the items
         return added, refused
+
+    def add_checked(self, batch: CheckedRecords) -> list[Rejection]:
+        """Add records already parsed and checked (:func:`check_record`) at the end, as
+        :meth:`add_records` would; return the refusals, in input order."""
+        refused = list(batch.refused)
+        source, derived, extras = batch.source, batch.derived, batch.extras
+        enter = self._enter
+        added = 0
+        try:
+            for index, (url, path, line) in enumerate(
+                zip(batch.urls, batch.paths, batch.lines, strict=True)
+            ):
+                metadata, extra_urls = extras.get(index, _NOTHING_EXTRA)
+                try:
+                    enter(url, path, metadata, extra_urls, source, line)
+                except ValueError as error:  # the path is taken, or a folder of it
+                    why = refusal(source, line, url, path if derived[index] else None, error)
+                    refused.append(why)
+                else:
+                    added += 1
+        finally:
+            if added:
+                self._counts[ItemState.QUEUED] += added
+                self._wake()
+        if len(refused) > len(batch.refused) and batch.refused:
+            refused.sort(key=lambda rejection: rejection.line)
+        return refused
 
     def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:
         """Change a queued item's URL or path; nothing changes if the new values are rejected."""

@@ -12,6 +12,7 @@ T = TypeVar("T")
 
 __all__ = [
     "ByteSource",
+    "LineSplitter",
     "cancel_and_wait",
     "iter_line_batches",
     "iter_lines",
@@ -159,21 +160,40 @@ async def iter_line_batches(
     limit (unlike ``StreamReader.readline``): a 1 MB line arrives whole. A last
     line without a newline is yielded too.
     """
-    pending = bytearray()
+    lines = LineSplitter()
     while True:
         chunk = await reader.read(chunk_size)
         if not chunk:
             break
-        pending += chunk
+        batch = lines.feed(chunk)
+        if batch:
+            yield batch
+    last = lines.end()
+    if last:
+        yield last
+
+
+class LineSplitter:
+    """Bytes to lines without their line endings (``\n``, and a ``\r`` before it)."""
+
+    def __init__(self) -> None:
+        self._pending = bytearray()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """The lines ``chunk`` ends (none if it ends no line)."""
+        self._pending += chunk
         # Split only when the new chunk ends a line: a long line arriving in many
         # chunks costs linear time, not quadratic.
         if b"\n" not in chunk:
-            continue
-        lines = pending.split(b"\n")
-        pending = lines.pop()
-        yield [bytes(line.removesuffix(b"\r")) for line in lines]
-    if pending:
-        yield [bytes(pending.removesuffix(b"\r"))]
+            return []
+        lines = self._pending.split(b"\n")
+        self._pending = lines.pop()
+        return [bytes(line.removesuffix(b"\r")) for line in lines]
+
+    def end(self) -> list[bytes]:
+        """The last line, if the input did not end with a line ending."""
+        pending, self._pending = self._pending, bytearray()
+        return [bytes(pending.removesuffix(b"\r"))] if pending else []
 
 
 async def iter_lines(reader: ByteSource, chunk_size: int = 1 << 16) -> AsyncGenerator[bytes, None]:
