@@ -353,3 +353,38 @@ def test_an_outcome_is_written_at_once_without_the_backlog_of_a_loading_input(
     journal.flush_soon(True)  # the end of a round: everything still waiting, now
     assert rows(journal.path, "SELECT count(*) FROM items") == [(1 + waiting,)]
     journal.close()
+
+
+def test_done_paths_found_in_bulk_are_the_ones_found_one_by_one(tmp_path: Path) -> None:
+    journal = Journal.open(tmp_path / "journal.sqlite")
+    outcomes = [  # per run, what became of paths p0..p5
+        {"p0": True, "p1": False, "p2": True, "p3": True, "p5": True},
+        {"p1": True, "p2": False, "p4": True},
+    ]
+    for outcome in outcomes:
+        journal.start_run({}, ["urls.txt"])
+        queue = DownloadQueue()
+        queue.observer = journal
+        items = {path: queue.add(f"https://example.org/{path}", path) for path in outcome}
+        for path, success in outcome.items():
+            item = queue.take_next()
+            assert item is items[path]
+            key = "K" if success else None
+            queue.mark_finished(item, success=success, key=key, errors=(), note=None)
+        if "p3" in items:
+            queue.forget([items["p3"].id])
+        queue.take_dirty()
+        journal.flush()
+    journal.drain()  # every row written
+    with sqlite3.connect(journal.path) as db:  # p5: damaged by hand
+        assert db.execute("UPDATE items SET errors = 'not json' WHERE path = 'p5'").rowcount
+    paths = [f"p{n}" for n in range(7)] * 2
+    one_by_one = {}
+    for path in paths:
+        with contextlib.suppress(Exception):
+            entry = journal.find_path(path)
+            if entry is not None and entry.state == "done":
+                one_by_one[path] = entry
+    assert journal.find_done(paths) == one_by_one
+    assert sorted(one_by_one) == ["p0", "p1", "p3", "p4"]  # p2 failed last, p5 is damaged
+    journal.close()

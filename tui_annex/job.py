@@ -460,8 +460,10 @@ class Job:
             return self._add_share(batch, *self.options.shard)
         if self.journal is not None and (self._carried or self._has_history):
             records = batch.records() if isinstance(batch, CheckedBatch) else batch
+            earlier = self._earlier_entries(records)
             results = [
-                record if isinstance(record, Rejection) else self._add(record) for record in records
+                record if isinstance(record, Rejection) else self._add(record, earlier)
+                for record in records
             ]
             refused = [result for result in results if result is not None]
             if isinstance(batch, CheckedBatch):
@@ -512,18 +514,36 @@ class Job:
                 refused.append(rejection)
         return refused
 
-    def _add(self, record: InputRecord) -> Rejection | None:
+    def _earlier_entries(
+        self, records: list[InputRecord | Rejection]
+    ) -> dict[str, JournalItem] | None:
+        """What earlier runs journalled as done for these records' destinations, in one
+        look-up (None: look each up alone)."""
+        if not self._has_history or self.journal is None:
+            return None
+        paths = [destination(r) for r in records if not isinstance(r, Rejection)]
+        try:
+            return self.journal.find_done(path for path in paths if path is not None)
+        except JournalError:
+            return None
+
+    def _add(
+        self, record: InputRecord, earlier: dict[str, JournalItem] | None = None
+    ) -> Rejection | None:
         self.records_read += 1
         if self.journal is not None and (self._carried or self._has_history):
-            known = self._known(record)
+            known = self._known(record, earlier)
             if known is not None:
                 return known if isinstance(known, Rejection) else None
         _added, refused = self.queue.add_records([record])
         return refused[0] if refused else None
 
-    def _known(self, record: InputRecord) -> Rejection | bool | None:
+    def _known(
+        self, record: InputRecord, earlier: dict[str, JournalItem] | None
+    ) -> Rejection | bool | None:
         """A record the journal already knows: True (merged or already added), a Rejection,
-        or None to add it as usual."""
+        or None to add it as usual; ``earlier``: the journal's done entries of a batch's
+        paths."""
         assert self.journal is not None
         path = destination(record)
         try:
@@ -548,7 +568,7 @@ class Job:
         if not self._has_history or owner is not None:
             return None
         try:
-            entry = self.journal.find_path(path)
+            entry = self.journal.find_path(path) if earlier is None else earlier.get(path)
         except JournalError:
             return None
         if (

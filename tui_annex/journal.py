@@ -135,6 +135,7 @@ _RUN_COLUMNS = [
     "resumed_from",
     "resumed_by",
 ]
+_PATHS_A_QUERY = 500  # under SQLite's oldest limit of 999 parameters a statement
 _ITEM_COLUMNS = [
     "run",
     "item",
@@ -568,6 +569,29 @@ class Journal:
             return _journal_item(rows[0]) if rows else None
         except (ValueError, TypeError) as error:
             raise JournalError(f"the journal {self.path} holds a damaged item: {error}") from error
+
+    def find_done(self, paths: Iterable[str]) -> dict[str, JournalItem]:
+        """The newest journal entries of destinations in ``paths`` that are done (removed
+        entries aside, as :meth:`find_path`), a few hundred paths a query. A damaged entry
+        is left out."""
+        unique = list(dict.fromkeys(paths))
+        newest: dict[str, Any] = {}
+        path_at, state_at = _ITEM_COLUMNS.index("path"), _ITEM_COLUMNS.index("state")
+        for start in range(0, len(unique), _PATHS_A_QUERY):
+            chunk = unique[start : start + _PATHS_A_QUERY]
+            rows = self._query(
+                f"SELECT * FROM items WHERE path IN ({','.join('?' * len(chunk))}) "
+                "AND state != 'removed' ORDER BY run, item",
+                tuple(chunk),
+            )
+            for row in rows:  # oldest first: the newest of a path comes last
+                newest[row[path_at]] = row
+        found = {}
+        for path, row in newest.items():
+            if row[state_at] == "done":
+                with contextlib.suppress(ValueError, TypeError):
+                    found[path] = _journal_item(row)
+        return found
 
     def has_items(self) -> bool:
         """Whether any run has journalled an item (a fresh journal can skip path look-ups)."""
