@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import pickle
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -65,6 +67,8 @@ TEXT_HOSTILE = (
         + "http://127.0.0.1/p .\n"
         + f"http://127.0.0.1/p {'n' * 300}.bin\n"
         + "http://127.0.0.1/c\x1bcontrol.bin control.bin\n"
+        + "http://b\u00fccher.example/\n"  # an international host: sent in its ASCII form
+        + "http://b\u00fccher.example/other first.bin\n"  # refused: quoted as given
     ).encode()
     + b"http://127.0.0.1/\xff\xfe bad-utf8.bin\n"
     + PLAIN.replace("/f/", "/g/").replace("d", "e").encode()
@@ -93,6 +97,9 @@ JSONL_HOSTILE = (
     + "\n"
     + json.dumps({"url": "http://127.0.0.1/bad-meta", "metadata": {"lastchanged": ["x"]}})
     + "\n"
+    + '{"url": "http://\\ud800/"}\n'  # a lone surrogate for a host, and no path
+    + json.dumps({"url": "http://127.0.0.1/after-the-surrogate", "path": "after.bin"})
+    + "\n"
 ).encode()
 
 CSV_HOSTILE = (
@@ -103,10 +110,12 @@ CSV_HOSTILE = (
     + "http://127.0.0.1/c/1,c/1.bin,taken\n"
     + 'http://127.0.0.1/open,"never closed.bin,green\n'
     + "http://127.0.0.1/after,after.bin,\n"
-).encode()
+).encode() + b'http://127.0.0.1/x,"x\n\xff\ny",\nhttp://127.0.0.1/c/2,c/2.bin,\n'
 
 
-def run_loader(name: str, *, in_process: bool, **kwargs: object) -> tuple[list, list, set]:
+def run_loader(
+    name: str, *, in_process: bool, **kwargs: object
+) -> tuple[list[Any], list[Any], set[str]]:
     """Queue input ``name`` the way a run does; its items, refusals and batch kinds."""
     queue = DownloadQueue()
     refused: list[Rejection] = []
@@ -173,6 +182,13 @@ def test_a_small_file_is_parsed_in_process_and_a_large_one_by_the_reader(tmp_pat
     assert not refused and len(items) == len(large.read_text().splitlines())
 
 
+async def read_into(got: list[CheckedBatch | list[InputRecord | Rejection]], source: Path) -> None:
+    """Read input ``source`` batch by batch into ``got`` (what came before a failure stays)."""
+    async with contextlib.aclosing(record_batches(str(source), HTTP)) as batches:
+        async for each in batches:
+            got.append(each)
+
+
 def dying_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, status: int, said: str = ""
 ) -> CheckedBatch:
@@ -207,11 +223,7 @@ async def test_a_reader_that_dies_part_way_ends_the_input_with_its_words_after_i
     source = tmp_path / "input.txt"
     source.write_text(PLAIN)
     got: list[CheckedBatch | list[InputRecord | Rejection]] = []
-
-    async def read_all() -> None:
-        async with contextlib.aclosing(record_batches(str(source), HTTP)) as batches:
-            async for each in batches:
-                got.append(each)
+    read_all = functools.partial(read_into, got, source)
 
     with pytest.raises(ReaderFailed) as failure:
         await read_all()
@@ -403,3 +415,96 @@ async def test_a_reader_started_early_is_taken_over_by_the_run_that_reads_the_in
     assert not loader._early  # taken over
     assert early[0].returncode is not None  # and ended (reaped) when the input did
     job.close()
+
+
+@pytest.mark.parametrize("in_process", [True, False], ids=["in process", "reader"])
+def test_a_host_that_is_a_lone_surrogate_is_refused_and_the_records_after_it_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: bool
+) -> None:
+    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
+    source = tmp_path / "input.jsonl"
+    source.write_text('{"url": "http://\\ud800/"}\n{"url": "http://127.0.0.1/b", "path": "b"}\n')
+    items, refused, _kinds = run_loader(str(source), in_process=in_process)
+    assert [item[1] for item in items] == ["b"]
+    assert [(line, "not valid Unicode" in reason) for _, line, reason, _ in refused] == [(1, True)]
+
+
+async def test_a_reader_that_fails_inside_says_why_and_ends_instead_of_hanging(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real reader with one fault injected: checking the second slice raises.
+    script = tmp_path / "faulty_reader.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            sys.path.insert(0, {str(Path(loader.__file__).parent.parent)!r})
+            import tui_annex.loader as loader
+            real, calls = loader.check_batch, []
+            def check_batch(*args):
+                calls.append(1)
+                if len(calls) == 2:
+                    raise RuntimeError("injected")
+                return real(*args)
+            loader.check_batch = check_batch
+            loader.serve()
+            """
+        )
+    )
+    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "reader_command", lambda: [sys.executable, str(script)])
+    source = tmp_path / "input.txt"
+    source.write_text(PLAIN)
+    got: list[CheckedBatch | list[InputRecord | Rejection]] = []
+    read_all = functools.partial(read_into, got, source)
+
+    with pytest.raises(ReaderFailed, match="reading stopped: RuntimeError: injected"):
+        await asyncio.wait_for(read_all(), 60)
+    assert [len(each) for each in got] == [256]
+
+
+def test_records_rebuilt_from_a_checked_batch_keep_the_urls_as_the_input_gave_them() -> None:
+    records = parse_lines("http://b\u00fccher.example/\nhttp://b\u00fccher.example/a a\n")
+    batch = loader.check_batch("in", records, {"http"})
+    assert batch.urls[0].startswith("http://xn--")  # sent in the ASCII form
+    again = loader.CheckedBatch.unpack("in", batch.pack()).records()
+    assert [(r.url, r.path) for r in again if isinstance(r, InputRecord)] == [
+        ("http://b\u00fccher.example/", None),
+        ("http://b\u00fccher.example/a", "a"),
+    ]
+
+
+async def test_a_large_input_reads_whole_after_another_was_closed_early(tmp_path: Path) -> None:
+    large = tmp_path / "large.txt"
+    large.write_text(PLAIN * (2 * loader.READER_MIN_BYTES // len(PLAIN) + 1))
+    first = record_batches(str(large), HTTP)
+    await anext(first)
+    await first.aclose()
+    count = 0
+    async with contextlib.aclosing(record_batches(str(large), HTTP)) as second:
+        async for batch in second:
+            assert isinstance(batch, CheckedBatch)
+            count += len(batch.urls)
+    assert count == len(large.read_text().splitlines())
+
+
+async def test_readers_started_early_for_inputs_a_run_never_reaches_are_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path, git_annex: GitAnnex
+) -> None:
+    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
+    later = tmp_path / "later.txt"
+    later.write_text(PLAIN)
+    missing = tmp_path / "missing.txt"  # reading stops here: the later input is never read
+    job = Job(RunOptions(repo=repo, inputs=(str(missing), str(later)), jobs=2, grace=2.0))
+    job.read_early()
+    early = list(loader._early.values())
+    assert len(early) == 1 and early[0].poll() is None
+    events = [event async for event in job.events()]
+    assert isinstance(events[-1], RoundFinished) and events[-1].exit_code != 0
+    assert not loader._early and early[0].returncode is not None
+    job.close()
+    unread = Job(RunOptions(repo=repo, inputs=(str(later),), jobs=2, grace=2.0))
+    unread.read_early()
+    early = list(loader._early.values())
+    unread.close()  # a run that never started: its reader goes with it
+    assert not loader._early and early[0].returncode is not None

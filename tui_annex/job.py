@@ -51,7 +51,14 @@ from .journal import (
     lock_repository,
     set_aside,
 )
-from .loader import CheckedBatch, ReaderFailed, ReadSettings, record_batches, start_early
+from .loader import (
+    CheckedBatch,
+    ReaderFailed,
+    ReadSettings,
+    record_batches,
+    start_early,
+    stop_early,
+)
 from .options import RunOptions
 from .queue import DownloadQueue
 from .recovery import ResumeOffer, carry_over, resume_offer, settle_added, stop_left_over_processes
@@ -135,6 +142,7 @@ class Job:
         self._carried_done: set[int] = set()
         self._carried: set[int] = set()
         self._has_history = False
+        self._early: list[str] = []  # readers started early (loader.start_early)
         self._indexed: set[str] = set()
         self._journal_failure_said = False
         self._log_failure_said = False
@@ -369,7 +377,9 @@ class Job:
         """Start reading large inputs now, in reader processes, while the run starts up."""
         if self.options.shard is None:  # else read in process
             for name in self.options.inputs:
-                start_early(name, self._read_settings())
+                key = start_early(name, self._read_settings())
+                if key is not None:
+                    self._early.append(key)
 
     def _read_settings(self) -> ReadSettings:
         options = self.options
@@ -429,6 +439,7 @@ class Job:
         except Exception as error:
             self._input_failed(name, f"reading stopped: {type(error).__name__}: {error}", notices)
         finally:
+            stop_early(self._early)  # the readers of inputs this run stopped before
             self._inputs_done = True
             self._maybe_close_queue()
             said = []
@@ -466,8 +477,7 @@ class Job:
                 for record in records
             ]
             refused = [result for result in results if result is not None]
-            if isinstance(batch, CheckedBatch):
-                refused.sort(key=lambda rejection: rejection.line)
+            refused.sort(key=lambda rejection: rejection.line)
             return refused
         if isinstance(batch, CheckedBatch):
             self.records_read += len(batch.urls)
@@ -1053,6 +1063,7 @@ class Job:
 
     def close(self) -> None:
         """Write how the run ended to the journal; close it and the log file."""
+        stop_early(self._early)  # a run that never read its inputs
         journal, self.journal = self.journal, None
         if journal is not None:
             self._end_run(journal)

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import threading
 from array import array
-from collections.abc import AsyncGenerator, Callable, Collection
+from collections.abc import AsyncGenerator, Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +47,7 @@ __all__ = [
     "ReaderFailed",
     "record_batches",
     "start_early",
+    "stop_early",
 ]
 
 READER_MIN_BYTES = 1 << 20  # ~15,000 lines: below it, starting a process costs more
@@ -68,9 +69,11 @@ class CheckedBatch:
     """Records parsed and checked in the reader, in input order.
 
     The ``i``-th usable record is sent with ``urls[i]`` and ``paths[i]``; it is
-    line ``lines[i]``, its path was derived from the URL if ``derived[i]``, and
-    ``extras`` holds the metadata and extra URLs of those that have any.
-    ``refused`` are the records the parser or the checks refused.
+    line ``lines[i]``, its path was derived from the URL if ``derived[i]``,
+    ``extras`` holds the metadata and extra URLs of those that have any, and
+    ``given_urls`` the URLs as the input spelt them where the check changed them
+    (an international host name in its ASCII form). ``refused`` are the records
+    the parser or the checks refused.
     """
 
     source: str
@@ -80,6 +83,7 @@ class CheckedBatch:
     derived: bytes
     extras: Extras
     refused: list[Rejection]
+    given_urls: dict[int, str]
 
     def __len__(self) -> int:
         return len(self.urls) + len(self.refused)
@@ -93,7 +97,8 @@ class CheckedBatch:
         ):
             metadata, extra_urls = self.extras.get(index, _NOTHING_EXTRA)
             given = None if self.derived[index] else path
-            records.append(InputRecord(url, given, self.source, line, metadata or {}, extra_urls))
+            text = self.given_urls.get(index, url)
+            records.append(InputRecord(text, given, self.source, line, metadata or {}, extra_urls))
         return records
 
     def pack(self) -> tuple[object, ...]:
@@ -107,14 +112,15 @@ class CheckedBatch:
             self.derived,
             self.extras,
             refused,
+            self.given_urls,
         )
 
     @classmethod
     def unpack(cls, source: str, packed: tuple[object, ...]) -> CheckedBatch:
-        urls, paths, lines, derived, extras, refused = packed
+        urls, paths, lines, derived, extras, refused, given_urls = packed
         assert isinstance(urls, str) and isinstance(paths, str) and isinstance(lines, bytes)
         assert isinstance(derived, bytes) and isinstance(extras, dict)
-        assert isinstance(refused, list)
+        assert isinstance(refused, list) and isinstance(given_urls, dict)
         numbers = array("q")
         numbers.frombytes(lines)
         return cls(
@@ -125,6 +131,7 @@ class CheckedBatch:
             derived,
             extras,
             [Rejection(source, line, reason, text) for line, reason, text in refused],
+            given_urls,
         )
 
 
@@ -143,13 +150,14 @@ def check_batch(
             if all_plain(urls, paths, schemes):  # the common slice: a few passes in C
                 given = bytes(record.path is None for record in plain)
                 numbers = [record.line for record in plain]
-                return CheckedBatch(source, urls, paths, numbers, given, {}, [])
+                return CheckedBatch(source, urls, paths, numbers, given, {}, [], {})
     urls = []
     paths = []
     lines: list[int] = []
     derived = bytearray()
     extras: Extras = {}
     refused: list[Rejection] = []
+    given_urls: dict[int, str] = {}
     for record in records:
         if isinstance(record, Rejection):
             refused.append(record)
@@ -160,11 +168,13 @@ def check_batch(
             continue
         if record.metadata or record.extra_urls:
             extras[len(urls)] = (record.metadata or None, record.extra_urls)
+        if checked[0] != record.url:
+            given_urls[len(urls)] = record.url
         urls.append(checked[0])
         paths.append(checked[1])
         lines.append(record.line)
         derived.append(record.path is None)
-    return CheckedBatch(source, urls, paths, lines, bytes(derived), extras, refused)
+    return CheckedBatch(source, urls, paths, lines, bytes(derived), extras, refused, given_urls)
 
 
 @dataclass(frozen=True)
@@ -184,20 +194,37 @@ class ReadSettings:
         return json.dumps([name, fmt, *columns, sorted(self.schemes)])
 
 
-def start_early(name: str, settings: ReadSettings) -> None:
+def start_early(name: str, settings: ReadSettings) -> str | None:
     """Start the reader of input ``name`` now, if it gets one: it parses and checks while
     the run starts up (imports, the repository's checks, the journal), and
-    :func:`record_batches` takes its batches over. A reader never taken over dies with
-    this process (a broken pipe)."""
-    with contextlib.suppress(ValueError):  # an unknown format: record_batches says so
+    :func:`record_batches` takes its batches over. Return its key for
+    :func:`stop_early`. A reader never taken over dies with this process (a broken
+    pipe) if not stopped before."""
+    try:
         key = settings.key(name)
-        if key not in _early:
-            process = _start(name, key)
-            if process is not None:
-                _early[key] = process
+    except ValueError:  # an unknown format: record_batches says so
+        return None
+    if key not in _early:
+        process = _start(name, key)
+        if process is None:
+            return None
+        _early[key] = process
+    return key
 
 
 _early: dict[str, subprocess.Popen[bytes]] = {}
+
+
+def stop_early(keys: Iterable[str]) -> None:
+    """Stop the readers started early (:func:`start_early`'s keys) that no run took over."""
+    for key in keys:
+        process = _early.pop(key, None)
+        if process is not None:
+            process.kill()
+            process.wait()
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
 
 
 def _start(name: str, key: str) -> subprocess.Popen[bytes] | None:
@@ -245,8 +272,11 @@ async def record_batches(
                 yield batch
         return
     try:
-        async for checked in _from_reader(process, name):
-            yield checked
+        # Closed here, not when collected: its pipe's transport must be gone before the
+        # pipe is closed (or its descriptor, reused, would be read by a stale transport).
+        async with contextlib.aclosing(_from_reader(process, name)) as checked_batches:
+            async for checked in checked_batches:
+                yield checked
     finally:
         if process.poll() is None:
             process.kill()
@@ -300,14 +330,16 @@ async def _from_reader(
                 yield CheckedBatch.unpack(source, message[1])
             elif message[0] == "error":
                 raise OSError(message[1], message[2])
+            elif message[0] == "failed":
+                raise ReaderFailed(message[1])
             else:
                 return
     except asyncio.IncompleteReadError:
         status = process.wait()  # its output is closed: it has ended or is ending
         said = process.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
         raise ReaderFailed(
-            f"the input reader process ended early (exit status {status})"
-            + (f": {said[-1]}" if said else "")
+            f"the input reader process ended early ({how})" + (f": {said[-1]}" if said else "")
         ) from None
     finally:
         transport.close()
@@ -340,12 +372,16 @@ def serve() -> None:
         ready.put(b"".join(pending))
         pending.clear()
 
-    writer = threading.Thread(target=_write_out, args=(ready,), name="writer")
+    writer = threading.Thread(target=_write_out, args=(ready,), name="writer", daemon=True)
     writer.start()
-    failed = _parse(fd, parser, emit, flush)
-    if failed is not None:
-        send(("error", failed.errno, failed.strerror))
-    send(("end",))
+    try:
+        failed = _parse(fd, parser, emit, flush)
+    except Exception as error:  # a bug: the run says so, as it would of one in process
+        send(("failed", f"reading stopped: {type(error).__name__}: {error}"))
+    else:
+        if failed is not None:
+            send(("error", failed.errno, failed.strerror))
+        send(("end",))
     flush()
     ready.put(None)
     writer.join()

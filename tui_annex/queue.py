@@ -80,6 +80,7 @@ class CheckedRecords(Protocol):
     derived: bytes  # non-zero where the path was derived from the URL
     extras: dict[int, tuple[dict[str, list[str]] | None, tuple[str, ...]]]  # by index
     refused: list[Rejection]
+    given_urls: dict[int, str]  # by index: the input's spelling, where the check changed it
 
 
 class QueueObserver(Protocol):
@@ -372,20 +373,24 @@ class DownloadQueue:
                     )
                 except ValueError as error:  # the path is taken, or a folder of it
                     derived = path if record.path is None else None
-                    refused.append(refusal(record.source, record.line, url, derived, error))
+                    why = refusal(record.source, record.line, record.url, derived, error)
+                    refused.append(why)
                 else:
                     added.append(item)
         finally:
             if added:
                 self._counts[ItemState.QUEUED] += len(added)
                 self._wake()  # once for the lot: the feeder looks at the queue, not the items
+        # In line order: a CSV record over several lines comes after a line in it that
+        # is not UTF-8 (refused on its own).
+        refused.sort(key=lambda rejection: rejection.line)
         return added, refused
 
     def add_checked(self, batch: CheckedRecords) -> list[Rejection]:
         """Add records already parsed and checked (:func:`check_record`) at the end, as
-        :meth:`add_records` would; return the refusals, in input order."""
+        :meth:`add_records` would; return the refusals, in line order."""
         refused = list(batch.refused)
-        source, derived, extras = batch.source, batch.derived, batch.extras
+        source, derived, extras, given = batch.source, batch.derived, batch.extras, batch.given_urls
         enter = self._enter
         added = 0
         try:
@@ -396,7 +401,8 @@ class DownloadQueue:
                 try:
                     enter(url, path, metadata, extra_urls, source, line)
                 except ValueError as error:  # the path is taken, or a folder of it
-                    why = refusal(source, line, url, path if derived[index] else None, error)
+                    text = given.get(index, url)
+                    why = refusal(source, line, text, path if derived[index] else None, error)
                     refused.append(why)
                 else:
                     added += 1
@@ -404,8 +410,7 @@ class DownloadQueue:
             if added:
                 self._counts[ItemState.QUEUED] += added
                 self._wake()
-        if len(refused) > len(batch.refused) and batch.refused:
-            refused.sort(key=lambda rejection: rejection.line)
+        refused.sort(key=lambda rejection: rejection.line)  # as add_records
         return refused
 
     def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:

@@ -343,12 +343,14 @@ def derive_path(url: str) -> str:
     name = name.lstrip(":")  # a leading colon is pathspec magic to git
     if name in ("", ".", "..") or name.lower() == ".git":
         name = (host or "download").strip(".") or "download"
-    encoded = name.encode("utf-8", "surrogateescape")
+    # "surrogatepass": a lone surrogate (JSON can spell one) must not end the input here;
+    # the path's own check refuses it.
+    encoded = name.encode("utf-8", "surrogatepass")
     if len(encoded) > MAX_NAME_BYTES:
         stem, dot, suffix = name.rpartition(".")
         keep = suffix if dot and len(suffix) < 16 else ""
-        room = MAX_NAME_BYTES - len(keep.encode()) - (1 if keep else 0)
-        head = (stem if keep else name).encode("utf-8", "surrogateescape")[:room]
+        room = MAX_NAME_BYTES - len(keep.encode("utf-8", "surrogatepass")) - (1 if keep else 0)
+        head = (stem if keep else name).encode("utf-8", "surrogatepass")[:room]
         name = head.decode("utf-8", "ignore") + ("." + keep if keep else "")
     return name
 
