@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.local_server import fresh_repo
 from bench.standin_annex import install
 from tui_annex.annex.locate import find_git_annex
-from tui_annex.loader import CheckedBatch, ReadSettings, record_batches
+from tui_annex.checked import CheckedBatch
+from tui_annex.loader import ReadSettings, record_batches
 from tui_annex.queue import DownloadQueue
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][A-Z0-9]|\x1b[=>]")

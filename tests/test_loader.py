@@ -24,11 +24,12 @@ from tests.conftest import git
 from tests.helpers import staged
 from tui_annex import loader
 from tui_annex.annex.locate import GitAnnex
+from tui_annex.checked import CheckedBatch, check_batch
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import InputRejected, RoundFinished
 from tui_annex.inputs import InputRecord, Rejection, parse_lines
 from tui_annex.job import Job
-from tui_annex.loader import CheckedBatch, ReaderFailed, ReadSettings, record_batches
+from tui_annex.loader import ReaderFailed, ReadSettings, record_batches
 from tui_annex.options import RunOptions
 from tui_annex.queue import DownloadQueue
 from tui_annex.validation import all_plain, check_url, normalize_path
@@ -128,7 +129,7 @@ def run_loader(
             async for batch in batches:
                 kinds.add(type(batch).__name__)
                 if isinstance(batch, CheckedBatch):
-                    refused.extend(queue.add_checked(batch))
+                    refused.extend(queue.add_checked(batch)[1])
                 else:
                     refused.extend(queue.add_records(batch)[1])
 
@@ -195,7 +196,7 @@ def dying_reader(
     """Make runs read through a stand-in reader (a real one cannot be made to die on
     demand): it sends the records of ``text`` as one batch, says ``said`` and exits with
     ``status``. Return the batch it sends."""
-    batch = loader.check_batch("ignored", parse_lines(text), {"http"})
+    batch = check_batch("ignored", parse_lines(text), {"http"})
     frame = pickle.dumps(("batch", batch.pack()))
     script = tmp_path / "dying_reader.py"
     script.write_text(
@@ -465,9 +466,9 @@ async def test_a_reader_that_fails_inside_says_why_and_ends_instead_of_hanging(
 
 def test_records_rebuilt_from_a_checked_batch_keep_the_urls_as_the_input_gave_them() -> None:
     records = parse_lines("http://b\u00fccher.example/\nhttp://b\u00fccher.example/a a\n")
-    batch = loader.check_batch("in", records, {"http"})
+    batch = check_batch("in", records, {"http"})
     assert batch.urls[0].startswith("http://xn--")  # sent in the ASCII form
-    again = loader.CheckedBatch.unpack("in", batch.pack()).records()
+    again = CheckedBatch.unpack("in", batch.pack()).records()
     assert [(r.url, r.path) for r in again if isinstance(r, InputRecord)] == [
         ("http://b\u00fccher.example/", None),
         ("http://b\u00fccher.example/a", "a"),

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, TextIO
 
 from .annex.annotate import Annotator
 from .annex.repo import GitError, Repo, RepoError
+from .checked import SLICE
 from .defaults import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from .events import (
     Event,
@@ -81,9 +82,6 @@ __all__ = [
 
 #: How long a run waits at its start for another git command's ``index.lock`` to go.
 INDEX_LOCK_WAIT = 10.0
-
-#: Input records queued between two turns of the event loop while an input loads.
-ADD_SLICE = 256
 
 #: Input records read between two ``gc.freeze()`` calls while an input is loaded.
 FREEZE_EVERY = 50_000
@@ -414,8 +412,8 @@ class Job:
                             [batch]
                             if isinstance(batch, CheckedBatch)
                             else [
-                                batch[start : start + ADD_SLICE]
-                                for start in range(0, len(batch), ADD_SLICE)
+                                batch[start : start + SLICE]
+                                for start in range(0, len(batch), SLICE)
                             ]
                         )
                         for chunk in slices:
@@ -481,7 +479,8 @@ class Job:
             return refused
         if isinstance(batch, CheckedBatch):
             self.records_read += len(batch.urls)
-            return self.queue.add_checked(batch)
+            _added, refused = self.queue.add_checked(batch)
+            return refused
         self.records_read += sum(1 for record in batch if not isinstance(record, Rejection))
         _added, refused = self.queue.add_records(batch)
         return refused

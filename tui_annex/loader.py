@@ -29,16 +29,14 @@ import stat
 import subprocess
 import sys
 import threading
-from array import array
-from collections.abc import AsyncGenerator, Callable, Collection, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from .checked import SLICE, CheckedBatch, check_batch
 from .inputs import InputRecord, RecordParser, Rejection, detect_format, read_record_batches
-from .queue import check_record
 from .streams import LineSplitter
-from .validation import all_plain, derive_path
 
 __all__ = [
     "READER_MIN_BYTES",
@@ -52,129 +50,12 @@ __all__ = [
 
 READER_MIN_BYTES = 1 << 20  # ~15,000 lines: below it, starting a process costs more
 READ_AHEAD = 256  # chunks of input parsed before the run reads them (~250,000 records)
-SLICE = 256  # records a message: the loop's step per message (as the job's ADD_SLICE)
 _CHUNK = 1 << 16
 _ROOT = str(Path(__file__).resolve().parent.parent)
-_NOTHING_EXTRA: tuple[None, tuple[str, ...]] = (None, ())
-
-Extras = dict[int, tuple[dict[str, list[str]] | None, tuple[str, ...]]]
 
 
 class ReaderFailed(Exception):
     """The reader process ended without finishing its input."""
-
-
-@dataclass(slots=True)
-class CheckedBatch:
-    """Records parsed and checked in the reader, in input order.
-
-    The ``i``-th usable record is sent with ``urls[i]`` and ``paths[i]``; it is
-    line ``lines[i]``, its path was derived from the URL if ``derived[i]``,
-    ``extras`` holds the metadata and extra URLs of those that have any, and
-    ``given_urls`` the URLs as the input spelt them where the check changed them
-    (an international host name in its ASCII form). ``refused`` are the records
-    the parser or the checks refused.
-    """
-
-    source: str
-    urls: list[str]
-    paths: list[str]
-    lines: list[int]
-    derived: bytes
-    extras: Extras
-    refused: list[Rejection]
-    given_urls: dict[int, str]
-
-    def __len__(self) -> int:
-        return len(self.urls) + len(self.refused)
-
-    def records(self) -> list[InputRecord | Rejection]:
-        """The batch as the parser gave it: the refused records, then the usable ones
-        (a derived path as None, to be derived again)."""
-        records: list[InputRecord | Rejection] = list(self.refused)
-        for index, (url, path, line) in enumerate(
-            zip(self.urls, self.paths, self.lines, strict=True)
-        ):
-            metadata, extra_urls = self.extras.get(index, _NOTHING_EXTRA)
-            given = None if self.derived[index] else path
-            text = self.given_urls.get(index, url)
-            records.append(InputRecord(text, given, self.source, line, metadata or {}, extra_urls))
-        return records
-
-    def pack(self) -> tuple[object, ...]:
-        """The batch as sent: the strings joined by newlines, which neither a checked URL
-        nor a checked path may hold."""
-        refused = [(rejection.line, rejection.reason, rejection.text) for rejection in self.refused]
-        return (
-            "\n".join(self.urls),
-            "\n".join(self.paths),
-            array("q", self.lines).tobytes(),
-            self.derived,
-            self.extras,
-            refused,
-            self.given_urls,
-        )
-
-    @classmethod
-    def unpack(cls, source: str, packed: tuple[object, ...]) -> CheckedBatch:
-        urls, paths, lines, derived, extras, refused, given_urls = packed
-        assert isinstance(urls, str) and isinstance(paths, str) and isinstance(lines, bytes)
-        assert isinstance(derived, bytes) and isinstance(extras, dict)
-        assert isinstance(refused, list) and isinstance(given_urls, dict)
-        numbers = array("q")
-        numbers.frombytes(lines)
-        return cls(
-            source,
-            urls.split("\n") if numbers else [],
-            paths.split("\n") if numbers else [],
-            numbers.tolist(),
-            derived,
-            extras,
-            [Rejection(source, line, reason, text) for line, reason, text in refused],
-            given_urls,
-        )
-
-
-def check_batch(
-    source: str, records: list[InputRecord | Rejection], schemes: Collection[str]
-) -> CheckedBatch:
-    """Check parsed records as the queue would (all but the paths' claims)."""
-    if all(type(record) is InputRecord for record in records):
-        plain: list[InputRecord] = records  # type: ignore[assignment]  # checked just above
-        if not any(record.metadata or record.extra_urls for record in plain):
-            urls = [record.url for record in plain]
-            paths = [
-                record.path if record.path is not None else derive_path(record.url)
-                for record in plain
-            ]
-            if all_plain(urls, paths, schemes):  # the common slice: a few passes in C
-                given = bytes(record.path is None for record in plain)
-                numbers = [record.line for record in plain]
-                return CheckedBatch(source, urls, paths, numbers, given, {}, [], {})
-    urls = []
-    paths = []
-    lines: list[int] = []
-    derived = bytearray()
-    extras: Extras = {}
-    refused: list[Rejection] = []
-    given_urls: dict[int, str] = {}
-    for record in records:
-        if isinstance(record, Rejection):
-            refused.append(record)
-            continue
-        checked = check_record(record, schemes)
-        if isinstance(checked, Rejection):
-            refused.append(checked)
-            continue
-        if record.metadata or record.extra_urls:
-            extras[len(urls)] = (record.metadata or None, record.extra_urls)
-        if checked[0] != record.url:
-            given_urls[len(urls)] = record.url
-        urls.append(checked[0])
-        paths.append(checked[1])
-        lines.append(record.line)
-        derived.append(record.path is None)
-    return CheckedBatch(source, urls, paths, lines, bytes(derived), extras, refused, given_urls)
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,13 @@ either taken (and locked) or edited, never half of each.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import operator
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
+from .checked import NOTHING_EXTRA, CheckedBatch, check_batch, refusal
 from .inputs import InputRecord, Rejection
 from .items import (
     NO_METADATA,
@@ -22,65 +25,16 @@ from .items import (
     StopReport,
     locked_reason,
 )
-from .validation import DEFAULT_SCHEMES, check_url, derive_path, normalize_path
+from .validation import DEFAULT_SCHEMES, check_url, normalize_path
 
 __all__ = [
-    "CheckedRecords",
     "DownloadItem",
     "DownloadQueue",
     "ItemLocked",
     "ItemState",
     "QueueObserver",
     "StopReport",
-    "check_record",
-    "refusal",
 ]
-
-
-_NOTHING_EXTRA: tuple[None, tuple[str, ...]] = (None, ())
-
-
-def check_record(record: InputRecord, schemes: Collection[str]) -> tuple[str, str] | Rejection:
-    """The URL and path ``record`` is sent with, or why it is refused.
-
-    A record without a path gets one derived from its URL, as input files do.
-    The path's claim (taken by another item?) is the queue's to check.
-    """
-    url = record.url
-    path = record.path if record.path is not None else derive_path(url)
-    try:
-        url = check_url(url, schemes)
-        path = normalize_path(path)
-        for extra in record.extra_urls:
-            check_url(extra, schemes)
-    except ValueError as error:  # ValidationError, or text git-annex could not take
-        derived = path if record.path is None else None
-        return refusal(record.source, record.line, record.url, derived, error)
-    return url, path
-
-
-def refusal(
-    source: str, line: int, url: str, derived_path: str | None, error: ValueError
-) -> Rejection:
-    """The refusal of the record at ``source:line``; ``derived_path``: the path it was given
-    from its URL, if it named none."""
-    reason = str(error)
-    if derived_path is not None:
-        reason = f"{reason} (path {derived_path!r} derived from the URL)"
-    return Rejection(source, line, reason, url)
-
-
-class CheckedRecords(Protocol):
-    """Records parsed and checked elsewhere (:func:`check_record`), in input order."""
-
-    source: str
-    urls: list[str]
-    paths: list[str]
-    lines: list[int]
-    derived: bytes  # non-zero where the path was derived from the URL
-    extras: dict[int, tuple[dict[str, list[str]] | None, tuple[str, ...]]]  # by index
-    refused: list[Rejection]
-    given_urls: dict[int, str]  # by index: the input's spelling, where the check changed it
 
 
 class QueueObserver(Protocol):
@@ -355,25 +309,31 @@ class DownloadQueue:
         """
         added: list[DownloadItem] = []
         refused: list[Rejection] = []
-        schemes = self.schemes
+        for source, group in itertools.groupby(records, key=operator.attrgetter("source")):
+            more, why = self.add_checked(check_batch(source, list(group), self.schemes))
+            added += more
+            refused += why
+        refused.sort(key=lambda rejection: rejection.line)
+        return added, refused
+
+    def add_checked(self, batch: CheckedBatch) -> tuple[list[DownloadItem], list[Rejection]]:
+        """Add records already checked (:func:`~tui_annex.checked.check_batch`) at the end;
+        return the added items and the refusals, in line order (a CSV record over several
+        lines comes after a line in it that is not UTF-8, refused on its own)."""
+        refused = list(batch.refused)
+        source, derived, extras, given = batch.source, batch.derived, batch.extras, batch.given_urls
         enter = self._enter
+        added: list[DownloadItem] = []
         try:
-            for record in records:
-                if isinstance(record, Rejection):
-                    refused.append(record)
-                    continue
-                checked = check_record(record, schemes)
-                if isinstance(checked, Rejection):
-                    refused.append(checked)
-                    continue
-                url, path = checked
+            for index, (url, path, line) in enumerate(
+                zip(batch.urls, batch.paths, batch.lines, strict=True)
+            ):
+                metadata, extra_urls = extras.get(index, NOTHING_EXTRA)
                 try:
-                    item = enter(
-                        url, path, record.metadata, record.extra_urls, record.source, record.line
-                    )
+                    item = enter(url, path, metadata, extra_urls, source, line)
                 except ValueError as error:  # the path is taken, or a folder of it
-                    derived = path if record.path is None else None
-                    why = refusal(record.source, record.line, record.url, derived, error)
+                    text = given.get(index, url)
+                    why = refusal(source, line, text, path if derived[index] else None, error)
                     refused.append(why)
                 else:
                     added.append(item)
@@ -381,37 +341,8 @@ class DownloadQueue:
             if added:
                 self._counts[ItemState.QUEUED] += len(added)
                 self._wake()  # once for the lot: the feeder looks at the queue, not the items
-        # In line order: a CSV record over several lines comes after a line in it that
-        # is not UTF-8 (refused on its own).
         refused.sort(key=lambda rejection: rejection.line)
         return added, refused
-
-    def add_checked(self, batch: CheckedRecords) -> list[Rejection]:
-        """Add records already parsed and checked (:func:`check_record`) at the end, as
-        :meth:`add_records` would; return the refusals, in line order."""
-        refused = list(batch.refused)
-        source, derived, extras, given = batch.source, batch.derived, batch.extras, batch.given_urls
-        enter = self._enter
-        added = 0
-        try:
-            for index, (url, path, line) in enumerate(
-                zip(batch.urls, batch.paths, batch.lines, strict=True)
-            ):
-                metadata, extra_urls = extras.get(index, _NOTHING_EXTRA)
-                try:
-                    enter(url, path, metadata, extra_urls, source, line)
-                except ValueError as error:  # the path is taken, or a folder of it
-                    text = given.get(index, url)
-                    why = refusal(source, line, text, path if derived[index] else None, error)
-                    refused.append(why)
-                else:
-                    added += 1
-        finally:
-            if added:
-                self._counts[ItemState.QUEUED] += added
-                self._wake()
-        refused.sort(key=lambda rejection: rejection.line)  # as add_records
-        return refused
 
     def edit(self, item_id: int, *, url: str | None = None, path: str | None = None) -> None:
         """Change a queued item's URL or path; nothing changes if the new values are rejected."""
