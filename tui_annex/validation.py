@@ -73,16 +73,20 @@ def check_url(url: str, schemes: Iterable[str] = DEFAULT_SCHEMES) -> str:
     return _check_url_fully(url, schemes)
 
 
+_NO_SCHEME = "(?!)"  # matches nothing: with no scheme to name, every URL takes the full check
+
+
+def _scheme_names(schemes: frozenset[str]) -> list[str]:
+    """The allowed schemes a fast pattern may name: lower case, real scheme names only."""
+    return [name for name in sorted(_lowered_set(schemes)) if SCHEME.fullmatch(name)]
+
+
 @functools.lru_cache(maxsize=16)
 def _plain_url(schemes: frozenset[str]) -> re.Pattern[str]:
     """The common URL in one match: an allowed scheme, a plain host name or IPv4 address,
     a short port, no user part, and the rest printable ASCII without blanks. Anything
     else takes the full check."""
-    names = "|".join(
-        re.escape(name) for name in sorted(_lowered_set(schemes)) if SCHEME.fullmatch(name)
-    )
-    if not names:
-        names = "(?!)"  # nothing can match: every URL takes the full check
+    names = "|".join(re.escape(name) for name in _scheme_names(schemes)) or _NO_SCHEME
     return re.compile(rf"(?ai:{names})://[A-Za-z0-9.-]+(?::([0-9]{{1,5}}))?(?:[/?#][!-~]*)?")
 
 
@@ -91,12 +95,11 @@ def _plain_urls(schemes: frozenset[str]) -> re.Pattern[str]:
     """Plain URLs (as :func:`_plain_url`, with ports of at most 4 digits, all valid) on
     lines of their own. The schemes' cases are spelt out: a pattern that ignores case
     matches half as fast."""
-    names = [name for name in sorted(_lowered_set(schemes)) if SCHEME.fullmatch(name)]
     either = "|".join(
         "".join(f"[{c}{c.upper()}]" if c.isalpha() else re.escape(c) for c in name)
-        for name in names
+        for name in _scheme_names(schemes)
     )
-    one = rf"(?:{either or '(?!)'})://[A-Za-z0-9.-]+(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
+    one = rf"(?:{either or _NO_SCHEME})://[A-Za-z0-9.-]+(?::[0-9]{{1,4}})?(?:[/?#][!-~]*)?"
     return re.compile(f"{one}(?:\n{one})*")
 
 
