@@ -219,6 +219,26 @@ def test_the_same_input_after_a_complete_run_downloads_nothing_and_says_so(
     assert sorted(committed(repo)) == ["c0.bin", "c1.bin", "c2.bin"]
 
 
+def test_a_path_twice_in_an_input_is_refused_the_second_time_though_an_earlier_run_added_it(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    url = server.file("twice", 500)
+    first = write_urls(tmp_path / "urls.txt", [(url, "twice.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(first)).returncode == 0
+    again = tmp_path / "again.jsonl"  # metadata: sent again; then the same path, plain
+    again.write_text(
+        json.dumps({"url": url, "path": "twice.bin", "metadata": {"k": ["v"]}})
+        + "\n"
+        + json.dumps({"url": url, "path": "twice.bin"})
+        + "\n"
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(again))
+    assert result.returncode == 1, result.stderr
+    assert f"rejected {again}:2: another item already downloads to 'twice.bin'" in result.stderr
+    assert "were added by earlier runs" not in result.stderr
+    assert git(repo, "annex", "metadata", "--get", "k", "twice.bin").strip() == "v"
+
+
 def test_a_failing_commit_is_an_error_and_leaves_the_files_staged(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:

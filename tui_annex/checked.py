@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 SLICE = 256  # records a batch: the event loop's step when it adds them (a few ms)
+_BULK_FROM = 16  # records: fewer are checked one by one, faster than in bulk
 NOTHING_EXTRA: tuple[None, tuple[str, ...]] = (None, ())  # no metadata, no extra URLs
 
 Extras = dict[int, tuple[dict[str, list[str]] | None, tuple[str, ...]]]
@@ -135,7 +136,7 @@ def check_batch(
     source: str, records: list[InputRecord | Rejection], schemes: Collection[str]
 ) -> CheckedBatch:
     """Check parsed records as the queue would (all but the paths' claims)."""
-    if all(type(record) is InputRecord for record in records):
+    if len(records) >= _BULK_FROM and all(type(record) is InputRecord for record in records):
         plain: list[InputRecord] = records  # type: ignore[assignment]  # checked just above
         if not any(record.metadata or record.extra_urls for record in plain):
             urls = [record.url for record in plain]

@@ -13,7 +13,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -468,15 +468,7 @@ class Job:
             assert not isinstance(batch, CheckedBatch)
             return self._add_share(batch, *self.options.shard)
         if self.journal is not None and (self._carried or self._has_history):
-            records = batch.records() if isinstance(batch, CheckedBatch) else batch
-            earlier = self._earlier_entries(records)
-            results = [
-                record if isinstance(record, Rejection) else self._add(record, earlier)
-                for record in records
-            ]
-            refused = [result for result in results if result is not None]
-            refused.sort(key=lambda rejection: rejection.line)
-            return refused
+            return self._add_known(batch.records() if isinstance(batch, CheckedBatch) else batch)
         if isinstance(batch, CheckedBatch):
             self.records_read += len(batch.urls)
             _added, refused = self.queue.add_checked(batch)
@@ -536,25 +528,51 @@ class Job:
         except JournalError:
             return None
 
-    def _add(
-        self, record: InputRecord, earlier: dict[str, JournalItem] | None = None
-    ) -> Rejection | None:
+    def _add_known(self, records: list[InputRecord | Rejection]) -> list[Rejection]:
+        """Queue a chunk's records in a run the journal may know them from (a resumed run's,
+        or added by an earlier run); return the refusals, in line order."""
+        earlier = self._earlier_entries(records)
+        refused: list[Rejection] = []
+        fresh: list[InputRecord | Rejection] = []
+        taken: set[str] = set()  # the paths of the fresh records: claimed once added
+        for record in records:
+            if isinstance(record, Rejection):
+                refused.append(record)
+                continue
+            self.records_read += 1
+            path = destination(record)
+            known = self._known(record, path, earlier, taken)
+            if isinstance(known, Rejection):
+                refused.append(known)
+            elif known is None:
+                fresh.append(record)
+                if path is not None:
+                    taken.add(path)
+        refused += self.queue.add_records(fresh)[1]  # one bulk add for the chunk
+        refused.sort(key=lambda rejection: rejection.line)
+        return refused
+
+    def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
         if self.journal is not None and (self._carried or self._has_history):
-            known = self._known(record, earlier)
+            known = self._known(record, destination(record), None, ())
             if known is not None:
                 return known if isinstance(known, Rejection) else None
         _added, refused = self.queue.add_records([record])
         return refused[0] if refused else None
 
     def _known(
-        self, record: InputRecord, earlier: dict[str, JournalItem] | None
+        self,
+        record: InputRecord,
+        path: str | None,
+        earlier: dict[str, JournalItem] | None,
+        taken: Collection[str],
     ) -> Rejection | bool | None:
         """A record the journal already knows: True (merged or already added), a Rejection,
-        or None to add it as usual; ``earlier``: the journal's done entries of a batch's
-        paths."""
+        or None to add it as usual. ``path``: where it goes (None: refused); ``earlier``:
+        the journal's done entries of a chunk's paths; ``taken``: paths of records of the
+        chunk that are to be added before this one (as if they were queued)."""
         assert self.journal is not None
-        path = destination(record)
         try:
             url = check_url(record.url, self.queue.schemes)
         except ValueError:
@@ -574,7 +592,7 @@ class Job:
             self.merged_records += 1
             self._merged[record.location] = owner
             return True
-        if not self._has_history or owner is not None:
+        if not self._has_history or owner is not None or path in taken:
             return None
         try:
             entry = self.journal.find_path(path) if earlier is None else earlier.get(path)
