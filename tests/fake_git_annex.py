@@ -14,6 +14,11 @@ with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
 - ``stubborn``: ignores SIGTERM (only SIGKILL stops it) and never exits on EOF;
 - ``slowcheck``: reports every byte of an item, then is silent for
   ``FAKE_ANNEX_CHECK`` seconds (as while it checksums a big file), then answers.
+- ``leftover``: puts each item's file in place as a plain file (in the current
+  folder, the repository); the first process started (no ``FAKE_ANNEX_MARK``
+  file yet: it makes it) kills itself with SIGKILL right then, as a git-annex
+  killed between moving a download into place and adding it. A line whose path
+  is taken fails as git-annex fails it ("already exists; not overwriting").
 
 It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set.
 """
@@ -41,6 +46,28 @@ def answer(line: str) -> None:
     }
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
+
+
+def leave_a_file(line: str) -> None:
+    path = line.partition(" ")[2]
+    if os.path.lexists(path):
+        record = {
+            "command": "addurl",
+            "success": False,
+            "file": path,
+            "input": [line],
+            "error-messages": [f"{path} already exists; not overwriting"],
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
+        sys.stdout.flush()
+        return
+    with open(path, "w") as handle:
+        handle.write("downloaded\n")
+    mark = os.environ["FAKE_ANNEX_MARK"]
+    if not os.path.exists(mark):
+        open(mark, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    answer(line)
 
 
 def main() -> int:
@@ -73,6 +100,9 @@ def main() -> int:
         sys.stderr.flush()
     answers = int(os.environ.get("FAKE_ANNEX_ANSWERS", "1"))
     for count, raw in enumerate(sys.stdin, start=1):
+        if mode == "leftover":
+            leave_a_file(raw.rstrip("\n"))
+            continue
         if mode == "slowcheck":
             line = raw.rstrip("\n")
             progress = {"byte-progress": 1000, "total-size": 1000, "action": {"input": [line]}}

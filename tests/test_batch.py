@@ -80,6 +80,32 @@ async def test_a_dying_git_annex_is_started_again_until_every_item_is_added(
     assert all(item.attempts == 1 for item in report.done)
 
 
+async def test_a_file_a_killed_git_annex_left_half_added_is_removed_and_downloaded_again(
+    repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The FAKE puts f0 in place as a plain file and kills itself before adding it (a real
+    # git-annex killed at that moment does the same); started again, it refuses to
+    # overwrite a file that is there, as git-annex does.
+    monkeypatch.setenv("FAKE_ANNEX_MARK", str(tmp_path / "killed-once"))
+    (repo / "kept.bin").write_text("the user's, untracked\n")
+    session = fake_session(repo, fake_annex, "leftover", 1, monkeypatch, jobs=1)
+    session.queue.reopen()
+    session.queue.add(f"{U}kept", "kept.bin")  # there before it was sent: never removed
+    session.queue.close()
+    events = await collect(session)
+    assert next(e.returncode for e in events if isinstance(e, ProcessExited)) == -9
+    report = session.report()
+    assert [item.path for item in report.done] == ["f0"]
+    assert [(item.path, item.errors) for item in report.failed] == [
+        ("kept.bin", ("kept.bin already exists; not overwriting",))
+    ]
+    said = [e.text for e in events if isinstance(e, LogLine) and "half-added" in e.text]
+    assert said == [
+        "removed 1 file(s) git-annex left half-added when it ended (f0); they download again"
+    ]
+    assert (repo / "kept.bin").read_text() == "the user's, untracked\n"
+
+
 async def test_a_git_annex_that_keeps_dying_without_progress_stops_the_run_with_its_words(
     repo: Path, fake_annex: GitAnnex, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -339,6 +339,7 @@ class Session:
         self._restart_waits = False
         exited: ProcessExited | None = None
         message: LogLine | None = None
+        cleared: LogLine | None = None
         watchdog = (
             asyncio.create_task(self._watch_stalls(driver, stalled))
             if self.stall_timeout is not None
@@ -370,8 +371,12 @@ class Session:
             normal = exited is not None and not exited.forced and exited.returncode in (0, 1)
             if finished and not normal:
                 message = await run_to_completion(self._stage(repo, finished))
+            if interrupted and exited is not None and not normal:
+                cleared = await run_to_completion(self._clear_leftovers(repo, interrupted))
         if message is not None:
             yield message
+        if cleared is not None:
+            yield cleared
         if stalled:
             for event in self._after_stall(stalled, interrupted, resume=not self._forced):
                 yield event
@@ -484,6 +489,42 @@ class Session:
             source="app",
             level="info",
             text=f"staged {len(present)} file(s) git-annex finished before it was stopped",
+        )
+
+    async def _clear_leftovers(self, repo: Repo, item_ids: list[int]) -> LogLine | None:
+        """Remove the plain files a git-annex that was stopped or died left at the paths of
+        downloads it had not answered for, where nothing was when they were sent and git
+        does not track them: killed between moving a download into place and adding it,
+        it leaves the file in the work tree, and sent again, git-annex refuses to
+        overwrite it. They download again."""
+        items = [self.queue.get(item_id) for item_id in item_ids if item_id in self.queue]
+        plain = [
+            item.path
+            for item in items
+            if item.existed is False
+            and not (repo.path / item.path).is_symlink()
+            and (repo.path / item.path).is_file()
+        ]
+        if not plain:
+            return None
+        try:
+            tracked = await repo.indexed_paths(plain)
+        except GitError as error:
+            return LogLine(source="app", level="error", text=f"checking left files: {error}")
+        removed = []
+        for path in plain:
+            if path not in tracked:
+                with contextlib.suppress(FileNotFoundError):
+                    (repo.path / path).unlink()
+                removed.append(path)
+        if not removed:
+            return None
+        return LogLine(
+            source="app",
+            level="warning",
+            text=f"removed {len(removed)} file(s) git-annex left half-added when it ended "
+            f"({', '.join(removed[:3])}{', …' if len(removed) > 3 else ''}); "
+            "they download again",
         )
 
     async def _wait_for_work(self) -> None:
