@@ -61,8 +61,16 @@ def leave_a_file(line: str) -> None:
         sys.stdout.write(json.dumps(record) + "\n")
         sys.stdout.flush()
         return
+    content = "downloaded\n"
+    progress = {
+        "byte-progress": len(content),
+        "total-size": len(content),
+        "action": {"input": [line]},
+    }
+    sys.stdout.write(json.dumps(progress) + "\n")
+    sys.stdout.flush()
     with open(path, "w") as handle:
-        handle.write("downloaded\n")
+        handle.write(content)
     mark = os.environ["FAKE_ANNEX_MARK"]
     if not os.path.exists(mark):
         open(mark, "w").close()

@@ -14,8 +14,8 @@ from tui_annex.annex.batch import BatchProcess, group_alive
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, LogLine, ProcessExited
-from tui_annex.items import ItemState
-from tui_annex.session import MAX_DEATHS, Session
+from tui_annex.items import DownloadItem, ItemState
+from tui_annex.session import MAX_DEATHS, Session, half_added
 
 U = "http://127.0.0.1:9/"
 
@@ -104,6 +104,34 @@ async def test_a_file_a_killed_git_annex_left_half_added_is_removed_and_download
         "removed 1 file(s) git-annex left half-added when it ended (f0); they download again"
     ]
     assert (repo / "kept.bin").read_text() == "the user's, untracked\n"
+
+
+def test_only_a_file_of_the_downloaded_size_in_a_real_folder_counts_as_half_added(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "repo"
+    (top / "d").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (top / "linked").symlink_to(outside)
+
+    def item(path: str, size: int, *, done: int, total: int | None, existed: bool | None) -> bool:
+        (top / path).write_bytes(b"x" * size)
+        entry = DownloadItem(1, U, path)
+        entry.existed, entry.bytes_done, entry.total = existed, done, total
+        return half_added(top, entry)
+
+    assert item("d/a.bin", 10, done=10, total=10, existed=False)
+    assert item("d/b.bin", 10, done=10, total=None, existed=False)  # size never told
+    assert not item("d/c.bin", 10, done=0, total=None, existed=False)  # never started
+    assert not item("d/e.bin", 10, done=4, total=10, existed=False)  # not this download
+    assert not item("d/f.bin", 10, done=10, total=10, existed=True)  # there before
+    assert not item("d/g.bin", 10, done=10, total=10, existed=None)  # never sent
+    assert not item("linked/h.bin", 10, done=10, total=10, existed=False)  # outside
+    (top / "d" / "i.bin").symlink_to(top / "d" / "a.bin")
+    link = DownloadItem(2, U, "d/i.bin")
+    link.existed, link.bytes_done, link.total = False, 10, 10
+    assert not half_added(top, link)  # a link is git-annex's finished work, not a leftover
 
 
 async def test_a_git_annex_that_keeps_dying_without_progress_stops_the_run_with_its_words(

@@ -239,6 +239,22 @@ def test_a_path_twice_in_an_input_is_refused_the_second_time_though_an_earlier_r
     assert git(repo, "annex", "metadata", "--get", "k", "twice.bin").strip() == "v"
 
 
+def test_a_refused_record_does_not_hide_that_an_earlier_run_added_its_path(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    url = server.file("once", 500)
+    first = write_urls(tmp_path / "urls.txt", [(url, "once.bin")])
+    assert run_cli(tmp_path, "--no-ui", "-C", str(repo), str(first)).returncode == 0
+    requests = len(server.requests)
+    again = write_urls(
+        tmp_path / "again.txt", [("ftp://127.0.0.1/x", "once.bin"), (url, "once.bin")]
+    )
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(again))
+    assert f"rejected {again}:1: " in result.stderr
+    assert "1 were added by earlier runs (not downloaded again)" in result.stderr
+    assert len(server.requests) == requests
+
+
 def test_a_failing_commit_is_an_error_and_leaves_the_files_staged(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:

@@ -13,7 +13,7 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -534,28 +534,36 @@ class Job:
         earlier = self._earlier_entries(records)
         refused: list[Rejection] = []
         fresh: list[InputRecord | Rejection] = []
-        taken: set[str] = set()  # the paths of the fresh records: claimed once added
+        taken: set[str] = set()  # the paths of the fresh records
+
+        def add_fresh() -> None:  # one bulk add for the fresh records so far
+            refused.extend(self.queue.add_records(fresh)[1])
+            fresh.clear()
+            taken.clear()
+
         for record in records:
             if isinstance(record, Rejection):
                 refused.append(record)
                 continue
             self.records_read += 1
             path = destination(record)
-            known = self._known(record, path, earlier, taken)
+            if path in taken:
+                add_fresh()  # what _known says of this one depends on whether they were
+            known = self._known(record, path, earlier)
             if isinstance(known, Rejection):
                 refused.append(known)
             elif known is None:
                 fresh.append(record)
                 if path is not None:
                     taken.add(path)
-        refused += self.queue.add_records(fresh)[1]  # one bulk add for the chunk
+        add_fresh()
         refused.sort(key=lambda rejection: rejection.line)
         return refused
 
     def _add(self, record: InputRecord) -> Rejection | None:
         self.records_read += 1
         if self.journal is not None and (self._carried or self._has_history):
-            known = self._known(record, destination(record), None, ())
+            known = self._known(record, destination(record), None)
             if known is not None:
                 return known if isinstance(known, Rejection) else None
         _added, refused = self.queue.add_records([record])
@@ -566,12 +574,10 @@ class Job:
         record: InputRecord,
         path: str | None,
         earlier: dict[str, JournalItem] | None,
-        taken: Collection[str],
     ) -> Rejection | bool | None:
         """A record the journal already knows: True (merged or already added), a Rejection,
         or None to add it as usual. ``path``: where it goes (None: refused); ``earlier``:
-        the journal's done entries of a chunk's paths; ``taken``: paths of records of the
-        chunk that are to be added before this one (as if they were queued)."""
+        the journal's done entries of a chunk's paths."""
         assert self.journal is not None
         try:
             url = check_url(record.url, self.queue.schemes)
@@ -592,7 +598,7 @@ class Job:
             self.merged_records += 1
             self._merged[record.location] = owner
             return True
-        if not self._has_history or owner is not None or path in taken:
+        if not self._has_history or owner is not None:
             return None
         try:
             entry = self.journal.find_path(path) if earlier is None else earlier.get(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Sequence
@@ -492,19 +493,12 @@ class Session:
         )
 
     async def _clear_leftovers(self, repo: Repo, item_ids: list[int]) -> LogLine | None:
-        """Remove the plain files a git-annex that was stopped or died left at the paths of
-        downloads it had not answered for, where nothing was when they were sent and git
-        does not track them: killed between moving a download into place and adding it,
-        it leaves the file in the work tree, and sent again, git-annex refuses to
-        overwrite it. They download again."""
+        """Remove the files a git-annex that was stopped or died left half-added at the
+        paths of downloads it had not answered for (:func:`half_added`): killed between
+        moving a download into place and adding it, it leaves the file in the work tree,
+        and sent again, git-annex refuses to overwrite it. They download again."""
         items = [self.queue.get(item_id) for item_id in item_ids if item_id in self.queue]
-        plain = [
-            item.path
-            for item in items
-            if item.existed is False
-            and not (repo.path / item.path).is_symlink()
-            and (repo.path / item.path).is_file()
-        ]
+        plain = [item.path for item in items if half_added(repo.path, item)]
         if not plain:
             return None
         try:
@@ -544,6 +538,27 @@ class Held(str):
     ``stopping``): it goes back to the queue, as never sent."""
 
     __slots__ = ()
+
+
+def half_added(top: Path, item: DownloadItem) -> bool:
+    """Whether the item's path holds what git-annex leaves when killed between moving the
+    item's finished download into place and adding it: a plain file where nothing was
+    when the item was sent, of exactly the bytes git-annex said it had downloaded, in a
+    real folder of the repository (whether git tracks it is for the caller to ask)."""
+    if item.existed is not False or item.bytes_done <= 0:
+        return False  # something was there before, or git-annex never reported a byte
+    path = top / item.path
+    try:
+        info = path.lstat()
+        real_folder = path.parent.resolve() == top.resolve() / Path(item.path).parent
+    except OSError:
+        return False
+    return (
+        real_folder
+        and stat.S_ISREG(info.st_mode)
+        and info.st_size == item.bytes_done
+        and item.total in (None, item.bytes_done)
+    )
 
 
 async def download(
