@@ -20,7 +20,9 @@ with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
   killed between moving a download into place and adding it. A line whose path
   is taken fails as git-annex fails it ("already exists; not overwriting").
 
-It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set.
+It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set. Any command but
+``addurl`` (``add``, ``registerurl`` when a run stages what it left) is handed to the real
+git-annex beside the Python that runs it.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def leave_a_file(line: str) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] != ["addurl"]:
+        real = os.path.join(os.path.dirname(sys.executable), "git-annex")
+        os.execv(real, [real, *sys.argv[1:]])
     mode = os.environ.get("FAKE_ANNEX_MODE", "")
     pidfile = os.environ.get("FAKE_ANNEX_PIDFILE")
     pids = [os.getpid()]

@@ -106,7 +106,7 @@ async def test_a_file_a_killed_git_annex_left_half_added_is_removed_and_download
     assert (repo / "kept.bin").read_text() == "the user's, untracked\n"
 
 
-def test_only_a_file_of_the_downloaded_size_in_a_real_folder_counts_as_half_added(
+def test_only_a_file_of_the_downloaded_size_or_a_link_without_content_counts_as_half_added(
     tmp_path: Path,
 ) -> None:
     top = tmp_path / "repo"
@@ -132,6 +132,12 @@ def test_only_a_file_of_the_downloaded_size_in_a_real_folder_counts_as_half_adde
     link = DownloadItem(2, U, "d/i.bin")
     link.existed, link.bytes_done, link.total = False, 10, 10
     assert not half_added(top, link)  # a link is git-annex's finished work, not a leftover
+    (top / "d" / "j.bin").symlink_to("../.git/annex/objects/Xx/Yy/KEY/KEY")
+    dangling = DownloadItem(3, U, "d/j.bin")
+    dangling.existed = False
+    assert half_added(top, dangling)  # its link made, the content not yet moved in
+    dangling.existed = True
+    assert not half_added(top, dangling)  # there before: the user's
 
 
 async def test_a_git_annex_that_keeps_dying_without_progress_stops_the_run_with_its_words(

@@ -51,7 +51,9 @@ def test_failures_file_naming_the_input_keeps_every_record_not_added(
         if line.split(" ")[-1].strip() not in added
     ]
     assert left == expected  # comments, refused lines and never-read records all kept
-    assert len(left) > 20_000
+    # Not a vacuous pass: the stop came long before the small ones could all be added (a
+    # few git-annex already held may finish while the slow ones do).
+    assert len(left) > 19_000
 
 
 def test_failures_file_that_is_a_folder_is_refused_before_anything_is_sent(

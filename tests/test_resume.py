@@ -3,7 +3,9 @@ writes. Real tui-annex processes, real git-annex, the local HTTP server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -16,6 +18,9 @@ from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import annex_processes, git
 from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.demo_server import LocalServer, content
+from tui_annex.items import DownloadItem
+from tui_annex.journal import JournalItem
+from tui_annex.recovery import _made_by_git_annex
 
 
 def committed(repo: Path) -> list[str]:
@@ -560,3 +565,164 @@ def test_metadata_is_recorded_for_a_file_a_killed_run_left_annexed_but_unstaged(
     assert fields.get("author") == ["zoë"]
     assert "mirror-u.bin" in git(repo, "annex", "whereis", "--json", "u.bin")
     assert "u.bin" in git(repo, "ls-files", "u.bin"), "staged, and committed with the run"
+
+
+def journal_row(repo: Path, path: str) -> tuple[str, int, int | None] | None:
+    """The newest journal row of ``path``: its state, bytes done and total."""
+    database = repo / ".git" / "tui-annex" / "journal.sqlite"
+    if not database.exists():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        row = db.execute(
+            "SELECT state, bytes_done, total FROM items WHERE path = ? ORDER BY run DESC",
+            (path,),
+        ).fetchone()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+def kill_mid_download(tmp_path: Path, repo: Path, urls: Path, path: str, size: int) -> None:
+    """Run tui-annex on ``urls`` and kill -9 it once the journal holds ``path``'s size."""
+    first = start_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+
+    def in_flight() -> bool:
+        row = journal_row(repo, path)
+        return row is not None and row[0] == "sent" and row[2] == size
+
+    wait_until(in_flight)
+    first.kill()
+    first.communicate()
+
+
+def test_a_download_a_killed_run_left_in_place_unadded_is_annexed_on_resume_not_put_in_git(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    size = 2_000_000
+    url = server.file("big", size, rate=400_000)
+    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
+    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    # A stand-in for one moment the real git-annex cannot be stopped at on demand: killed
+    # between moving the finished download into the work tree and adding it, it leaves
+    # the whole download there as a plain file.
+    (repo / "big.bin").write_bytes(content("big", size))
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 found added" in again.stderr
+    assert_everything_committed_once(repo, ["big.bin"])
+    mode, kind = git(repo, "ls-tree", "HEAD", "big.bin").split()[:2]
+    assert (mode, kind) == ("120000", "blob"), "annexed (a link), not the content put in git"
+    assert (repo / "big.bin").read_bytes() == content("big", size)
+    assert url in git(repo, "annex", "whereis", "big.bin"), "the web holds it, as addurl says"
+    assert [r.name for r in server.gets()].count("big") == 1, "not downloaded again"
+
+
+def test_a_link_a_killed_run_left_without_its_content_is_removed_and_downloaded_on_resume(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    size = 2_000_000
+    url = server.file("big", size, rate=400_000)
+    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
+    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    # A stand-in for one moment the real git-annex cannot be stopped at on demand: killed
+    # between making the download's link and moving the download in, it leaves a link to
+    # an object that is not there. Sent again, git-annex would only record the URL.
+    key = "SHA256E-s2000000--" + "0" * 64 + ".bin"
+    (repo / "big.bin").symlink_to(f".git/annex/objects/Xx/Yy/{key}/{key}")
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "removed 1 link(s) git-annex left without their content (big.bin)" in again.stderr
+    assert_everything_committed_once(repo, ["big.bin"])
+    assert (repo / "big.bin").read_bytes() == content("big", size)
+
+
+def test_a_url_for_an_annexed_file_whose_content_is_missing_fails_as_not_downloaded(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    url = server.file("a", 3000)
+    git(repo, "annex", "addurl", "--file", "a.bin", url)
+    git(repo, "commit", "-qm", "a.bin")
+    git(repo, "annex", "drop", "--force", "a.bin")  # tracked, its content elsewhere
+    urls = write_urls(tmp_path / "urls.txt", [(url, "a.bin")])
+    result = run_cli(tmp_path, "--no-ui", "--json", "-C", str(repo), str(urls))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "content this repository lacks" in result.stdout
+    assert not (repo / "a.bin").exists()  # and the report did not call it done
+
+
+def test_a_file_of_another_size_at_a_killed_downloads_path_is_left_alone_on_resume(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    size = 2_000_000
+    url = server.file("big", size, rate=400_000)
+    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
+    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    (repo / "big.bin").write_bytes(b"the user's own file, put there after the run died\n")
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "already exists" in again.stdout + again.stderr
+    assert (repo / "big.bin").read_bytes().startswith(b"the user's own file")
+    assert "big.bin" not in git(repo, "ls-files")
+
+
+def test_an_unlocked_file_git_annex_added_but_never_staged_is_staged_annexed_not_into_git(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    git(repo, "config", "annex.addunlocked", "true")
+    urls = write_urls(tmp_path / "urls.txt", [(server.file("a", 30_000), "a.bin")])
+    env = {**cli_env(tmp_path), "DIE_AFTER_DONE": "1"}
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_RUN, "--no-ui", "-C", str(repo), str(urls)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == 9, crashed.stderr  # died once git-annex said it added a.bin
+    if "a.bin" in git(repo, "ls-files", "a.bin"):
+        git(repo, "rm", "--cached", "-q", "a.bin")  # as a git-annex killed before staging
+    again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "1 found added" in again.stderr
+    assert_everything_committed_once(repo, ["a.bin"])
+    size = int(git(repo, "cat-file", "-s", "HEAD:a.bin"))
+    assert size < 200, "an annex pointer, not the content put in git"
+    assert git(repo, "cat-file", "-p", "HEAD:a.bin").startswith("/annex/objects/")
+    assert (repo / "a.bin").read_bytes() == content("a", 30_000)
+
+
+def test_only_what_git_annex_could_have_left_is_taken_as_its_work_on_resume(
+    tmp_path: Path,
+) -> None:
+    top = tmp_path / "repo"
+    (top / "d").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (top / "linked").symlink_to(outside)
+
+    def taken(
+        path: str,
+        size: int,
+        *,
+        state: str = "sent",
+        done: int = 0,
+        total: int | None = None,
+        key: str | None = None,
+        existed: bool | None = False,
+    ) -> bool:
+        (top / path).write_bytes(b"x" * size)
+        entry = JournalItem(
+            1, 1, "http://127.0.0.1/x", path, state, key, (), None, {}, (), None, 1,
+            done, total, 0.0, 0, existed,
+        )  # fmt: skip
+        return _made_by_git_annex(top, DownloadItem(1, entry.url, path), entry)
+
+    assert taken("d/a", 10, done=4, total=10)  # the whole download (progress lagged)
+    assert taken("d/b", 10, done=4)  # size never told: at least what was downloaded
+    assert not taken("d/c", 9, done=4, total=10)  # not this download
+    assert not taken("d/e", 3, done=4)  # less than was downloaded
+    assert not taken("d/f", 10)  # git-annex never reported a byte
+    assert not taken("d/g", 10, done=10, total=10, existed=True)  # there before
+    assert not taken("d/h", 10, done=10, total=10, existed=None)  # never known
+    assert not taken("linked/i", 10, done=10, total=10)  # outside the repository
+    assert taken("d/j", 10, state="done", key="SHA256E-s10--ab.bin")  # added, said git-annex
+    assert taken("d/k", 10, state="done")  # put in git: no key
+    assert not taken("d/l", 11, state="done", key="SHA256E-s10--ab.bin")  # replaced since

@@ -9,13 +9,14 @@ the index, so the report never says "done" for a file git does not track.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .annex.batch import group_alive, stop_group
-from .annex.repo import GitError, Repo, link_key
+from .annex.repo import GitError, Repo, dangling_link, link_key, plain_file_size
 from .events import LogLine
 from .items import DownloadItem, ItemState
 from .journal import (
@@ -162,7 +163,7 @@ async def carry_over(
         if entry.state != ItemState.QUEUED.value or entry.existed is False:
             check.append(item)  # it was sent: git-annex may have left its file
     journal.adopt(moves)
-    done = await _reconcile(queue, repo, check, carried)
+    done, reconciled = await _reconcile(queue, repo, check, carried)
     messages = [
         LogLine(
             source="app",
@@ -174,6 +175,7 @@ async def carry_over(
     messages.extend(
         LogLine(source="app", level="warning", text=f"not carried over: {why}") for why in refused
     )
+    messages.extend(reconciled)
     return CarriedOver(items=carried, done=done, messages=messages)
 
 
@@ -182,19 +184,50 @@ async def _reconcile(
     repo: Repo,
     items: Sequence[DownloadItem],
     carried: dict[int, JournalItem],
-) -> list[int]:
-    """Mark done what the repository holds; stage what git-annex left unstaged."""
-    indexed = await in_index_after_staging(
+) -> tuple[list[int], list[LogLine]]:
+    """Mark done what the repository holds; add what git-annex left unadded."""
+    plain = {item.path for item in items if plain_file_size(repo.path, item.path) is not None}
+    indexed, keys = await in_index_after_staging(
         repo, items, lambda item: _made_by_git_annex(repo.path, item, carried[item.id])
     )
     done = []
+    urls = []
+    dangling = []
     for item in items:
-        if item.path in indexed:
-            queue.mark_carried_done(
-                item, key=carried[item.id].key or link_key(repo.path, item.path)
+        if item.path not in indexed:
+            entry = carried[item.id]
+            if entry.existed is False and dangling_link(repo.path, item.path):
+                dangling.append(item.path)
+            continue
+        key = carried[item.id].key or keys.get(item.path) or link_key(repo.path, item.path)
+        queue.mark_carried_done(item, key=key)
+        done.append(item.id)
+        if item.path in plain and item.path in keys:
+            # Killed before it added the download, git-annex had not recorded its URL.
+            urls.append((keys[item.path], item.url))
+    messages = []
+    for path in dangling:
+        # Killed after making the link and before moving the download in: sent again
+        # with the link there, git-annex would call it added without its content.
+        with contextlib.suppress(FileNotFoundError):
+            (repo.path / path).unlink()
+    if dangling:
+        messages.append(
+            LogLine(
+                source="app",
+                level="warning",
+                text=f"removed {len(dangling)} link(s) git-annex left without their content "
+                f"({', '.join(dangling[:3])}{', …' if len(dangling) > 3 else ''}); "
+                "they download again",
             )
-            done.append(item.id)
-    return done
+        )
+    try:
+        await repo.register_urls(urls)
+    except GitError as error:
+        messages.append(
+            LogLine(source="app", level="warning", text=f"recording the web's URLs: {error}")
+        )
+    return done, messages
 
 
 def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> bool:
@@ -203,63 +236,91 @@ def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> boo
     if path.is_symlink():
         # An annexed file: a link into the object store, with the object present.
         return "/annex/objects/" in os.readlink(path) and path.exists()
-    if path.is_file():
-        # A small file git-annex put in git: ours only if nothing was there when it was
-        # sent (the journal holds that before git-annex gets the item).
-        return entry.existed is False
-    return False
+    if entry.existed is not False:
+        return False  # something was there when it was sent (the journal holds that first)
+    size = plain_file_size(top, item.path)
+    if size is None:
+        return False
+    if entry.state == ItemState.DONE.value:
+        # git-annex said it added it: a small file it put in git, or an unlocked one. The
+        # size its key names, when it names one, is the file's.
+        return _key_size(entry.key) in (None, size)
+    # Killed between moving the finished download into place and adding it: the whole
+    # download. Anything else (a file of another size) is not this download's.
+    if entry.total is not None:
+        return size == entry.total
+    return entry.bytes_done > 0 and size >= entry.bytes_done
+
+
+def _key_size(key: str | None) -> int | None:
+    """The size a key names (``SHA256E-s1234--…``), if it names one."""
+    if key is None:
+        return None
+    fields = key.split("--", 1)[0].split("-")
+    sizes = [field[1:] for field in fields[1:] if field.startswith("s") and field[1:].isdigit()]
+    return int(sizes[0]) if sizes else None
 
 
 async def in_index_after_staging(
     repo: Repo, items: Sequence[DownloadItem], ours: Callable[[DownloadItem], bool]
-) -> set[str]:
-    """The items' paths in the index, once those not in it that ``ours`` accepts are staged."""
+) -> tuple[set[str], dict[str, str]]:
+    """The items' paths in the index, once those not in it that ``ours`` accepts are added,
+    and the key of each one added to the annex."""
     if not items:
-        return set()
+        return set(), {}
     indexed = await repo.indexed_paths(item.path for item in items)
     to_stage = [item.path for item in items if item.path not in indexed and ours(item)]
+    keys: dict[str, str] = {}
     if to_stage:
-        await stage_each(repo, to_stage)
+        keys = await stage_each(repo, to_stage)
         indexed |= await repo.indexed_paths(to_stage)
-    return indexed
+    return indexed, keys
 
 
-async def stage_each(repo: Repo, paths: Iterable[str]) -> None:
-    """Stage ``paths``; if git refuses the batch, stage them one by one (a bad one fails alone)."""
+async def stage_each(repo: Repo, paths: Iterable[str]) -> dict[str, str]:
+    """Add ``paths`` as addurl would have (:meth:`Repo.stage`); a bad one fails alone.
+    Return the keys of those added to the annex."""
     listed = [path for path in paths if os.path.lexists(repo.path / path)]
     if not listed:
-        return
+        return {}
     try:
-        await repo.stage(listed)
+        return await repo.stage(listed)
     except GitError:
-        for path in listed:
-            try:
-                await repo.stage([path])
-            except GitError:
-                continue
+        return {}  # what is not in the index afterwards fails, with the reason
 
 
 async def settle_added(
-    repo: Repo, queue: DownloadQueue, items: Sequence[DownloadItem]
+    repo: Repo, queue: DownloadQueue, items: Sequence[DownloadItem], *, downloaded: bool = True
 ) -> list[int]:
-    """Check that every item git-annex called added is in the index; stage the ones that are not.
+    """Check that every item git-annex called added is in the index, with its content
+    unless it was added without it (``downloaded`` false: ``--fast``, ``--relaxed``);
+    stage the ones that are not in the index.
 
     git-annex answers success without staging for a file that was already there
     (finished by a run that died, or ``git rm --cached``), and git refuses some
-    paths outright. What still is not in the index afterwards fails, with the
+    paths outright. It also answers success, registering the URL, when a link to
+    an object this repository lacks is at the path: nothing was downloaded. What
+    still is not in the index afterwards, or has no content, fails, with the
     reason. Return the ids of the items that are in the index.
     """
-    indexed = await in_index_after_staging(repo, items, lambda _item: True)
+    indexed, _keys = await in_index_after_staging(repo, items, lambda _item: True)
     settled = []
     for item in items:
-        if item.path in indexed:
+        if item.path in indexed and not (downloaded and dangling_link(repo.path, item.path)):
             settled.append(item.id)
             continue
-        why = (
-            "git-annex reported it added, but the file is missing"
-            if not os.path.lexists(repo.path / item.path)
-            else "git-annex reported it added, but git did not stage it "
-            "(the index is locked, or git refuses the path)"
-        )
+        if item.path in indexed:
+            why = (
+                "not downloaded: an annexed file whose content this repository lacks was "
+                "at its path, and git-annex only recorded the URL for it "
+                "('git annex get' fetches it)"
+            )
+        elif not os.path.lexists(repo.path / item.path):
+            why = "git-annex reported it added, but the file is missing"
+        else:
+            why = (
+                "git-annex reported it added, but git did not stage it "
+                "(the index is locked, or git refuses the path)"
+            )
         queue.mark_finished(item, success=False, key=item.key, errors=(why,), note=None)
     return settled

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import stat
 import time
 from collections import deque
 from collections.abc import AsyncGenerator, Iterable, Sequence
@@ -27,7 +26,7 @@ from typing import Self
 from .annex.addurl import AddurlDriver
 from .annex.batch import run_to_completion
 from .annex.locate import GitAnnex, find_git_annex
-from .annex.repo import GitError, Repo
+from .annex.repo import GitError, Repo, dangling_link, plain_file_size
 from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLevel, LogLine, ProcessExited
 from .items import DownloadItem, ItemState, RunState, StopReport, split_waiting
@@ -541,24 +540,19 @@ class Held(str):
 
 
 def half_added(top: Path, item: DownloadItem) -> bool:
-    """Whether the item's path holds what git-annex leaves when killed between moving the
-    item's finished download into place and adding it: a plain file where nothing was
-    when the item was sent, of exactly the bytes git-annex said it had downloaded, in a
-    real folder of the repository (whether git tracks it is for the caller to ask)."""
-    if item.existed is not False or item.bytes_done <= 0:
-        return False  # something was there before, or git-annex never reported a byte
-    path = top / item.path
-    try:
-        info = path.lstat()
-        real_folder = path.parent.resolve() == top.resolve() / Path(item.path).parent
-    except OSError:
-        return False
-    return (
-        real_folder
-        and stat.S_ISREG(info.st_mode)
-        and info.st_size == item.bytes_done
-        and item.total in (None, item.bytes_done)
-    )
+    """Whether the item's path holds what git-annex leaves when killed between finishing
+    the item's download and adding it, where nothing was when the item was sent: a
+    plain file of exactly the bytes it said it had downloaded (moved into place), or a
+    link to an object that is not there (the content not yet moved in); in a real folder
+    of the repository (whether git tracks it is for the caller to ask)."""
+    if item.existed is not False:
+        return False  # something was there before
+    if dangling_link(top, item.path):
+        return True
+    if item.bytes_done <= 0:
+        return False  # git-annex never reported a byte
+    size = plain_file_size(top, item.path)
+    return size == item.bytes_done and item.total in (None, item.bytes_done)
 
 
 async def download(

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
+import stat
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,7 +16,15 @@ from pathlib import Path
 from .batch import parent_death_signal
 from .locate import GitAnnex
 
-__all__ = ["GitError", "GitResult", "Repo", "RepoError", "link_key"]
+__all__ = [
+    "GitError",
+    "GitResult",
+    "Repo",
+    "RepoError",
+    "dangling_link",
+    "link_key",
+    "plain_file_size",
+]
 
 
 class GitError(RuntimeError):
@@ -135,13 +146,44 @@ class Repo:
                 "give that repository's top folder, or a folder outside it"
             )
 
-    async def stage(self, paths: Iterable[str]) -> None:
-        """``git add`` files that git-annex finished but never staged (after a forced stop).
+    async def stage(self, paths: Iterable[str]) -> dict[str, str]:
+        """Add files git-annex finished but never staged (after a forced stop or a death);
+        return the key of each one that went into the annex.
 
-        ``annex.gitaddtoannex=false`` keeps a small file that addurl put in git
-        from being turned into an annexed one.
+        ``git annex add`` puts each file where addurl would have: in the annex or in
+        git as annex.largefiles says, unlocked if annex.addunlocked says so, and a
+        dotfile in the annex as addurl does (``annex.dotfiles``). A plain ``git add``
+        would put a big download whole into git. A path git-annex will not add (gone,
+        ignored) is skipped; the caller checks the index afterwards.
         """
-        await self._with_pathspecs(["-c", "annex.gitaddtoannex=false", "add", "--"], paths)
+        listed = list(paths)
+        if not listed:
+            return {}
+        data = b"".join(path.encode("utf-8", "surrogateescape") + b"\0" for path in listed)
+        result = await self.annex(
+            "add", "--batch", "-z", "--json", "--json-error-messages",
+            "-c", "annex.dotfiles=true", input=data, check=False,
+        )  # fmt: skip
+        answers = result.stdout.split("\n")
+        if result.returncode != 0 and not any(answers):
+            raise GitError(f"git annex add failed ({result.returncode}): {result.stderr.strip()}")
+        keys = {}
+        # One answer a path, in order (an empty line for one it skipped).
+        for path, answer in zip(listed, answers, strict=False):
+            with contextlib.suppress(ValueError):
+                record = json.loads(answer)
+                if record.get("success") and isinstance(record.get("key"), str):
+                    keys[path] = record["key"]
+        return keys
+
+    async def register_urls(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record that the web holds each ``(key, url)`` (what addurl records for its
+        downloads); raise GitError when git-annex refuses one."""
+        lines = "".join(f"{key} {url}\n" for key, url in pairs)
+        if lines:
+            await self.annex(
+                "registerurl", "--batch", input=lines.encode("utf-8", "surrogateescape")
+            )
 
     async def commit(self, paths: Sequence[str], message: str) -> str | None:
         """Commit exactly ``paths`` (nothing else the user staged); return the commit, if any."""
@@ -291,6 +333,31 @@ async def _run(
             f"{' '.join(argv[:3])} failed ({result.returncode}): {result.stderr.strip()}"
         )
     return result
+
+
+def plain_file_size(top: Path, path: str) -> int | None:
+    """The size of the regular file at ``path`` if it is one, in a real folder of the
+    repository (no symlinked folder on the way out of it)."""
+    where = top / path
+    try:
+        info = where.lstat()
+        real_folder = where.parent.resolve() == top.resolve() / Path(path).parent
+    except OSError:
+        return None
+    return info.st_size if real_folder and stat.S_ISREG(info.st_mode) else None
+
+
+def dangling_link(top: Path, path: str) -> bool:
+    """Whether ``path`` is a link into the annex's object store whose object is not there,
+    in a real folder of the repository: what git-annex leaves when it is killed between
+    making a download's link and moving the download in."""
+    where = top / path
+    try:
+        target = os.readlink(where)
+        real_folder = where.parent.resolve() == top.resolve() / Path(path).parent
+    except OSError:
+        return False
+    return real_folder and "/annex/objects/" in target and not where.exists()
 
 
 def link_key(top: Path, path: str) -> str | None:
