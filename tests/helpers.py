@@ -66,3 +66,14 @@ def make_job(tmp_path: Path, repo: Path, lines: Sequence[tuple[str, str]], jobs:
     source = tmp_path / "urls.txt"
     source.write_text("".join(f"{url} {path}\n" for url, path in lines))
     return Job(RunOptions(repo=repo, inputs=(str(source),), jobs=jobs, grace=2.0))
+
+
+def top_with_a_linked_folder(tmp_path: Path) -> Path:
+    """A repository top with a folder ``d`` and a folder ``linked`` that is a symlink to
+    a folder outside it."""
+    top = tmp_path / "repo"
+    (top / "d").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (top / "linked").symlink_to(outside)
+    return top

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import collect, pids
+from tests.helpers import collect, pids, top_with_a_linked_folder
 from tui_annex.annex.batch import BatchProcess, group_alive
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.demo_server import LocalServer
@@ -109,11 +109,7 @@ async def test_a_file_a_killed_git_annex_left_half_added_is_removed_and_download
 def test_only_a_file_of_the_downloaded_size_or_a_link_without_content_counts_as_half_added(
     tmp_path: Path,
 ) -> None:
-    top = tmp_path / "repo"
-    (top / "d").mkdir(parents=True)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (top / "linked").symlink_to(outside)
+    top = top_with_a_linked_folder(tmp_path)
 
     def item(path: str, size: int, *, done: int, total: int | None, existed: bool | None) -> bool:
         (top / path).write_bytes(b"x" * size)

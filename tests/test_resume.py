@@ -16,6 +16,7 @@ import pytest
 
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import annex_processes, git
+from tests.helpers import top_with_a_linked_folder
 from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.demo_server import LocalServer, content
 from tui_annex.items import DownloadItem
@@ -580,37 +581,41 @@ def journal_row(repo: Path, path: str) -> tuple[str, int, int | None] | None:
     return None if row is None else (row[0], row[1], row[2])
 
 
-def kill_mid_download(tmp_path: Path, repo: Path, urls: Path, path: str, size: int) -> None:
-    """Run tui-annex on ``urls`` and kill -9 it once the journal holds ``path``'s size."""
+BIG = 2_000_000
+
+
+def killed_mid_download(tmp_path: Path, repo: Path, server: LocalServer) -> tuple[str, Path]:
+    """Run tui-annex on one slow download of BIG bytes to big.bin and kill -9 it once the
+    journal holds the download's size; return the URL and the input file."""
+    url = server.file("big", BIG, rate=400_000)
+    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
     first = start_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
 
     def in_flight() -> bool:
-        row = journal_row(repo, path)
-        return row is not None and row[0] == "sent" and row[2] == size
+        row = journal_row(repo, "big.bin")
+        return row is not None and row[0] == "sent" and row[2] == BIG
 
     wait_until(in_flight)
     first.kill()
     first.communicate()
+    return url, urls
 
 
 def test_a_download_a_killed_run_left_in_place_unadded_is_annexed_on_resume_not_put_in_git(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
-    size = 2_000_000
-    url = server.file("big", size, rate=400_000)
-    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
-    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    url, urls = killed_mid_download(tmp_path, repo, server)
     # A stand-in for one moment the real git-annex cannot be stopped at on demand: killed
     # between moving the finished download into the work tree and adding it, it leaves
     # the whole download there as a plain file.
-    (repo / "big.bin").write_bytes(content("big", size))
+    (repo / "big.bin").write_bytes(content("big", BIG))
     again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "1 found added" in again.stderr
     assert_everything_committed_once(repo, ["big.bin"])
     mode, kind = git(repo, "ls-tree", "HEAD", "big.bin").split()[:2]
     assert (mode, kind) == ("120000", "blob"), "annexed (a link), not the content put in git"
-    assert (repo / "big.bin").read_bytes() == content("big", size)
+    assert (repo / "big.bin").read_bytes() == content("big", BIG)
     assert url in git(repo, "annex", "whereis", "big.bin"), "the web holds it, as addurl says"
     assert [r.name for r in server.gets()].count("big") == 1, "not downloaded again"
 
@@ -618,10 +623,7 @@ def test_a_download_a_killed_run_left_in_place_unadded_is_annexed_on_resume_not_
 def test_a_link_a_killed_run_left_without_its_content_is_removed_and_downloaded_on_resume(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
-    size = 2_000_000
-    url = server.file("big", size, rate=400_000)
-    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
-    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    _url, urls = killed_mid_download(tmp_path, repo, server)
     # A stand-in for one moment the real git-annex cannot be stopped at on demand: killed
     # between making the download's link and moving the download in, it leaves a link to
     # an object that is not there. Sent again, git-annex would only record the URL.
@@ -631,7 +633,7 @@ def test_a_link_a_killed_run_left_without_its_content_is_removed_and_downloaded_
     assert again.returncode == 0, again.stdout + again.stderr
     assert "removed 1 link(s) git-annex left without their content (big.bin)" in again.stderr
     assert_everything_committed_once(repo, ["big.bin"])
-    assert (repo / "big.bin").read_bytes() == content("big", size)
+    assert (repo / "big.bin").read_bytes() == content("big", BIG)
 
 
 def test_a_url_for_an_annexed_file_whose_content_is_missing_fails_as_not_downloaded(
@@ -651,10 +653,7 @@ def test_a_url_for_an_annexed_file_whose_content_is_missing_fails_as_not_downloa
 def test_a_file_of_another_size_at_a_killed_downloads_path_is_left_alone_on_resume(
     tmp_path: Path, repo: Path, server: LocalServer
 ) -> None:
-    size = 2_000_000
-    url = server.file("big", size, rate=400_000)
-    urls = write_urls(tmp_path / "urls.txt", [(url, "big.bin")])
-    kill_mid_download(tmp_path, repo, urls, "big.bin", size)
+    _url, urls = killed_mid_download(tmp_path, repo, server)
     (repo / "big.bin").write_bytes(b"the user's own file, put there after the run died\n")
     again = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
     assert again.returncode == 1, again.stdout + again.stderr
@@ -692,11 +691,7 @@ def test_an_unlocked_file_git_annex_added_but_never_staged_is_staged_annexed_not
 def test_only_what_git_annex_could_have_left_is_taken_as_its_work_on_resume(
     tmp_path: Path,
 ) -> None:
-    top = tmp_path / "repo"
-    (top / "d").mkdir(parents=True)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (top / "linked").symlink_to(outside)
+    top = top_with_a_linked_folder(tmp_path)
 
     def taken(
         path: str,
