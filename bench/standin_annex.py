@@ -31,6 +31,19 @@ def install(folder: Path, real: Path, mode: str) -> Path:
     return script
 
 
+def progress_line(line: str, done: int, total: int) -> str:
+    """A progress record laid out as git-annex writes it."""
+    _url, _, path = line.partition(" ")
+    action = {"command": "addurl", "file": path, "input": [line]}
+    record = {
+        "action": action,
+        "byte-progress": done,
+        "percent-progress": f"{100 * done / total:.2f}%",
+        "total-size": total,
+    }
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
 def trickle(rate: float) -> int:
     import select
     import time
@@ -54,8 +67,7 @@ def trickle(rate: float) -> int:
         if held and time.monotonic() >= next_at:
             done += 1
             line = held[done % len(held)]
-            record = {"byte-progress": done * 100, "total-size": 10**12}
-            sys.stdout.write(json.dumps({**record, "action": {"input": [line]}}) + "\n")
+            sys.stdout.write(progress_line(line, done * 100, 10**12))
             sys.stdout.flush()
             next_at += step
             if next_at < time.monotonic() - 1:
@@ -79,8 +91,7 @@ def main() -> int:
         _url, _, path = line.partition(" ")
         action = {"command": "addurl", "file": path, "input": [line]}
         for step in range(1, progress + 1):
-            record = {"byte-progress": step * 1000, "total-size": progress * 1000}
-            out.write(json.dumps({**record, "action": action}) + "\n")
+            out.write(progress_line(line, step * 1000, progress * 1000))
         done = {**action, "success": True, "key": f"SHA256E-s{progress * 1000}--x", "note": ""}
         out.write(json.dumps({**done, "error-messages": []}) + "\n")
         out.flush()

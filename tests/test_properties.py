@@ -9,8 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tui_annex.annex.addurl import AddurlDriver
+from tui_annex.annex.addurl import _PROGRESS, AddurlDriver
 from tui_annex.annex.locate import GitAnnex
+from tui_annex.events import ItemProgress
 from tui_annex.inputs import InputRecord, Rejection, parse_json, parse_lines, parse_text
 from tui_annex.queue import DownloadQueue
 from tui_annex.validation import ValidationError, check_url, normalize_path
@@ -258,3 +259,33 @@ def test_the_models_counts_always_match_a_full_count_of_the_queue(
     assert totals.bytes_done == sum(i.bytes_done for i in queue)
     assert sorted(model.order) == sorted(i.id for i in queue)
     assert model.longest_path >= max((len(i.path) for i in queue), default=0)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.text(max_size=30),
+    st.integers(min_value=0, max_value=10**15),
+    st.none() | st.integers(min_value=0, max_value=10**15),
+    st.booleans(),
+)
+def test_a_progress_line_in_git_annexs_layout_reads_as_its_json_says(
+    tmp_path: Path, path: str, done: int, total: int | None, ascii_only: bool
+) -> None:
+    driver = _driver(tmp_path)
+    line = f"https://example.org/x {path}"
+    item = next(iter(driver.in_flight.values()))
+    driver.in_flight = {line: item}
+    record: dict[str, object] = {
+        "action": {"command": "addurl", "file": path, "input": [line]},
+        "byte-progress": done,
+        "percent-progress": "1%",
+    }
+    if total is not None:
+        record["total-size"] = total
+    compact = json.dumps(record, separators=(",", ":"), ensure_ascii=ascii_only)
+    spaced = json.dumps(record, ensure_ascii=ascii_only)  # never the quick layout
+    if "\\" not in compact:
+        assert _PROGRESS.fullmatch(compact), "read without a JSON parse"
+    quick, full = driver._parse(compact), driver._parse(spaced)
+    assert isinstance(quick, ItemProgress) and quick == full
+    assert (quick.bytes_done, quick.total, quick.item_id) == (done, total, item.id)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import stat
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
@@ -80,7 +81,8 @@ class AddurlDriver:
     """Runs one ``git annex addurl --batch`` process over a queue and yields its events.
 
     Items are written while fewer than ``window`` (``jobs`` plus a lookahead)
-    are in flight, so everything not yet sent stays editable in the queue.
+    are in flight, so everything not yet sent stays editable in the queue; the
+    window is refilled once half the lookahead (at least one) is free.
     Answers are matched to items by their ``input`` field. One call of
     :meth:`run` is one process: it ends when the queue is closed and empty, on
     :meth:`stop`, or when the child dies.
@@ -111,6 +113,10 @@ class AddurlDriver:
         self.git_annex = git_annex
         self.jobs = jobs
         self.window = jobs + max(lookahead, 0)
+        # Refilled once half the lookahead is free, not at every answer: one write per
+        # few items, and git-annex still holds more than its jobs can start.
+        self._refill = max(1, lookahead // 2)
+        self._folders: dict[str, float] = {}
         self.options = tuple(options)
         self.grace = grace
         self.in_flight: dict[str, DownloadItem] = {}
@@ -213,13 +219,13 @@ class AddurlDriver:
         while not self._stopping.is_set():
             draining = self._draining
             ready = queue.has_resumes() if draining else queue.has_ready()
-            if ready and len(self.in_flight) < self.window:
+            if ready and self.window - len(self.in_flight) >= self._refill:
                 batch: list[DownloadItem] = []
                 while len(self.in_flight) + len(batch) < self.window:
                     item = queue.take_next(resumes_only=draining)
                     if item is None:
                         break
-                    blocked = blocked_by_tree(repo, item.path)
+                    blocked = blocked_by_tree(repo, item.path, self._folders)
                     if blocked is not None:
                         # Sent, git's check-attr helper would die and fail every later item.
                         errors = (blocked,)
@@ -234,7 +240,9 @@ class AddurlDriver:
                         continue
                     # What git-annex leaves at a path it never answered for is its own
                     # work only if nothing was there before (see recovery).
-                    item.existed = os.path.lexists(f"{repo}/{item.path}")
+                    item.existed = os.access(
+                        f"{repo}/{item.path}", os.F_OK, follow_symlinks=False
+                    )  # as os.path.lexists, without raising inside for a missing path
                     batch.append(item)
                 # The journal holds them as sent (and what was at their paths) before
                 # git-annex has them: one write for the batch, of the batch alone.
@@ -284,6 +292,18 @@ class AddurlDriver:
 
     def _parse(self, text: str) -> Event | None:
         """Turn one stdout line into an event; anything unexpected becomes a log line."""
+        fast = _PROGRESS.fullmatch(text)
+        if fast is not None:
+            # Most lines are progress, in git-annex's own layout: read without a JSON parse.
+            item = self.in_flight.get(fast[1])
+            if item is None:
+                return None
+            done = int(fast[2])
+            total = int(fast[3]) if fast[3] is not None else None
+            self.queue.mark_progress(item, done, total)
+            return ItemProgress(
+                item_id=item.id, url=item.url, path=item.path, bytes_done=done, total=total
+            )
         if not text.strip():
             return None
         try:
@@ -334,26 +354,53 @@ class AddurlDriver:
         return self.in_flight.get(inputs[0])
 
 
-def blocked_by_tree(repo: str | os.PathLike[str], path: str) -> str | None:
+#: A progress line as git-annex writes it, with no escapes in its file and input (any
+#: other line, or one with escapes, is parsed as JSON).
+_PROGRESS = re.compile(
+    r'\{"action":\{"command":"addurl","file":"[^"\\]*","input":\["([^"\\]*)"\]\},'
+    r'"byte-progress":(\d+),"percent-progress":"[^"\\]*"(?:,"total-size":(\d+))?\}'
+)
+
+
+def blocked_by_tree(
+    repo: str | os.PathLike[str], path: str, folders: dict[str, float] | None = None
+) -> str | None:
     """Why ``path`` cannot be created in the working tree, or None.
 
     A parent that exists as a file or a symlink (an annexed file is a symlink)
     makes git refuse the path, which kills git-annex's helper for the whole batch.
+    ``folders`` remembers for a second the folders found fine (real ones, or not
+    there yet), by their ``time.monotonic()``: a download into one costs no lookup.
     """
     parts = path.split("/")
-    folder = os.fspath(repo)
+    if len(parts) == 1:
+        return None
+    now = time.monotonic() if folders is not None else 0.0
+    top = os.fspath(repo)
+    parent = "/".join(parts[:-1])
+    if folders is not None and now - folders.get(parent, -_FOLDER_MEMORY) < _FOLDER_MEMORY:
+        return None
+    folder = top
     for depth, part in enumerate(parts[:-1], start=1):
         folder = f"{folder}/{part}"
         try:
             mode = os.lstat(folder).st_mode
         except FileNotFoundError:
-            return None  # created by git-annex as needed
+            break  # created by git-annex as needed
         except OSError as error:
             return f"{'/'.join(parts[:depth])}: {error.strerror}"
         if not stat.S_ISDIR(mode):
             kind = "a symlink" if stat.S_ISLNK(mode) else "a file"
             return f"{'/'.join(parts[:depth])} is {kind} in the repository, not a folder"
+    if folders is not None:
+        if len(folders) > 4096:
+            folders.clear()
+        folders[parent] = now
     return None
+
+
+#: How long (seconds) a folder found real is taken as one without looking again.
+_FOLDER_MEMORY = 1.0
 
 
 def _as_int(value: Any) -> int | None:
