@@ -96,3 +96,33 @@ def test_a_program_that_is_not_git_annex_is_refused(tmp_path: Path) -> None:
 
 def test_the_version_of_the_wheel_s_git_annex_is_read(git_annex: GitAnnex) -> None:
     assert check_version(git_annex)[:2].isdigit()
+
+
+def test_a_git_annex_refused_after_a_large_input_began_loading_leaves_no_reader(
+    tmp_path: Path,
+) -> None:
+    # The version is asked while the app starts; a large input is already being read by
+    # then, in a reader process of its own (the stray-process fixture fails on one left).
+    old = _script(tmp_path, 'echo "7.20190912"')
+    big = tmp_path / "big.txt"
+    big.write_text("".join(f"https://example.org/{i} f{i}.bin\n" for i in range(60_000)))
+    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(old), str(big))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"tui-annex: git-annex 7.20190912 at {old} is too old; tui-annex needs 8.20200226 or newer"
+    ]
+
+
+def test_a_git_annex_that_never_answers_its_version_is_stopped_when_the_run_is_refused(
+    tmp_path: Path,
+) -> None:
+    # Refused for another reason (standard input for the app, which needs the terminal),
+    # the run stops the version check it started rather than leave it running.
+    pidfile = tmp_path / "pid"
+    slow = _script(tmp_path, f"echo $$ > {pidfile}; exec sleep 600")
+    result = run_cli(tmp_path, "--git-annex", str(slow), "-")
+    assert result.returncode == 2
+    assert "the app reads keys from the terminal" in result.stderr
+    if pidfile.exists():  # else it was stopped before it could even say its pid
+        pid = int(pidfile.read_text())
+        assert not Path(f"/proc/{pid}").exists(), "the version check was left running"

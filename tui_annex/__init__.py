@@ -4,8 +4,9 @@ The engine is usable as a library: build a :class:`Session`, add items to its
 :class:`DownloadQueue`, and iterate :meth:`Session.events`.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .annex import GitAnnex, GitAnnexNotFound, RepoError, find_git_annex
@@ -81,14 +82,4 @@ _WHERE = {
 
 
 if not TYPE_CHECKING:  # type checkers see the imports above, and so every name's type
-
-    def __getattr__(name: str) -> Any:
-        module = _WHERE.get(name)
-        if module is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f".{module}", __name__), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *__all__})
+    __getattr__, __dir__ = lazy_exports(__name__, _WHERE, __all__)

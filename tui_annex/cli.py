@@ -17,7 +17,7 @@ from typing import Any
 from platformdirs import user_log_dir
 
 from . import __version__
-from .annex.locate import GitAnnexNotFound, check_version, find_git_annex
+from .annex.locate import GitAnnexNotFound, VersionCheck, find_git_annex
 from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
 from .defaults import (
     DEFAULT_GRACE,
@@ -26,9 +26,8 @@ from .defaults import (
     DEFAULT_RETRY_WAIT,
     DEFAULT_STALL_TIMEOUT,
     EXIT_USAGE,
+    FORMATS,
 )
-from .inputs import FORMATS
-from .job import Job
 from .options import RunOptions
 from .validation import DEFAULT_SCHEMES, SCHEME
 
@@ -430,23 +429,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_join_option_values(arguments))
     try:
         options = options_from_args(args)
-        job = Job(options)
-        job.read_early()
-        check_version(find_git_annex(options.git_annex))
+        # git-annex tells its version while the engine and the front end are imported.
+        version = VersionCheck(find_git_annex(options.git_annex))
     except (GitAnnexNotFound, ValueError) as error:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
+    with version:
+        from .job import Job
+
+        try:
+            job = Job(options)
+            job.read_early()
+        except ValueError as error:
+            print(f"tui-annex: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if args.json or args.no_ui:
+            from .headless import run_headless
+        elif "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
+            job.close_early()
+            print(
+                "tui-annex: the app reads keys from the terminal; give the input as a file, "
+                "or use --no-ui to read it from standard input",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        else:
+            from .ui.app import run_app
+        try:
+            version.result()
+        except GitAnnexNotFound as error:
+            job.close_early()
+            print(f"tui-annex: {error}", file=sys.stderr)
+            return EXIT_USAGE
     if args.json or args.no_ui:
-        from .headless import run_headless
-
         return run_headless(job, json_mode=args.json)
-    if "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
-        print(
-            "tui-annex: the app reads keys from the terminal; give the input as a file, "
-            "or use --no-ui to read it from standard input",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    from .ui.app import run_app
-
     return run_app(job, keys=config.keys, theme=args.theme)

@@ -40,3 +40,6 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 #: The reader of the output went away (as a program killed by SIGPIPE).
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE
+
+#: The input formats (``--format``).
+FORMATS = ("text", "jsonl", "csv", "tsv")

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from .defaults import FORMATS
 from .events import InputRejected
 from .streams import iter_line_batches
 from .validation import (
@@ -48,7 +49,6 @@ __all__ = [
     "shard_of",
 ]
 
-FORMATS = ("text", "jsonl", "csv", "tsv")
 
 # Long free-text columns are fine (the csv module refuses fields over 128 KiB by default).
 csv.field_size_limit(max(csv.field_size_limit(), 1 << 24))

@@ -379,6 +379,11 @@ class Job:
                 if key is not None:
                     self._early.append(key)
 
+    def close_early(self) -> None:
+        """Stop the readers :meth:`read_early` started (a run refused before it starts)."""
+        stop_early(self._early)
+        self._early.clear()
+
     def _read_settings(self) -> ReadSettings:
         options = self.options
         return ReadSettings(
@@ -1087,7 +1092,7 @@ class Job:
 
     def close(self) -> None:
         """Write how the run ended to the journal; close it and the log file."""
-        stop_early(self._early)  # a run that never read its inputs
+        self.close_early()  # a run that never read its inputs
         journal, self.journal = self.journal, None
         if journal is not None:
             self._end_run(journal)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import os
 import signal
 import sys
@@ -49,12 +50,8 @@ def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | No
     there is no such call: the next run stops a left-over process instead
     (see the journal's process records).
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        prctl = libc.prctl
-    except (OSError, AttributeError):
+    prctl = _prctl()
+    if prctl is None:
         return None
     parent = os.getpid()
 
@@ -65,6 +62,23 @@ def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | No
             os._exit(1)
 
     return set_parent_death_signal
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once (``find_library`` runs ``ldconfig`` each time)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # The symbols the interpreter already has (libc among them).
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        try:
+            name = ctypes.util.find_library("c") or "libc.so.6"
+            prctl = ctypes.CDLL(name, use_errno=True).prctl
+        except (OSError, AttributeError):
+            return None
+    return prctl
 
 
 class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):

@@ -18,6 +18,7 @@ __all__ = [
     "MIN_VERSION",
     "GitAnnex",
     "GitAnnexNotFound",
+    "VersionCheck",
     "check_version",
     "find_git_annex",
 ]
@@ -130,24 +131,56 @@ def _version_key(version: str) -> tuple[int, ...]:
 def check_version(annex: GitAnnex) -> str:
     """Run ``git-annex version --raw``; return the version, or raise GitAnnexNotFound with
     one sentence when it does not run or is older than :data:`MIN_VERSION`."""
-    try:
-        result = subprocess.run(
-            [str(annex.executable), "version", "--raw"],
-            env=annex.env(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise GitAnnexNotFound(f"{annex.executable} does not run: {error}") from error
-    version = result.stdout.strip().split()[0] if result.stdout.strip() else ""
-    if result.returncode != 0 or not _version_key(version):
-        said = (result.stderr.strip().splitlines() or ["no version"])[0]
-        raise GitAnnexNotFound(f"{annex.executable} is not a usable git-annex ({said})")
-    if _version_key(version) < _version_key(MIN_VERSION):
-        raise GitAnnexNotFound(
-            f"git-annex {version} at {annex.executable} is too old; "
-            f"tui-annex needs {MIN_VERSION} or newer"
-        )
-    return version
+    with VersionCheck(annex) as check:
+        return check.result()
+
+
+class VersionCheck:
+    """``git-annex version --raw`` started at once and judged by :meth:`result`, so that
+    the caller can do other work (imports) while git-annex starts. Leaving the ``with``
+    block stops it if it still runs."""
+
+    def __init__(self, annex: GitAnnex) -> None:
+        self.annex = annex
+        self._error: OSError | None = None
+        self._process: subprocess.Popen[str] | None = None
+        try:
+            self._process = subprocess.Popen(
+                [str(annex.executable), "version", "--raw"],
+                env=annex.env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        except OSError as error:
+            self._error = error
+
+    def __enter__(self) -> VersionCheck:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            process.communicate()
+
+    def result(self) -> str:
+        """The version; GitAnnexNotFound when git-annex does not run, or is too old."""
+        annex = self.annex
+        if self._process is None:
+            raise GitAnnexNotFound(f"{annex.executable} does not run: {self._error}")
+        try:
+            stdout, stderr = self._process.communicate(timeout=60)
+        except subprocess.TimeoutExpired as error:
+            raise GitAnnexNotFound(f"{annex.executable} does not run: {error}") from error
+        version = stdout.strip().split()[0] if stdout.strip() else ""
+        if self._process.returncode != 0 or not _version_key(version):
+            said = (stderr.strip().splitlines() or ["no version"])[0]
+            raise GitAnnexNotFound(f"{annex.executable} is not a usable git-annex ({said})")
+        if _version_key(version) < _version_key(MIN_VERSION):
+            raise GitAnnexNotFound(
+                f"git-annex {version} at {annex.executable} is too old; "
+                f"tui-annex needs {MIN_VERSION} or newer"
+            )
+        return version
