@@ -697,8 +697,7 @@ class Job:
         # Done means in the index, checked: git-annex answers success without staging
         # a file that was already there, and git refuses some paths.
         await self._wait_for_index_lock(repo, quiet=True)
-        without_content = {"--fast", "--relaxed"} & set(self.options.addurl_options)
-        settled = set(await settle_added(repo, self.queue, fresh, downloaded=not without_content))
+        settled = set(await settle_added(repo, self.queue, fresh, self.options.addurl_options))
         # git-annex's "success" was reported as it came: correct what git did not stage.
         self._notices.extend(
             ItemFinished(

@@ -16,7 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .annex.batch import group_alive, stop_group
-from .annex.repo import GitError, Repo, dangling_link, link_key, plain_file_size
+from .annex.repo import (
+    WITHOUT_CONTENT,
+    GitError,
+    Repo,
+    dangling_link,
+    lacks_content,
+    link_key,
+    plain_file_size,
+)
 from .events import LogLine
 from .items import DownloadItem, ItemState
 from .journal import (
@@ -163,7 +171,9 @@ async def carry_over(
         if entry.state != ItemState.QUEUED.value or entry.existed is False:
             check.append(item)  # it was sent: git-annex may have left its file
     journal.adopt(moves)
-    done, reconciled = await _reconcile(queue, repo, check, carried)
+    made_with = offer.run.options.get("addurl_options")
+    addurl_options = [str(word) for word in made_with] if isinstance(made_with, list) else []
+    done, reconciled = await _reconcile(queue, repo, check, carried, addurl_options)
     messages = [
         LogLine(
             source="app",
@@ -184,11 +194,15 @@ async def _reconcile(
     repo: Repo,
     items: Sequence[DownloadItem],
     carried: dict[int, JournalItem],
+    addurl_options: Sequence[str],
 ) -> tuple[list[int], list[LogLine]]:
     """Mark done what the repository holds; add what git-annex left unadded."""
     plain = {item.path for item in items if plain_file_size(repo.path, item.path) is not None}
     indexed, keys = await in_index_after_staging(
-        repo, items, lambda item: _made_by_git_annex(repo.path, item, carried[item.id])
+        repo,
+        items,
+        lambda item: _made_by_git_annex(repo.path, item, carried[item.id]),
+        addurl_options,
     )
     done = []
     urls = []
@@ -249,7 +263,9 @@ def _made_by_git_annex(top: Path, item: DownloadItem, entry: JournalItem) -> boo
     # download. Anything else (a file of another size) is not this download's.
     if entry.total is not None:
         return size == entry.total
-    return entry.bytes_done > 0 and size >= entry.bytes_done
+    # Killed before the journal heard of a byte: nothing says what size it should be
+    # (a small file is often written before its first progress is journaled).
+    return size >= entry.bytes_done
 
 
 def _key_size(key: str | None) -> int | None:
@@ -262,7 +278,10 @@ def _key_size(key: str | None) -> int | None:
 
 
 async def in_index_after_staging(
-    repo: Repo, items: Sequence[DownloadItem], ours: Callable[[DownloadItem], bool]
+    repo: Repo,
+    items: Sequence[DownloadItem],
+    ours: Callable[[DownloadItem], bool],
+    addurl_options: Sequence[str] = (),
 ) -> tuple[set[str], dict[str, str]]:
     """The items' paths in the index, once those not in it that ``ours`` accepts are added,
     and the key of each one added to the annex."""
@@ -272,29 +291,34 @@ async def in_index_after_staging(
     to_stage = [item.path for item in items if item.path not in indexed and ours(item)]
     keys: dict[str, str] = {}
     if to_stage:
-        keys = await stage_each(repo, to_stage)
+        keys = await stage_each(repo, to_stage, addurl_options)
         indexed |= await repo.indexed_paths(to_stage)
     return indexed, keys
 
 
-async def stage_each(repo: Repo, paths: Iterable[str]) -> dict[str, str]:
+async def stage_each(
+    repo: Repo, paths: Iterable[str], addurl_options: Sequence[str] = ()
+) -> dict[str, str]:
     """Add ``paths`` as addurl would have (:meth:`Repo.stage`); a bad one fails alone.
     Return the keys of those added to the annex."""
     listed = [path for path in paths if os.path.lexists(repo.path / path)]
     if not listed:
         return {}
     try:
-        return await repo.stage(listed)
+        return await repo.stage(listed, addurl_options)
     except GitError:
         return {}  # what is not in the index afterwards fails, with the reason
 
 
 async def settle_added(
-    repo: Repo, queue: DownloadQueue, items: Sequence[DownloadItem], *, downloaded: bool = True
+    repo: Repo,
+    queue: DownloadQueue,
+    items: Sequence[DownloadItem],
+    addurl_options: Sequence[str] = (),
 ) -> list[int]:
     """Check that every item git-annex called added is in the index, with its content
-    unless it was added without it (``downloaded`` false: ``--fast``, ``--relaxed``);
-    stage the ones that are not in the index.
+    unless the options added it without (``--fast``, ``--relaxed``); stage the ones
+    that are not in the index.
 
     git-annex answers success without staging for a file that was already there
     (finished by a run that died, or ``git rm --cached``), and git refuses some
@@ -303,10 +327,11 @@ async def settle_added(
     still is not in the index afterwards, or has no content, fails, with the
     reason. Return the ids of the items that are in the index.
     """
-    indexed, _keys = await in_index_after_staging(repo, items, lambda _item: True)
+    indexed, _keys = await in_index_after_staging(repo, items, lambda _item: True, addurl_options)
+    downloaded = not WITHOUT_CONTENT.intersection(addurl_options)
     settled = []
     for item in items:
-        if item.path in indexed and not (downloaded and dangling_link(repo.path, item.path)):
+        if item.path in indexed and not (downloaded and lacks_content(repo.path, item.path)):
             settled.append(item.id)
             continue
         if item.path in indexed:

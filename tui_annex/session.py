@@ -482,7 +482,7 @@ class Session:
     async def _stage(self, repo: Repo, paths: list[str]) -> LogLine:
         present = [path for path in paths if os.path.lexists(repo.path / path)]
         try:
-            await repo.stage(present)
+            await repo.stage(present, self.addurl_options)
         except GitError as error:
             return LogLine(source="app", level="error", text=f"staging finished files: {error}")
         return LogLine(

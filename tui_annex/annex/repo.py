@@ -17,11 +17,14 @@ from .batch import parent_death_signal
 from .locate import GitAnnex
 
 __all__ = [
+    "WITHOUT_CONTENT",
     "GitError",
     "GitResult",
     "Repo",
     "RepoError",
+    "adding_options",
     "dangling_link",
+    "lacks_content",
     "link_key",
     "plain_file_size",
 ]
@@ -146,15 +149,19 @@ class Repo:
                 "give that repository's top folder, or a folder outside it"
             )
 
-    async def stage(self, paths: Iterable[str]) -> dict[str, str]:
+    async def stage(
+        self, paths: Iterable[str], addurl_options: Sequence[str] = ()
+    ) -> dict[str, str]:
         """Add files git-annex finished but never staged (after a forced stop or a death);
         return the key of each one that went into the annex.
 
         ``git annex add`` puts each file where addurl would have: in the annex or in
         git as annex.largefiles says, unlocked if annex.addunlocked says so, and a
         dotfile in the annex as addurl does (``annex.dotfiles``). A plain ``git add``
-        would put a big download whole into git. A path git-annex will not add (gone,
-        ignored) is skipped; the caller checks the index afterwards.
+        would put a big download whole into git. The addurl options that bear on
+        adding (``--backend``, ``--no-check-gitignore``) are passed on. A path
+        git-annex will not add (gone, ignored) is skipped; the caller checks the
+        index afterwards.
         """
         listed = list(paths)
         if not listed:
@@ -162,7 +169,8 @@ class Repo:
         data = b"".join(path.encode("utf-8", "surrogateescape") + b"\0" for path in listed)
         result = await self.annex(
             "add", "--batch", "-z", "--json", "--json-error-messages",
-            "-c", "annex.dotfiles=true", input=data, check=False,
+            "-c", "annex.dotfiles=true", *adding_options(addurl_options),
+            input=data, check=False,
         )  # fmt: skip
         answers = result.stdout.split("\n")
         if result.returncode != 0 and not any(answers):
@@ -333,6 +341,43 @@ async def _run(
             f"{' '.join(argv[:3])} failed ({result.returncode}): {result.stderr.strip()}"
         )
     return result
+
+
+def adding_options(addurl_options: Sequence[str]) -> list[str]:
+    """Of addurl's options, those ``git annex add`` must get to add a file as addurl
+    would have: the backend, and whether .gitignore is checked."""
+    chosen: list[str] = []
+    words = iter(addurl_options)
+    for word in words:
+        if word in ("--backend", "-b"):
+            chosen += ["--backend", next(words, "")]
+        elif word.startswith("--backend="):
+            chosen.append(word)
+        elif word.startswith("-b") and len(word) > 2:
+            chosen += ["--backend", word[2:]]
+        elif word in ("--no-check-gitignore", "--check-gitignore"):
+            chosen.append(word)
+    return chosen
+
+
+#: addurl's options that add a file without downloading its content.
+WITHOUT_CONTENT = frozenset({"--fast", "-F", "--relaxed"})
+
+
+def lacks_content(top: Path, path: str) -> bool:
+    """Whether ``path`` is an annexed file whose content is not here: a link to an object
+    that is not there, or an unlocked file that is still git-annex's pointer."""
+    if dangling_link(top, path):
+        return True
+    size = plain_file_size(top, path)
+    if size is None or size > 32768:
+        return False
+    try:
+        with open(top / path, "rb") as handle:
+            head = handle.read(32768)
+    except OSError:
+        return False
+    return head.startswith(b"/annex/objects/") and head.count(b"\n") <= 1
 
 
 def plain_file_size(top: Path, path: str) -> int | None:
