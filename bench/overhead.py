@@ -7,6 +7,7 @@ turn (the order rotates each round):
 - plain: every line piped into ``git annex addurl --batch --with-files --json
   -J J``, then ``git commit`` (what a careful script does);
 - tui-annex --no-ui: the whole command (input file, journal, commit, plain output);
+- tui-annex --no-ui in a pseudo-terminal (its live progress bars), to its last line;
 - the app: ``tui-annex`` in a pseudo-terminal, until its finished report shows;
 - gamdam, when installed (``--gamdam PATH`` or on PATH): its JSON input, commit.
 
@@ -71,7 +72,7 @@ def command(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
     return time.perf_counter() - started
 
 
-def app(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
+def in_pty(repo: Path, annex: GitAnnex, lines: list[str], jobs: int, *, headless: bool) -> float:
     listing = repo.parent / "urls.txt"
     listing.write_text("".join(line + "\n" for line in lines))
     env = {**annex.env(), "TERM": "xterm-256color", "XDG_CONFIG_HOME": str(repo.parent)}
@@ -80,6 +81,7 @@ def app(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
         sys.executable,
         [
             *("-m", "tui_annex", "-J", str(jobs), "-C", str(repo)),
+            *(["--no-ui"] if headless else []),
             *("--log-file", str(repo.parent / "run.log"), str(listing)),
         ],
         env=env,
@@ -88,12 +90,23 @@ def app(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
         codec_errors="replace",
         timeout=600,
     )
-    child.expect("Finished:")
+    child.expect("finished:" if headless else "Finished:")
     elapsed = time.perf_counter() - started
-    child.send("q")
+    if not headless:
+        child.send("q")
     child.expect(pexpect.EOF)
     child.close()
     return elapsed
+
+
+def app(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
+    """The app in a pseudo-terminal, until its finished report shows."""
+    return in_pty(repo, annex, lines, jobs, headless=False)
+
+
+def headless_in_a_terminal(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
+    """``--no-ui`` in a pseudo-terminal: its live progress bars, until its last line."""
+    return in_pty(repo, annex, lines, jobs, headless=True)
 
 
 def gamdam_runner(executable: str) -> Callable[[Path, GitAnnex, list[str], int], float]:
@@ -133,6 +146,7 @@ def main() -> None:
         "tui-annex --no-ui": command,
     }
     if not args.no_app:
+        contenders["tui-annex --no-ui (pty)"] = headless_in_a_terminal
         contenders["tui-annex app (pty)"] = app
     gamdam = args.gamdam or shutil.which("gamdam")
     if gamdam:

@@ -114,13 +114,22 @@ def event_record(event: Event) -> dict[str, Any]:
     return record
 
 
+class _TimedProgress(Progress):
+    """Drawn by its refresh thread alone, 8 times a second: rich's ``add_task`` draws the
+    whole display again at once, a render of every bar for each file sent."""
+
+    def refresh(self) -> None:
+        if not self.live.auto_refresh:
+            super().refresh()
+
+
 class RichOutput(Output):
     """An overall bar and one bar per active file; log lines scroll above them."""
 
     def __init__(self, console: Console, job: Job) -> None:
         self.console = console
         self.job = job
-        self.progress = Progress(
+        self.progress = _TimedProgress(
             TextColumn("{task.description}", markup=False),
             BarColumn(bar_width=None),
             DownloadColumn(),
