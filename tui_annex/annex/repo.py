@@ -386,10 +386,12 @@ def plain_file_size(top: Path, path: str) -> int | None:
     where = top / path
     try:
         info = where.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
         real_folder = where.parent.resolve() == top.resolve() / Path(path).parent
     except OSError:
         return None
-    return info.st_size if real_folder and stat.S_ISREG(info.st_mode) else None
+    return info.st_size if real_folder else None
 
 
 def dangling_link(top: Path, path: str) -> bool:
@@ -399,10 +401,11 @@ def dangling_link(top: Path, path: str) -> bool:
     where = top / path
     try:
         target = os.readlink(where)
-        real_folder = where.parent.resolve() == top.resolve() / Path(path).parent
+        if "/annex/objects/" not in target or where.exists():
+            return False
+        return where.parent.resolve() == top.resolve() / Path(path).parent
     except OSError:
         return False
-    return real_folder and "/annex/objects/" in target and not where.exists()
 
 
 def link_key(top: Path, path: str) -> str | None:
