@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tests.cli_helpers import cli_env
-from tui_annex.events import ItemFinished
+from tui_annex.events import ItemFinished, ItemSent
 from tui_annex.headless import RichOutput
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
@@ -29,6 +29,24 @@ def test_rich_output_prints_paths_with_markup_literally() -> None:
     )
     output.progress.stop()
     assert "data[/]x.bin: [bold]no" in buffer.getvalue()
+
+
+def test_rich_output_shows_one_bar_per_file_sent_and_none_left_at_the_end() -> None:
+    buffer = io.StringIO()
+    job = Job(RunOptions(repo=Path("/nonexistent")))
+    console = Console(file=buffer, force_terminal=True, color_system=None, width=100)
+    output = RichOutput(console, job)
+    output.start()
+    sent = ItemSent(item_id=1, url="u", path="again.bin", attempt=1)
+    output.handle(sent)
+    output.handle(ItemSent(item_id=2, url="u", path="held.bin", attempt=1))
+    # held.bin goes back to the queue unstarted (no event of its own); again.bin is sent
+    # once more after a restart: one bar each, not two.
+    output.handle(sent)
+    labels = [task.description for task in output.progress.tasks]
+    assert labels.count("again.bin") == 1 and labels.count("held.bin") == 1
+    output.finish(job, None)
+    assert len(output.progress.tasks) == 1  # the overall bar alone
 
 
 def test_a_fifo_input_does_not_block_signals(tmp_path: Path, repo: Path) -> None:

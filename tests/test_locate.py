@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.annex.locate import (
     ENV_VAR,
     GitAnnex,
@@ -113,16 +115,41 @@ def test_a_git_annex_refused_after_a_large_input_began_loading_leaves_no_reader(
     ]
 
 
-def test_a_git_annex_that_never_answers_its_version_is_stopped_when_the_run_is_refused(
+def test_a_git_annex_that_never_answers_its_version_is_stopped_whole_when_the_run_is_refused(
     tmp_path: Path,
 ) -> None:
     # Refused for another reason (standard input for the app, which needs the terminal),
-    # the run stops the version check it started rather than leave it running.
-    pidfile = tmp_path / "pid"
-    slow = _script(tmp_path, f"echo $$ > {pidfile}; exec sleep 600")
-    result = run_cli(tmp_path, "--git-annex", str(slow), "-")
+    # the run stops the version check it started, its children too, and does not wait
+    # for them: here a wrapper script whose child never ends.
+    slow = _script(tmp_path, "sleep 6017\necho 10.20240101")
+    result = run_cli(tmp_path, "--git-annex", str(slow), "-", timeout=60)
     assert result.returncode == 2
     assert "the app reads keys from the terminal" in result.stderr
-    if pidfile.exists():  # else it was stopped before it could even say its pid
-        pid = int(pidfile.read_text())
-        assert not Path(f"/proc/{pid}").exists(), "the version check was left running"
+    assert not _processes_running("sleep 6017"), "the version check's child was left running"
+
+
+def _processes_running(command: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "cmdline").read_bytes().replace(
+                    b"\0", b" "
+                ).strip() == command.encode():
+                    found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.pty
+def test_ctrl_c_while_git_annex_tells_its_version_ends_the_run_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    slow = _script(tmp_path, f"touch {tmp_path / 'asked'}\nsleep 6029\necho 10.20240101")
+    child = spawn(tmp_path, "--no-ui", "--git-annex", str(slow), str(tmp_path / "none.txt"))
+    pump_until(child, lambda: (tmp_path / "asked").exists())
+    child.sendintr()
+    said = read_to_end(child)
+    child.close()
+    assert child.exitstatus == 130, said
+    assert "interrupted before the run started" in said and "Traceback" not in said
+    assert not _processes_running("sleep 6029")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -289,3 +290,20 @@ def test_a_progress_line_in_git_annexs_layout_reads_as_its_json_says(
     quick, full = driver._parse(compact), driver._parse(spaced)
     assert isinstance(quick, ItemProgress) and quick == full
     assert (quick.bytes_done, quick.total, quick.item_id) == (done, total, item.id)
+
+
+@pytest.mark.parametrize("number", ["9" * 5000, "007", "-1", "1e3", "١٢"])
+def test_a_progress_line_with_an_unusual_number_is_left_to_the_json_parse_without_a_crash(
+    tmp_path: Path, number: str
+) -> None:
+    # A number of thousands of digits (past int()'s limit), with leading zeros, negative,
+    # in exponent form or in other scripts' digits: left to the JSON parse, never a crash.
+    driver = _driver(tmp_path)
+    line = next(iter(driver.in_flight))
+    text = (
+        f'{{"action":{{"command":"addurl","file":"a","input":["{line}"]}},'
+        f'"byte-progress":{number},"percent-progress":"1%","total-size":10}}'
+    )
+    assert not _PROGRESS.fullmatch(text)
+    event = driver._parse(text)  # the JSON path's answer, whatever it is; no exception
+    assert event is None or event.kind

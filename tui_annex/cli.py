@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_log_dir
 
@@ -25,11 +25,15 @@ from .defaults import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_WAIT,
     DEFAULT_STALL_TIMEOUT,
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     FORMATS,
 )
 from .options import RunOptions
 from .validation import DEFAULT_SCHEMES, SCHEME
+
+if TYPE_CHECKING:
+    from .job import Job
 
 __all__ = ["build_parser", "main", "options_from_args"]
 
@@ -434,33 +438,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GitAnnexNotFound, ValueError) as error:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
-    with version:
-        from .job import Job
-
-        try:
-            job = Job(options)
-            job.read_early()
-        except ValueError as error:
-            print(f"tui-annex: {error}", file=sys.stderr)
-            return EXIT_USAGE
-        if args.json or args.no_ui:
-            from .headless import run_headless
-        elif "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
-            job.close_early()
-            print(
-                "tui-annex: the app reads keys from the terminal; give the input as a file, "
-                "or use --no-ui to read it from standard input",
-                file=sys.stderr,
-            )
-            return EXIT_USAGE
-        else:
-            from .ui.app import run_app
-        try:
-            version.result()
-        except GitAnnexNotFound as error:
-            job.close_early()
-            print(f"tui-annex: {error}", file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        with version:
+            started = _start(version, options, args)
+    except KeyboardInterrupt:  # Ctrl-C while it starts: nothing has been sent
+        print("tui-annex: interrupted before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(started, int):
+        return started
+    job = started
     if args.json or args.no_ui:
+        from .headless import run_headless
+
         return run_headless(job, json_mode=args.json)
+    from .ui.app import run_app
+
     return run_app(job, keys=config.keys, theme=args.theme)
+
+
+def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace) -> Job | int:
+    """The job, its large inputs already being read, and its front end imported while
+    git-annex tells its version; or the exit status of a run refused before it starts."""
+    from .job import Job
+
+    try:
+        job = Job(options)
+        job.read_early()
+    except ValueError as error:
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json or args.no_ui:
+        from . import headless  # noqa: F401  (imported now, while git-annex starts)
+    elif "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
+        job.close_early()
+        print(
+            "tui-annex: the app reads keys from the terminal; give the input as a file, "
+            "or use --no-ui to read it from standard input",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    else:
+        from .ui import app  # noqa: F401  (imported now, while git-annex starts)
+    try:
+        version.result()
+    except (GitAnnexNotFound, KeyboardInterrupt) as error:
+        job.close_early()
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        print(f"tui-annex: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return job

@@ -162,6 +162,9 @@ class RichOutput(Output):
         progress = self.progress
         if isinstance(event, ItemSent):
             label = _shorten(event.path, 40)
+            earlier = self.tasks.pop(event.item_id, None)
+            if earlier is not None:  # given back unstarted by a stop or restart, sent again
+                progress.remove_task(earlier)
             self.tasks[event.item_id] = progress.add_task(label, total=None)
         elif isinstance(event, ItemProgress):
             task = self.tasks.get(event.item_id)
@@ -203,6 +206,11 @@ class RichOutput(Output):
         self.console.print(f"[bold yellow]{escape(text)}[/]")
 
     def finish(self, job: Job, result: RoundFinished | None) -> None:
+        # Items git-annex held unstarted went back to the queue without an event of their
+        # own: nothing is in flight at the end, so no file's bar stays.
+        for task in self.tasks.values():
+            self.progress.remove_task(task)
+        self.tasks.clear()
         self._update_overall()
         self.progress.stop()
         for line in report_lines(job.queue.report(), job):

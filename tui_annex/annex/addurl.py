@@ -358,8 +358,9 @@ class AddurlDriver:
 #: other line, or one with escapes, is parsed as JSON).
 _PROGRESS = re.compile(
     r'\{"action":\{"command":"addurl","file":"[^"\\]*","input":\["([^"\\]*)"\]\},'
-    r'"byte-progress":(\d+),"percent-progress":"[^"\\]*"(?:,"total-size":(\d+))?\}'
-)
+    r'"byte-progress":(0|[1-9][0-9]{0,17}),"percent-progress":"[^"\\]*"'
+    r'(?:,"total-size":(0|[1-9][0-9]{0,17}))?\}'
+)  # numbers as JSON writes them, short enough for int() (longer ones: the JSON path)
 
 
 def blocked_by_tree(

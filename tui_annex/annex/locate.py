@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -152,6 +154,7 @@ class VersionCheck:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                start_new_session=True,  # a group of its own: stopped whole, children too
             )
         except OSError as error:
             self._error = error
@@ -161,9 +164,18 @@ class VersionCheck:
 
     def __exit__(self, *exc_info: object) -> None:
         process = self._process
-        if process is not None and process.returncode is None:
-            process.kill()
-            process.communicate()
+        if process is None or process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.kill()
+        try:
+            process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:  # a child that left the group holds the pipes
+            for stream in (process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+            process.wait()
 
     def result(self) -> str:
         """The version; GitAnnexNotFound when git-annex does not run, or is too old."""
