@@ -18,12 +18,18 @@ from tui_annex.job import Job
 from tui_annex.options import RunOptions
 
 
-def test_rich_output_prints_paths_with_markup_literally() -> None:
+def started_rich_output() -> tuple[RichOutput, io.StringIO, Job]:
+    """The rich front end of a job that never runs, started, writing to a buffer."""
     buffer = io.StringIO()
     job = Job(RunOptions(repo=Path("/nonexistent")))
     console = Console(file=buffer, force_terminal=True, color_system=None, width=100)
     output = RichOutput(console, job)
     output.start()
+    return output, buffer, job
+
+
+def test_rich_output_prints_paths_with_markup_literally() -> None:
+    output, buffer, _job = started_rich_output()
     output.handle(
         ItemFinished(item_id=1, url="u", path="data[/]x.bin", success=False, errors=("[bold]no",))
     )
@@ -32,11 +38,7 @@ def test_rich_output_prints_paths_with_markup_literally() -> None:
 
 
 def test_rich_output_shows_one_bar_per_file_sent_and_none_left_at_the_end() -> None:
-    buffer = io.StringIO()
-    job = Job(RunOptions(repo=Path("/nonexistent")))
-    console = Console(file=buffer, force_terminal=True, color_system=None, width=100)
-    output = RichOutput(console, job)
-    output.start()
+    output, _buffer, job = started_rich_output()
     sent = ItemSent(item_id=1, url="u", path="again.bin", attempt=1)
     output.handle(sent)
     output.handle(ItemSent(item_id=2, url="u", path="held.bin", attempt=1))
