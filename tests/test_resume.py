@@ -20,10 +20,14 @@ from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import annex_processes, git
 from tests.helpers import top_with_a_linked_folder
 from tests.pty_helpers import pump_until, read_to_end, spawn
+from tui_annex.annex.locate import GitAnnex
+from tui_annex.annex.repo import Repo
 from tui_annex.demo_server import LocalServer, content
-from tui_annex.items import DownloadItem
+from tui_annex.items import DownloadItem, ItemState
 from tui_annex.journal import JournalItem
-from tui_annex.recovery import _made_by_git_annex
+from tui_annex.queue import DownloadQueue
+from tui_annex.recovery import _made_by_git_annex, settle_added
+from tui_annex.session import Session
 
 
 def committed(repo: Path) -> list[str]:
@@ -818,3 +822,45 @@ def test_a_url_for_an_unlocked_file_whose_content_is_missing_fails_as_not_downlo
     result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
     assert result.returncode == 1, result.stdout + result.stderr
     assert "content this repository lacks" in result.stdout
+
+
+async def test_a_download_git_could_not_stage_fails_and_leaves_no_file_to_block_the_next_run(
+    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # git-annex added both; the index stayed locked past the wait (another git command).
+    # Left in place, a file would fail every later run as "already exists".
+    queue = DownloadQueue()
+    ours = queue.add(server.file("a", 100), "a.bin")
+    theirs = queue.add(server.file("b", 100), "b.bin")
+    for item in (queue.take_next(), queue.take_next()):
+        assert item is not None
+        item.existed = item is theirs  # something was at b.bin before it was sent
+        (repo / item.path).write_text("downloaded\n")
+        queue.mark_finished(item, success=True, key=None, errors=(), note=None)
+    (repo / ".git" / "index.lock").write_text("")
+    settled = await settle_added(Repo(repo, git_annex), queue, [ours, theirs])
+    assert settled == []
+    assert ours.state is ItemState.FAILED and "its file was removed" in ours.errors[0]
+    assert not (repo / "a.bin").exists()
+    assert theirs.state is ItemState.FAILED and "removed" not in theirs.errors[0]
+    assert (repo / "b.bin").read_text() == "downloaded\n"  # not ours to remove
+
+
+async def test_a_forced_stop_says_how_many_finished_files_it_staged_not_how_many_it_tried(
+    repo: Path, git_annex: GitAnnex
+) -> None:
+    session = Session(repo, git_annex=git_annex)
+    (repo / "a.bin").write_text("finished\n")
+    (repo / "b.bin").write_text("finished\n")
+    said = await session._stage(Repo(repo, git_annex), ["a.bin"])
+    assert (said.level, said.text) == (
+        "info",
+        "staged 1 file(s) git-annex finished before it was stopped",
+    )
+    (repo / ".git" / "index.lock").write_text("")  # another git command holds the index
+    said = await session._stage(Repo(repo, git_annex), ["b.bin"])
+    assert (said.level, said.text) == (
+        "warning",
+        "staged 0 file(s) git-annex finished before it was stopped; 1 could not be "
+        "(the index is locked, or git refuses the path)",
+    )

@@ -347,5 +347,25 @@ async def settle_added(
                 "git-annex reported it added, but git did not stage it "
                 "(the index is locked, or git refuses the path)"
             )
+            if item.existed is False and _remove_made(repo.path, item.path):
+                # Left there, sent again, it would fail as "already exists" in every run.
+                why += "; its file was removed, so that it downloads again"
         queue.mark_finished(item, success=False, key=item.key, errors=(why,), note=None)
     return settled
+
+
+def _remove_made(top: Path, path: str) -> bool:
+    """Remove the file or link git-annex made at ``path`` (in a real folder of the
+    repository); whether it is gone."""
+    where = top / path
+    if plain_file_size(top, path) is None and not (
+        where.is_symlink() and where.parent.resolve() == top.resolve() / Path(path).parent
+    ):
+        return False
+    try:
+        where.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return False
+    return True

@@ -483,12 +483,15 @@ class Session:
         present = [path for path in paths if os.path.lexists(repo.path / path)]
         try:
             await repo.stage(present, self.addurl_options)
+            staged = await repo.indexed_paths(present)
         except GitError as error:
             return LogLine(source="app", level="error", text=f"staging finished files: {error}")
+        text = f"staged {len(staged)} file(s) git-annex finished before it was stopped"
+        if len(staged) < len(present):
+            left = len(present) - len(staged)
+            text += f"; {left} could not be (the index is locked, or git refuses the path)"
         return LogLine(
-            source="app",
-            level="info",
-            text=f"staged {len(present)} file(s) git-annex finished before it was stopped",
+            source="app", level="warning" if len(staged) < len(present) else "info", text=text
         )
 
     async def _clear_leftovers(self, repo: Repo, item_ids: list[int]) -> LogLine | None:
