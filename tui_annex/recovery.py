@@ -21,6 +21,7 @@ from .annex.repo import (
     GitError,
     Repo,
     dangling_link,
+    in_real_folder,
     lacks_content,
     link_key,
     plain_file_size,
@@ -43,6 +44,7 @@ from .validation import ValidationError
 __all__ = [
     "ResumeOffer",
     "carry_over",
+    "leftovers_removed",
     "resume_offer",
     "settle_added",
     "stop_left_over_processes",
@@ -226,15 +228,7 @@ async def _reconcile(
         with contextlib.suppress(FileNotFoundError):
             (repo.path / path).unlink()
     if dangling:
-        messages.append(
-            LogLine(
-                source="app",
-                level="warning",
-                text=f"removed {len(dangling)} link(s) git-annex left without their content "
-                f"({', '.join(dangling[:3])}{', …' if len(dangling) > 3 else ''}); "
-                "they download again",
-            )
-        )
+        messages.append(leftovers_removed(dangling, "link(s) git-annex left without their content"))
     try:
         await repo.register_urls(urls)
     except GitError as error:
@@ -358,9 +352,7 @@ def _remove_made(top: Path, path: str) -> bool:
     """Remove the file or link git-annex made at ``path`` (in a real folder of the
     repository); whether it is gone."""
     where = top / path
-    if plain_file_size(top, path) is None and not (
-        where.is_symlink() and where.parent.resolve() == top.resolve() / Path(path).parent
-    ):
+    if not ((where.is_symlink() or where.is_file()) and in_real_folder(top, path)):
         return False
     try:
         where.unlink()
@@ -369,3 +361,13 @@ def _remove_made(top: Path, path: str) -> bool:
     except OSError:
         return False
     return True
+
+
+def leftovers_removed(paths: Sequence[str], what: str) -> LogLine:
+    """The warning that ``paths``, ``what`` git-annex left when it ended, were removed."""
+    more = ", …" if len(paths) > 3 else ""
+    return LogLine(
+        source="app",
+        level="warning",
+        text=f"removed {len(paths)} {what} ({', '.join(paths[:3])}{more}); they download again",
+    )

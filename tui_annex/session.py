@@ -31,6 +31,7 @@ from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLevel, LogLine, ProcessExited
 from .items import DownloadItem, ItemState, RunState, StopReport, split_waiting
 from .queue import DownloadQueue
+from .recovery import leftovers_removed
 from .streams import cancel_and_wait, wait_first
 from .validation import DEFAULT_SCHEMES
 
@@ -515,13 +516,7 @@ class Session:
                 removed.append(path)
         if not removed:
             return None
-        return LogLine(
-            source="app",
-            level="warning",
-            text=f"removed {len(removed)} file(s) git-annex left half-added when it ended "
-            f"({', '.join(removed[:3])}{', …' if len(removed) > 3 else ''}); "
-            "they download again",
-        )
+        return leftovers_removed(removed, "file(s) git-annex left half-added when it ended")
 
     async def _wait_for_work(self) -> None:
         await wait_first(self.queue.wait_changed(), self._stop.wait())

@@ -24,6 +24,7 @@ __all__ = [
     "RepoError",
     "adding_options",
     "dangling_link",
+    "in_real_folder",
     "lacks_content",
     "link_key",
     "plain_file_size",
@@ -287,22 +288,6 @@ class Repo:
         result = await self.git("diff", "--cached", "--name-only", "-z", "--no-renames")
         return {name for name in result.stdout.split("\0") if name}
 
-    async def _with_pathspecs(
-        self, args: list[str], paths: Iterable[str], *, check: bool = True
-    ) -> GitResult:
-        listed = list(paths)
-        if not listed:
-            return GitResult(0, "", "")
-        # A pathspec file keeps 100,000 paths off the command line.
-        separator = args.index("--")
-        head, tail = args[:separator], args[separator + 1 :]
-        data = b"\0".join(
-            (":(literal)" + path).encode("utf-8", "surrogateescape") for path in listed
-        )
-        return await self.git(
-            *head, *tail, "--pathspec-from-file=-", "--pathspec-file-nul", input=data, check=check
-        )
-
 
 async def _run(
     argv: list[str],
@@ -380,18 +365,25 @@ def lacks_content(top: Path, path: str) -> bool:
     return head.startswith(b"/annex/objects/") and head.count(b"\n") <= 1
 
 
+def in_real_folder(top: Path, path: str) -> bool:
+    """Whether ``path``'s folder is a real folder of the repository (no symlinked folder
+    on the way out of it)."""
+    try:
+        return (top / path).parent.resolve() == top.resolve() / Path(path).parent
+    except OSError:
+        return False
+
+
 def plain_file_size(top: Path, path: str) -> int | None:
     """The size of the regular file at ``path`` if it is one, in a real folder of the
-    repository (no symlinked folder on the way out of it)."""
-    where = top / path
+    repository."""
     try:
-        info = where.lstat()
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        real_folder = where.parent.resolve() == top.resolve() / Path(path).parent
+        info = (top / path).lstat()
     except OSError:
         return None
-    return info.st_size if real_folder else None
+    if not stat.S_ISREG(info.st_mode) or not in_real_folder(top, path):
+        return None
+    return info.st_size
 
 
 def dangling_link(top: Path, path: str) -> bool:
@@ -401,11 +393,9 @@ def dangling_link(top: Path, path: str) -> bool:
     where = top / path
     try:
         target = os.readlink(where)
-        if "/annex/objects/" not in target or where.exists():
-            return False
-        return where.parent.resolve() == top.resolve() / Path(path).parent
     except OSError:
         return False
+    return "/annex/objects/" in target and not where.exists() and in_real_folder(top, path)
 
 
 def link_key(top: Path, path: str) -> str | None:
