@@ -114,6 +114,12 @@ CSV_HOSTILE = (
 ).encode() + b'http://127.0.0.1/x,"x\n\xff\ny",\nhttp://127.0.0.1/c/2,c/2.bin,\n'
 
 
+@pytest.fixture
+def every_file_to_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read every input file through the reader process, however small."""
+    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
+
+
 def run_loader(
     name: str, *, in_process: bool, **kwargs: object
 ) -> tuple[list[Any], list[Any], set[str]]:
@@ -153,14 +159,13 @@ def run_loader(
 )
 def test_the_reader_process_queues_the_same_items_and_refusals_as_the_parser_in_process(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    every_file_to_the_reader: None,
     suffix: str,
     content: bytes,
     options: dict[str, object],
 ) -> None:
     source = tmp_path / f"input.{suffix}"
     source.write_bytes(content)
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     expected = run_loader(str(source), in_process=True, **options)
     got = run_loader(str(source), in_process=False, **options)
     assert got[2] == {"CheckedBatch"}  # the reader process read it
@@ -261,12 +266,11 @@ async def test_a_run_whose_reader_dies_keeps_what_was_read_and_reports_the_input
 
 async def test_a_run_reading_a_large_input_through_the_reader_adds_the_files_and_refuses_the_bad(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    every_file_to_the_reader: None,
     repo: Path,
     git_annex: GitAnnex,
     server: LocalServer,
 ) -> None:
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     source = tmp_path / "urls.txt"
     source.write_text(
         f"{server.file('one', 30)} one.bin\n"
@@ -396,12 +400,11 @@ def test_common_urls_and_paths_are_checked_all_at_once() -> None:
 
 async def test_a_reader_started_early_is_taken_over_by_the_run_that_reads_the_input(
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    every_file_to_the_reader: None,
     repo: Path,
     git_annex: GitAnnex,
     server: LocalServer,
 ) -> None:
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     source = tmp_path / "urls.txt"
     source.write_text(f"{server.file('one', 30)} one.bin\n{server.file('two', 30)} two.bin\n")
     job = Job(RunOptions(repo=repo, inputs=(str(source), str(source)), jobs=2, grace=2.0))
@@ -420,9 +423,8 @@ async def test_a_reader_started_early_is_taken_over_by_the_run_that_reads_the_in
 
 @pytest.mark.parametrize("in_process", [True, False], ids=["in process", "reader"])
 def test_a_host_that_is_a_lone_surrogate_is_refused_and_the_records_after_it_are_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: bool
+    tmp_path: Path, every_file_to_the_reader: None, in_process: bool
 ) -> None:
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     source = tmp_path / "input.jsonl"
     source.write_text('{"url": "http://\\ud800/"}\n{"url": "http://127.0.0.1/b", "path": "b"}\n')
     items, refused, _kinds = run_loader(str(source), in_process=in_process)
@@ -431,7 +433,7 @@ def test_a_host_that_is_a_lone_surrogate_is_refused_and_the_records_after_it_are
 
 
 async def test_a_reader_that_fails_inside_says_why_and_ends_instead_of_hanging(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every_file_to_the_reader: None
 ) -> None:
     # The real reader with one fault injected: checking the second slice raises.
     script = tmp_path / "faulty_reader.py"
@@ -452,7 +454,6 @@ async def test_a_reader_that_fails_inside_says_why_and_ends_instead_of_hanging(
             """
         )
     )
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     monkeypatch.setattr(loader, "reader_command", lambda: [sys.executable, str(script)])
     source = tmp_path / "input.txt"
     source.write_text(PLAIN)
@@ -490,9 +491,8 @@ async def test_a_large_input_reads_whole_after_another_was_closed_early(tmp_path
 
 
 async def test_readers_started_early_for_inputs_a_run_never_reaches_are_stopped(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repo: Path, git_annex: GitAnnex
+    tmp_path: Path, every_file_to_the_reader: None, repo: Path, git_annex: GitAnnex
 ) -> None:
-    monkeypatch.setattr(loader, "READER_MIN_BYTES", 0)
     later = tmp_path / "later.txt"
     later.write_text(PLAIN)
     missing = tmp_path / "missing.txt"  # reading stops here: the later input is never read
