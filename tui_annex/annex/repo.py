@@ -48,6 +48,12 @@ class GitResult:
     stderr: str
 
 
+_NO_WORK_TREE = (
+    "{folder} is a bare repository or a git folder, where files cannot be added; "
+    "give a repository with a work tree"
+)
+
+
 @dataclass(frozen=True)
 class Repo:
     """A git-annex repository and the git-annex executable used on it."""
@@ -62,9 +68,21 @@ class Repo:
         check: bool = True,
         env: dict[str, str] | None = None,
     ) -> GitResult:
-        """Run ``git ARGS`` in the repository with git-annex on PATH (and ``env`` added)."""
+        """Run ``git ARGS`` in the repository with git-annex on PATH (and ``env`` added).
+
+        Such a command is short and ends by itself if we die (with its input at its end,
+        or on a broken pipe, which git's lock files are removed on): it is started
+        without a parent-death signal, which lets Python spawn it with vfork, about
+        3 ms sooner than a fork of this process.
+        """
         return await _run(
-            ["git", *args], self.path, self.git_annex, input=input, check=check, env=env
+            ["git", *args],
+            self.path,
+            self.git_annex,
+            input=input,
+            check=check,
+            env=env,
+            death_signal=None,
         )
 
     async def annex(self, *args: str, check: bool = True, input: bytes | None = None) -> GitResult:
@@ -90,27 +108,43 @@ class Repo:
         folder = Path(path).expanduser().absolute()
         if folder.exists() and not folder.is_dir():
             raise RepoError(f"{folder} exists and is not a folder")
-        await cls._refuse_git_internals(folder, git_annex)
-        if not folder.exists():
+        repo = cls(folder, git_annex)
+        if ".git" in folder.parts or not folder.is_dir():
+            await cls._refuse_git_internals(folder, git_annex)
             if not create:
                 raise RepoError(f"{folder} does not exist")
             try:
                 folder.mkdir(parents=True)
             except OSError as error:
                 raise RepoError(f"cannot create {folder}: {error.strerror}") from error
-        repo = cls(folder, git_annex)
-        top = await repo.git("rev-parse", "--show-toplevel", check=False)
-        if top.returncode == 0 and Path(top.stdout.strip()).resolve() != folder.resolve():
+            where = await repo.git("rev-parse", "--show-toplevel", check=False)
+            top = where.stdout.strip() if where.returncode == 0 else None
+            uuid = ""
+        else:
+            # The usual case, an existing folder: every question at once.
+            where, said = await asyncio.gather(
+                repo.git(
+                    *("rev-parse", "--is-inside-git-dir", "--is-bare-repository"),
+                    "--show-toplevel",
+                    check=False,
+                ),
+                repo.git("config", "annex.uuid", check=False),
+            )
+            lines = where.stdout.splitlines()
+            if "true" in lines[:2]:  # (--show-toplevel fails there)
+                raise RepoError(_NO_WORK_TREE.format(folder=folder))
+            top = lines[2] if where.returncode == 0 and len(lines) == 3 else None
+            uuid = said.stdout.strip() if said.returncode == 0 else ""
+        if top is not None and Path(top).resolve() != folder.resolve():
             raise RepoError(
-                f"{folder} is inside the git repository {top.stdout.strip()}, not its top; "
+                f"{folder} is inside the git repository {top}, not its top; "
                 "give the repository's top folder"
             )
-        if top.returncode != 0:
+        if top is None:
             if not create:
                 raise RepoError(f"{folder} is not a git repository")
             await repo.git("init", "--quiet")
-        uuid = await repo.git("config", "annex.uuid", check=False)
-        if not uuid.stdout.strip():
+        if not uuid:
             if not create:
                 raise RepoError(f"{folder} is a git repository without git-annex (git annex init)")
             result = await repo.annex("init", check=False)
@@ -137,10 +171,7 @@ class Repo:
             "rev-parse", "--is-inside-git-dir", "--is-bare-repository", check=False
         )
         if where.returncode == 0 and "true" in where.stdout.split():
-            raise RepoError(
-                f"{folder} is a bare repository or a git folder, where files cannot be added; "
-                "give a repository with a work tree"
-            )
+            raise RepoError(_NO_WORK_TREE.format(folder=folder))
         if existing == folder:
             return  # whether it is a repository's top is checked once it is opened
         top = await probe.git("rev-parse", "--show-toplevel", check=False)
@@ -297,6 +328,7 @@ async def _run(
     input: bytes | None = None,
     check: bool = True,
     env: dict[str, str] | None = None,
+    death_signal: signal.Signals | None = signal.SIGTERM,
 ) -> GitResult:
     process = await asyncio.create_subprocess_exec(
         *argv,
@@ -307,7 +339,7 @@ async def _run(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         # SIGTERM, not SIGKILL: git removes its lock files on the way out.
-        preexec_fn=parent_death_signal(signal.SIGTERM),
+        preexec_fn=None if death_signal is None else parent_death_signal(death_signal),
     )
     try:
         stdout, stderr = await process.communicate(input)
