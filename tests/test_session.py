@@ -672,3 +672,41 @@ async def test_a_cancel_waits_until_no_other_download_is_being_stored(
     assert unwanted.state is ItemState.FAILED and unwanted.errors[0].startswith("cancelled")
     ranges = [r.range for r in server.gets("other")]
     assert ranges == [None], "the stored download was not cut off and fetched again"
+
+
+async def test_quick_answers_widen_the_lookahead_to_about_a_second_of_work(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # Each small file spends ~0.1 s in git-annex however many wait: a lookahead of a
+    # few items would leave its job idle between answers.
+    session = Session(repo, git_annex=git_annex, jobs=1)
+    for n in range(40):
+        session.queue.add(server.file(f"s{n}", 200), f"s{n}.bin")
+    session.queue.close()
+    driver_floor = 1 + session.lookahead
+    most = 0
+    async with session:
+        async for _event in session.events():
+            driver = session._driver
+            if driver is not None:
+                most = max(most, len(driver.in_flight))
+    assert len(session.report().done) == 40
+    assert most > driver_floor, "answers came quickly: more items waited in git-annex"
+
+
+async def test_downloads_that_never_answer_keep_the_lookahead_at_its_floor(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # Nothing answered: nothing measures a second of work, and the rest stays editable.
+    session = Session(repo, git_annex=git_annex, jobs=2, stall_timeout=None)
+    for n in range(12):
+        session.queue.add(server.stall(f"st{n}", after=100), f"st{n}.bin")
+    session.queue.close()
+    sent = 0
+    async with session:
+        async for event in session.events():
+            sent += isinstance(event, ItemSent)
+            if len(server.gets()) >= 2 and not session.stop_requested:
+                session.stop(force=True)
+    assert sent == 2 + session.lookahead == 4
+    assert len(session.report().unsent) == 8

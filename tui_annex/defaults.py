@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 __all__ = [
+    "DEFAULT_AHEAD",
     "DEFAULT_GRACE",
     "DEFAULT_MESSAGE",
     "DEFAULT_RETRIES",
@@ -16,6 +17,9 @@ __all__ = [
     "EXIT_OUTPUT_CLOSED",
     "EXIT_USAGE",
 ]
+
+#: Seconds of git-annex's answers its input holds beyond its jobs (the lookahead in time).
+DEFAULT_AHEAD = 1.0
 
 #: Seconds between SIGTERM and SIGKILL when git-annex is stopped by force.
 DEFAULT_GRACE = 5.0

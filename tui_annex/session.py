@@ -27,7 +27,7 @@ from .annex.addurl import AddurlDriver
 from .annex.batch import run_to_completion
 from .annex.locate import GitAnnex, find_git_annex
 from .annex.repo import GitError, Repo, dangling_link, plain_file_size
-from .defaults import DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
+from .defaults import DEFAULT_AHEAD, DEFAULT_GRACE, DEFAULT_STALL_TIMEOUT
 from .events import Event, ItemFinished, ItemInterrupted, LogLevel, LogLine, ProcessExited
 from .items import DownloadItem, ItemState, RunState, StopReport, split_waiting
 from .queue import DownloadQueue
@@ -62,6 +62,7 @@ class Session:
         git_annex: GitAnnex | str | os.PathLike[str] | None = None,
         jobs: int | None = None,
         lookahead: int | None = None,
+        ahead: float | None = None,
         addurl_options: Sequence[str] = (),
         schemes: Iterable[str] = DEFAULT_SCHEMES,
         create: bool = False,
@@ -75,8 +76,13 @@ class Session:
         # git-annex -J N keeps items in later stages (checksum, staging) that still
         # count as in flight: with fewer than about N waiting its workers starve
         # (measured: -J4 with 2 waiting ran ~19% slower than with 4 or more; see
-        # bench/throughput.py). More waiting would lock more items from editing.
+        # bench/throughput.py). Small files need more: each spends ~0.1 s in git-annex
+        # however many wait, so by default the lookahead grows to a second's worth of
+        # answers (bench/window.py). A lookahead given alone is fixed.
         self.lookahead = lookahead if lookahead is not None else max(2, self.jobs)
+        if ahead is None:
+            ahead = DEFAULT_AHEAD if lookahead is None else 0.0
+        self.ahead = ahead
         self.addurl_options = tuple(addurl_options)
         self.create = create
         self.grace = grace
@@ -105,6 +111,7 @@ class Session:
             git_annex=self.git_annex,
             jobs=self.jobs,
             lookahead=self.lookahead,
+            ahead=self.ahead,
             options=self.addurl_options,
             grace=self.grace,
         )

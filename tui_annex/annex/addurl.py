@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import stat
 import time
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -28,39 +30,13 @@ from ..items import DownloadItem
 from ..queue import DownloadQueue
 from ..streams import merge
 from .batch import BatchInputClosed, BatchProcess
+from .early import ADDURL_ARGS, addurl_argv, reserved_options
 from .locate import GitAnnex
 
 __all__ = ["ADDURL_ARGS", "AddurlDriver", "classify_stderr"]
 
-ADDURL_ARGS = (
-    "--batch",
-    "--with-files",
-    "--json",
-    "--json-error-messages",
-    "--json-progress",
-)
-
-#: Options that would break the batch protocol the driver speaks.
-_RESERVED = {
-    "--batch",
-    "--batch-keys",
-    "--with-files",
-    "--json",
-    "--json-progress",
-    "--json-error-messages",
-    "-z",
-    "--file",
-    "--pathdepth",
-    "--prefix",
-    "--suffix",
-    # These change what git-annex prints, which the driver reads.
-    "--quiet",
-    "-q",
-    "--json-exceptions",
-    # The number of jobs is -J's: the window and the stall watchdog count on it.
-    "-J",
-    "--jobs",
-}
+#: The most items the time-measured lookahead may hold in git-annex's input.
+MAX_LOOKAHEAD = 1024
 
 
 class _ReaderDone:
@@ -80,9 +56,16 @@ def classify_stderr(text: str) -> LogLevel:
 class AddurlDriver:
     """Runs one ``git annex addurl --batch`` process over a queue and yields its events.
 
-    Items are written while fewer than ``window`` (``jobs`` plus a lookahead)
+    Items are written while fewer than :attr:`window` (``jobs`` plus a lookahead)
     are in flight, so everything not yet sent stays editable in the queue; the
     window is refilled once half the lookahead (at least one) is free.
+
+    With ``ahead`` seconds, the lookahead is measured in time: git-annex holds as
+    many waiting items as it answered in the last ``ahead`` seconds (``lookahead``
+    at least, :data:`MAX_LOOKAHEAD` at most). Each small file spends about 0.1 s
+    inside git-annex whatever the load, so a lookahead of a few items leaves its
+    jobs idle between answers (a fifth of the time at ``-J4``), while a second's
+    worth of big files is still only a few items, and the rest stay editable.
     Answers are matched to items by their ``input`` field. One call of
     :meth:`run` is one process: it ends when the queue is closed and empty, on
     :meth:`stop`, or when the child dies.
@@ -96,26 +79,24 @@ class AddurlDriver:
         git_annex: GitAnnex,
         jobs: int,
         lookahead: int = 2,
+        ahead: float = 0.0,
         options: Sequence[str] = (),
         grace: float = DEFAULT_GRACE,
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
-        reserved = [
-            opt
-            for opt in options
-            if opt.split("=", 1)[0] in _RESERVED or (opt.startswith("-J") and opt[2:].isdigit())
-        ]
+        reserved = reserved_options(options)
         if reserved:
             raise ValueError(f"these addurl options are managed by tui-annex: {' '.join(reserved)}")
         self.queue = queue
         self.repo = repo
         self.git_annex = git_annex
         self.jobs = jobs
-        self.window = jobs + max(lookahead, 0)
-        # Refilled once half the lookahead is free, not at every answer: one write per
-        # few items, and git-annex still holds more than its jobs can start.
-        self._refill = max(1, lookahead // 2)
+        self.lookahead = max(lookahead, 0)
+        self.ahead = max(ahead, 0.0)
+        self._answered: deque[float] = deque()
+        """When (``time.monotonic()``) git-annex answered, over the last ``ahead`` seconds."""
+        self._fed_at: float | None = None
         self._folders: dict[str, float] = {}
         self.options = tuple(options)
         self.grace = grace
@@ -132,9 +113,28 @@ class AddurlDriver:
         self._terminator: asyncio.Task[int] | None = None
 
     @property
+    def window(self) -> int:
+        """How many items may be in git-annex's hands now: ``jobs`` plus the lookahead."""
+        return self.jobs + self._lookahead_now()
+
+    def _lookahead_now(self) -> int:
+        if not self.ahead or self._fed_at is None:
+            return self.lookahead
+        now = time.monotonic()
+        answered = self._answered
+        while answered and answered[0] < now - self.ahead:
+            answered.popleft()
+        # A run younger than ``ahead`` has answered for a part of it: scale up (by 4 at
+        # most, so that a few quick answers at the start do not send a crowd).
+        age = now - self._fed_at
+        scale = self.ahead / max(age, self.ahead / 4) if age < self.ahead else 1.0
+        measured = math.ceil(len(answered) * scale)
+        return min(max(self.lookahead, measured), max(self.lookahead, MAX_LOOKAHEAD))
+
+    @property
     def argv(self) -> list[str]:
         """The command line of the child."""
-        return self.git_annex.argv("addurl", *ADDURL_ARGS, "-J", str(self.jobs), *self.options)
+        return addurl_argv(self.git_annex, self.jobs, self.options)
 
     @property
     def forced(self) -> bool:
@@ -219,9 +219,15 @@ class AddurlDriver:
         while not self._stopping.is_set():
             draining = self._draining
             ready = queue.has_resumes() if draining else queue.has_ready()
-            if ready and self.window - len(self.in_flight) >= self._refill:
+            lookahead = self._lookahead_now()
+            window = self.jobs + lookahead
+            # Refilled once half the lookahead is free, not at every answer: one write per
+            # few items, and git-annex still holds more than its jobs can start.
+            if ready and window - len(self.in_flight) >= max(1, lookahead // 2):
+                if self._fed_at is None:
+                    self._fed_at = time.monotonic()
                 batch: list[DownloadItem] = []
-                while len(self.in_flight) + len(batch) < self.window:
+                while len(self.in_flight) + len(batch) < window:
                     item = queue.take_next(resumes_only=draining)
                     if item is None:
                         break
@@ -325,6 +331,8 @@ class AddurlDriver:
             )
         if "success" in record:
             self.last_answer_at = time.time()
+            if self.ahead:
+                self._answered.append(time.monotonic())
             found = self._match(record.get("input"), pop=True)
             if found is None:
                 return LogLine(source="stdout", level="warning", text=f"unmatched answer: {text}")
