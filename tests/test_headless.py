@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 
 from tests.cli_helpers import cli_env
-from tui_annex.events import ItemFinished, ItemSent
+from tui_annex.events import ItemFinished, ItemProgress, ItemSent
 from tui_annex.headless import RichOutput
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
@@ -37,16 +37,22 @@ def test_rich_output_prints_paths_with_markup_literally() -> None:
     assert "data[/]x.bin: [bold]no" in buffer.getvalue()
 
 
-def test_rich_output_shows_one_bar_per_file_sent_and_none_left_at_the_end() -> None:
+def test_rich_output_shows_one_bar_per_file_downloading_and_none_left_at_the_end() -> None:
     output, _buffer, job = started_rich_output()
     sent = ItemSent(item_id=1, url="u", path="again.bin", attempt=1)
     output.handle(sent)
     output.handle(ItemSent(item_id=2, url="u", path="held.bin", attempt=1))
-    # held.bin goes back to the queue unstarted (no event of its own); again.bin is sent
-    # once more after a restart: one bar each, not two.
+    output.handle(ItemSent(item_id=3, url="u", path="waiting.bin", attempt=1))
+    assert len(output.progress.tasks) == 1  # sent, none started: the overall bar alone
+    output.handle(ItemProgress(item_id=1, url="u", path="again.bin", bytes_done=10, total=99))
+    output.handle(ItemProgress(item_id=2, url="u", path="held.bin", bytes_done=5, total=99))
+    # held.bin goes back to the queue (no event of its own); again.bin is cut off by a
+    # restart and sent again, and resumes: one bar each, not two.
     output.handle(sent)
+    output.handle(ItemProgress(item_id=1, url="u", path="again.bin", bytes_done=20, total=99))
     labels = [task.description for task in output.progress.tasks]
     assert labels.count("again.bin") == 1 and labels.count("held.bin") == 1
+    assert "waiting.bin" not in labels
     output.finish(job, None)
     assert len(output.progress.tasks) == 1  # the overall bar alone
 

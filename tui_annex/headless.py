@@ -124,7 +124,7 @@ class _TimedProgress(Progress):
 
 
 class RichOutput(Output):
-    """An overall bar and one bar per active file; log lines scroll above them."""
+    """An overall bar and one bar per file downloading; log lines scroll above them."""
 
     def __init__(self, console: Console, job: Job) -> None:
         self.console = console
@@ -155,21 +155,23 @@ class RichOutput(Output):
         finished = counts[ItemState.DONE] + counts[ItemState.FAILED]
         return (
             f"{finished}/{total} files · {counts[ItemState.FAILED]} failed · "
-            f"{counts[ItemState.SENT]} active · {self.job.session.state.value}"
+            f"{len(self.tasks)} downloading · {self.job.session.state.value}"
         )
 
     def handle(self, event: Event) -> None:
         progress = self.progress
         if isinstance(event, ItemSent):
-            label = _shorten(event.path, 40)
             earlier = self.tasks.pop(event.item_id, None)
-            if earlier is not None:  # given back unstarted by a stop or restart, sent again
+            if earlier is not None:  # cut off by a restart and sent again
                 progress.remove_task(earlier)
-            self.tasks[event.item_id] = progress.add_task(label, total=None)
         elif isinstance(event, ItemProgress):
+            # A bar from the first byte on: items waiting in git-annex's input (up to a
+            # second's worth of small files) have none.
             task = self.tasks.get(event.item_id)
-            if task is not None:
-                progress.update(task, completed=event.bytes_done, total=event.total)
+            if task is None:
+                label = _shorten(event.path, 40)
+                task = self.tasks[event.item_id] = progress.add_task(label, total=None)
+            progress.update(task, completed=event.bytes_done, total=event.total)
             self._count_bytes(event.item_id, event.bytes_done)
         elif isinstance(event, (ItemFinished, ItemInterrupted)):
             task = self.tasks.pop(event.item_id, None)
