@@ -23,6 +23,7 @@ RUNS = {
     "scale": (["--items", "2000"], r"to the full count"),
     "throughput": (["--files", "6", "--rounds", "1"], r"time ratio"),
     "ui_tick": (["--items", "2000", "--rounds", "6"], r"tick after progress"),
+    "window": (["--files", "12", "--rounds", "1", "--windows", "2,0"], r"files/s"),
 }
 
 

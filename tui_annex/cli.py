@@ -459,7 +459,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(job, keys=config.keys, theme=args.theme)
     finally:
-        close_unclaimed()  # what the run did not take over ends, having done nothing
+        # What the run did not take over ends, having done nothing; killed if it is not
+        # known to be a usable git-annex (it may never end), or on Ctrl-C.
+        with contextlib.suppress(KeyboardInterrupt):
+            close_unclaimed(kill=version.version is None)
 
 
 def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace) -> Job | int:

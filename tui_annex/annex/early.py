@@ -7,7 +7,8 @@ command line starts git-annex first, with the command the run will use, and
 imports meanwhile; the run's first :class:`~tui_annex.annex.batch.BatchProcess`
 with the same command line, folder and environment takes it over (see
 :func:`claim`). Whatever is not taken over is closed gracefully when the command
-ends: its input closed, it exits without having done anything.
+ends: its input closed, it exits without having done anything (see
+:meth:`EarlyProcess.close`).
 
 It is started only in the top folder of a work tree whose git-annex is
 initialised (``annex.uuid`` set), which the run would refuse otherwise: in a
@@ -70,9 +71,6 @@ _RESERVED = {
     "-J",
     "--jobs",
 }
-
-#: Seconds an unclaimed git-annex gets to end once its input is closed, before SIGKILL.
-CLOSE_GRACE = 5.0
 
 
 def reserved_options(options: Sequence[str]) -> list[str]:
@@ -158,20 +156,31 @@ class EarlyProcess:
             and self.popen.poll() is None
         )
 
-    def close(self) -> None:
-        """End it gracefully: its input closed, it has nothing to do and exits. Killed
-        (its whole process group) only if it has not after :data:`CLOSE_GRACE` seconds."""
+    def close(self, *, kill: bool = False) -> None:
+        """End it: its input closed, it has nothing to do and exits. What it says meanwhile
+        is read (a closed pipe would kill it by SIGPIPE), and it gets all the time it
+        needs: at its start git-annex may be merging branches or upgrading the repository,
+        which a kill would cut short. ``kill`` (not a usable git-annex): its process group
+        gets SIGKILL first. Ctrl-C while it ends kills it."""
         popen = self.popen
-        for stream in (popen.stdin, popen.stdout, popen.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        if kill:
+            _kill_group(popen.pid)
         try:
-            popen.wait(timeout=CLOSE_GRACE)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(popen.pid, signal.SIGKILL)
+            popen.communicate(timeout=5 if kill else None)
+        except subprocess.TimeoutExpired:  # a child that left the group holds the pipes
+            for stream in (popen.stdout, popen.stderr):
+                if stream is not None:
+                    stream.close()
             popen.wait()
+        except KeyboardInterrupt:
+            _kill_group(popen.pid)
+            popen.wait()
+            raise
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 _unclaimed: list[EarlyProcess] = []
@@ -250,7 +259,7 @@ def claim(
     return None
 
 
-def close_unclaimed() -> None:
-    """Close every early process no run took over."""
+def close_unclaimed(*, kill: bool = False) -> None:
+    """Close every early process no run took over (``kill``: it is no usable git-annex)."""
     while _unclaimed:
-        _unclaimed.pop().close()
+        _unclaimed.pop().close(kill=kill)
