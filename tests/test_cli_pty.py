@@ -63,8 +63,8 @@ def test_two_ctrl_c_force_the_stop_and_stage_what_had_finished(
         + f"{server.file('never', 10)} never.bin\n"
     )
     # One job, so a window of three: quick and two stalls fill it. quick's answer may
-    # widen the lookahead (one answer seen early counts as up to four a second), so
-    # at most four more stalls are sent: never.bin is never sent.
+    # widen the lookahead (one answer seen early counts as up to two), so at most
+    # four more stalls are sent: never.bin is never sent.
     child = spawn(tmp_path, "--no-ui", "-J", "1", "-C", str(repo), str(urls))
     pump_until(child, lambda: getting(server, 2))
     pump_until(child, lambda: (repo / "quick.bin").is_symlink())

@@ -128,18 +128,6 @@ def test_a_git_annex_that_never_answers_its_version_is_stopped_whole_when_the_ru
     assert not _processes_running("sleep 6017"), "the version check's child was left running"
 
 
-def test_a_git_annex_that_never_answers_in_a_git_annex_repository_is_stopped_whole(
-    tmp_path: Path, repo: Path
-) -> None:
-    # In a git-annex repository addurl starts too, before the version is known; the
-    # refused run kills it (whole) rather than wait for a program that may never end.
-    slow = _script(tmp_path, "sleep 6019")
-    result = run_cli(tmp_path, "--git-annex", str(slow), "-C", str(repo), "-", timeout=60)
-    assert result.returncode == 2
-    assert "the app reads keys from the terminal" in result.stderr
-    assert not _processes_running("sleep 6019"), "a child of the early addurl was left running"
-
-
 def _processes_running(command: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -760,16 +760,9 @@ def test_an_unlocked_pointer_a_killed_relaxed_run_left_is_added_on_resume(
 ) -> None:
     git(repo, "config", "annex.addunlocked", "true")
     urls = write_urls(tmp_path / "urls.txt", [(server.file("r", 3000), "r.bin")])
-    before = set(annex_processes())
     first = start_cli(tmp_path, "--no-ui", "--addurl-opts=--relaxed", "-C", str(repo), str(urls))
-    # git-annex starts while tui-annex imports its engine, before any line is sent: held
-    # then, it answers (with --relaxed, at once) only once tui-annex is held instead.
-    wait_until(lambda: any("addurl" in cmd for cmd in children_of_run(before).values()))
-    (annex,) = [pid for pid, cmd in children_of_run(before).items() if "addurl" in cmd]
-    os.kill(annex, signal.SIGSTOP)
     wait_until(lambda: (journal_row(repo, "r.bin") or ("",))[0] == "sent")
     os.kill(first.pid, signal.SIGSTOP)  # its journal falls behind git-annex
-    os.kill(annex, signal.SIGCONT)
 
     def pointer() -> bool:
         with contextlib.suppress(OSError):

@@ -674,7 +674,7 @@ async def test_a_cancel_waits_until_no_other_download_is_being_stored(
     assert ranges == [None], "the stored download was not cut off and fetched again"
 
 
-async def test_quick_answers_widen_the_lookahead_to_about_a_second_of_work(
+async def test_quick_answers_widen_the_lookahead_to_about_half_a_second_of_work(
     repo: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     # Each small file spends ~0.1 s in git-annex however many wait: a lookahead of a
@@ -710,3 +710,22 @@ async def test_downloads_that_never_answer_keep_the_lookahead_at_its_floor(
                 session.stop(force=True)
     assert sent == 2 + session.lookahead == 4
     assert len(session.report().unsent) == 8
+
+
+async def test_what_small_files_measured_hands_git_annex_at_most_four_times_the_floor_after(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    # Big downloads after many quick ones: those sent stay locked from editing until
+    # git-annex gets to them, so the measured lookahead is bounded.
+    session = Session(repo, git_annex=git_annex, jobs=2, stall_timeout=None)
+    tiny = [session.queue.add(server.file(f"t{n}", 200), f"t{n}.bin") for n in range(40)]
+    big = [session.queue.add(server.stall(f"b{n}", after=100), f"b{n}.bin") for n in range(30)]
+    session.queue.close()
+    async with session:
+        async for _event in session.events():
+            started = [r for r in server.gets() if r.name.startswith("b")]
+            if not session.stop_requested and len(started) >= 2:
+                session.stop(force=True)
+    sent = [item for item in big if item.attempts > 0]
+    assert sum(item.state is ItemState.DONE for item in tiny) > 20
+    assert 2 < len(sent) <= 2 + 4 * session.lookahead

@@ -1,5 +1,6 @@
-"""git-annex started while the engine is imported: taken over by the run when it is the
-command the run needs, and never started where it could harm a repository."""
+"""git annex addurl starts only for a run that will use it: even an idle git-annex changes
+a repository as it starts (it merges the git-annex branches of remotes, upgrades an old
+repository, commits what its journal holds, initialises an uninitialised clone)."""
 
 from __future__ import annotations
 
@@ -36,35 +37,35 @@ def repository_state(repo: Path) -> tuple[str, str, str]:
     )
 
 
-def test_the_git_annex_started_with_the_command_line_is_the_one_the_run_drives(
-    tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer
+def test_a_run_refused_for_its_input_leaves_the_git_annex_branches_unmerged(
+    tmp_path: Path, git_annex: GitAnnex
 ) -> None:
-    script, log = logging_annex(tmp_path, git_annex)
-    urls = tmp_path / "urls.txt"
-    urls.write_text("".join(f"{server.file(f'f{i}', 500)} f{i}.bin\n" for i in range(5)))
-    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(script), "-C", str(repo), str(urls))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert commands(log).count("addurl") == 1  # taken over: no second one was started
-    assert git(repo, "ls-files").split() == [f"f{i}.bin" for i in range(5)]
-
-
-def test_a_run_refused_after_git_annex_started_ends_it_with_nothing_changed(
-    tmp_path: Path, repo: Path, git_annex: GitAnnex
-) -> None:
+    origin = init_repo(tmp_path / "origin", git_annex)
+    git(origin, "commit", "-q", "--allow-empty", "-m", "first")
+    clone = init_repo_clone(tmp_path, origin, git_annex)
+    git(origin, "annex", "describe", "here", "the origin, described later")
+    git(clone, "fetch", "-q", "origin")  # origin/git-annex is now ahead of git-annex
     script, log = logging_annex(tmp_path, git_annex)
     urls = tmp_path / "urls.txt"
     urls.write_text("ftp://example.invalid/a a.bin\nnot a url\n")
-    before = repository_state(repo)
-    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(script), "-C", str(repo), str(urls))
+    before = repository_state(clone)
+    result = run_cli(tmp_path, "--no-ui", "--git-annex", str(script), "-C", str(clone), str(urls))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
-    assert commands(log).count("addurl") == 1  # started early, then closed unused
-    assert repository_state(repo) == before
-    # (the no_stray_annex_processes fixture: it did not outlive the command)
+    assert "addurl" not in commands(log)
+    assert repository_state(clone) == before
+
+
+def init_repo_clone(tmp_path: Path, origin: Path, git_annex: GitAnnex) -> Path:
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(origin), str(clone)], check=True)
+    git(clone, "annex", "init", "-q", annex=git_annex)
+    git(clone, "config", "annex.security.allowed-ip-addresses", "127.0.0.1")
+    return clone
 
 
 @pytest.mark.parametrize("where", ["sub", ".git"])
-def test_no_git_annex_starts_early_in_a_folder_the_run_refuses(
+def test_no_git_annex_addurl_starts_in_a_folder_the_run_refuses(
     tmp_path: Path, repo: Path, git_annex: GitAnnex, server: LocalServer, where: str
 ) -> None:
     (repo / "sub").mkdir()
@@ -82,7 +83,7 @@ def test_an_uninitialised_clone_is_initialised_by_the_run_before_git_annex_adds_
     tmp_path: Path, git_annex: GitAnnex, server: LocalServer
 ) -> None:
     # git-annex started in a clone of a git-annex repository initialises it by itself;
-    # the early start waits for a repository whose git-annex is initialised.
+    # the run initialises it first, with git annex init (as README says).
     origin = init_repo(tmp_path / "origin", git_annex)
     git(origin, "commit", "-q", "--allow-empty", "-m", "first")
     clone = tmp_path / "clone"

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from platformdirs import user_log_dir
 
 from . import __version__
-from .annex.early import close_unclaimed, start_addurl
 from .annex.locate import GitAnnexNotFound, VersionCheck, find_git_annex
 from .config import CONFIG_ENV, Config, ConfigError, default_config_path, load_config
 from .defaults import (
@@ -440,29 +439,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        try:
-            with version:
-                # git-annex starts too while the engine is imported; the run adopts it.
-                start_addurl(version.annex, options.repo, options.jobs, options.addurl_options)
-                started = _start(version, options, args)
-        except KeyboardInterrupt:  # Ctrl-C while it starts: nothing has been sent
-            print("tui-annex: interrupted before the run started", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        if isinstance(started, int):
-            return started
-        job = started
-        if args.json or args.no_ui:
-            from .headless import run_headless
+        with version:
+            started = _start(version, options, args)
+    except KeyboardInterrupt:  # Ctrl-C while it starts: nothing has been sent
+        print("tui-annex: interrupted before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if isinstance(started, int):
+        return started
+    job = started
+    if args.json or args.no_ui:
+        from .headless import run_headless
 
-            return run_headless(job, json_mode=args.json)
-        from .ui.app import run_app
+        return run_headless(job, json_mode=args.json)
+    from .ui.app import run_app
 
-        return run_app(job, keys=config.keys, theme=args.theme)
-    finally:
-        # What the run did not take over ends, having done nothing; killed if it is not
-        # known to be a usable git-annex (it may never end), or on Ctrl-C.
-        with contextlib.suppress(KeyboardInterrupt):
-            close_unclaimed(kill=version.version is None)
+    return run_app(job, keys=config.keys, theme=args.theme)
 
 
 def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace) -> Job | int:

@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 #: Seconds of git-annex's answers its input holds beyond its jobs (the lookahead in time).
-DEFAULT_AHEAD = 1.0
+DEFAULT_AHEAD = 0.5
 
 #: Seconds between SIGTERM and SIGKILL when git-annex is stopped by force.
 DEFAULT_GRACE = 5.0

@@ -77,8 +77,9 @@ class Session:
         # count as in flight: with fewer than about N waiting its workers starve
         # (measured: -J4 with 2 waiting ran ~19% slower than with 4 or more; see
         # bench/throughput.py). Small files need more: each spends ~0.1 s in git-annex
-        # however many wait, so by default the lookahead grows to a second's worth of
-        # answers (bench/window.py). A lookahead given alone is fixed.
+        # however many wait, so by default the lookahead grows to half a second's worth
+        # of answers, four times its floor at most (bench/window.py: -J4 needs about 16
+        # waiting). A lookahead given alone is fixed.
         self.lookahead = lookahead if lookahead is not None else max(2, self.jobs)
         if ahead is None:
             ahead = DEFAULT_AHEAD if lookahead is None else 0.0

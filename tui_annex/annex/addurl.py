@@ -30,13 +30,42 @@ from ..items import DownloadItem
 from ..queue import DownloadQueue
 from ..streams import merge
 from .batch import BatchInputClosed, BatchProcess
-from .early import ADDURL_ARGS, addurl_argv, reserved_options
 from .locate import GitAnnex
 
 __all__ = ["ADDURL_ARGS", "AddurlDriver", "classify_stderr"]
 
-#: The most items the time-measured lookahead may hold in git-annex's input.
-MAX_LOOKAHEAD = 1024
+ADDURL_ARGS = (
+    "--batch",
+    "--with-files",
+    "--json",
+    "--json-error-messages",
+    "--json-progress",
+)
+
+#: Options that would break the batch protocol the driver speaks.
+_RESERVED = {
+    "--batch",
+    "--batch-keys",
+    "--with-files",
+    "--json",
+    "--json-progress",
+    "--json-error-messages",
+    "-z",
+    "--file",
+    "--pathdepth",
+    "--prefix",
+    "--suffix",
+    # These change what git-annex prints, which the driver reads.
+    "--quiet",
+    "-q",
+    "--json-exceptions",
+    # The number of jobs is -J's: the window and the stall watchdog count on it.
+    "-J",
+    "--jobs",
+}
+
+#: The time-measured lookahead grows to this many times its floor at most.
+MAX_GROWTH = 4
 
 
 class _ReaderDone:
@@ -62,10 +91,11 @@ class AddurlDriver:
 
     With ``ahead`` seconds, the lookahead is measured in time: git-annex holds as
     many waiting items as it answered in the last ``ahead`` seconds (``lookahead``
-    at least, :data:`MAX_LOOKAHEAD` at most). Each small file spends about 0.1 s
-    inside git-annex whatever the load, so a lookahead of a few items leaves its
-    jobs idle between answers (a fifth of the time at ``-J4``), while a second's
-    worth of big files is still only a few items, and the rest stay editable.
+    at least, :data:`MAX_GROWTH` times that at most). Each small file spends about
+    0.1 s inside git-annex whatever the load, so a lookahead of a few items leaves
+    its jobs idle between answers (a fifth of the time at ``-J4``); the bound keeps
+    what a run of small files measured from handing git-annex a crowd of the big
+    files after them, which would stay locked from editing for minutes.
     Answers are matched to items by their ``input`` field. One call of
     :meth:`run` is one process: it ends when the queue is closed and empty, on
     :meth:`stop`, or when the child dies.
@@ -85,7 +115,11 @@ class AddurlDriver:
     ) -> None:
         if jobs < 1:
             raise ValueError("jobs must be at least 1")
-        reserved = reserved_options(options)
+        reserved = [
+            opt
+            for opt in options
+            if opt.split("=", 1)[0] in _RESERVED or (opt.startswith("-J") and opt[2:].isdigit())
+        ]
         if reserved:
             raise ValueError(f"these addurl options are managed by tui-annex: {' '.join(reserved)}")
         self.queue = queue
@@ -124,17 +158,17 @@ class AddurlDriver:
         answered = self._answered
         while answered and answered[0] < now - self.ahead:
             answered.popleft()
-        # A run younger than ``ahead`` has answered for a part of it: scale up (by 4 at
+        # A run younger than ``ahead`` has answered for a part of it: scale up (by 2 at
         # most, so that a few quick answers at the start do not send a crowd).
         age = now - self._fed_at
-        scale = self.ahead / max(age, self.ahead / 4) if age < self.ahead else 1.0
+        scale = self.ahead / max(age, self.ahead / 2) if age < self.ahead else 1.0
         measured = math.ceil(len(answered) * scale)
-        return min(max(self.lookahead, measured), max(self.lookahead, MAX_LOOKAHEAD))
+        return min(max(self.lookahead, measured), max(1, self.lookahead) * MAX_GROWTH)
 
     @property
     def argv(self) -> list[str]:
         """The command line of the child."""
-        return addurl_argv(self.git_annex, self.jobs, self.options)
+        return self.git_annex.argv("addurl", *ADDURL_ARGS, "-J", str(self.jobs), *self.options)
 
     @property
     def forced(self) -> bool:

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import os
 import signal
-import subprocess
-import warnings
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
+import sys
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar
+from typing import Literal, Self, TypeVar
 
 from ..defaults import DEFAULT_GRACE
 from ..streams import cancel_and_wait, iter_line_batches, merge
-from . import early
-from .early import parent_death_signal
 
 T = TypeVar("T")
 
@@ -37,6 +37,50 @@ __all__ = [
 STRAGGLER_GRACE = 1.0
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def parent_death_signal(signum: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A function for ``preexec_fn`` that makes the child get ``signum`` when we die (Linux).
+
+    ``PR_SET_PDEATHSIG`` survives ``exec``: git-annex gets SIGKILL the moment
+    tui-annex dies, however it dies (kill -9, the OOM killer, a crash), instead
+    of hanging for good with its transfer locks held. Its own helpers (git
+    cat-file, check-attr) read from it and end when it does. Elsewhere (macOS)
+    there is no such call: the next run stops a left-over process instead
+    (see the journal's process records).
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return None
+    parent = os.getpid()
+
+    def set_parent_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+        # The parent may have died between fork and prctl: then nobody would tell us.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_parent_death_signal
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl``, looked up once (``find_library`` runs ``ldconfig`` each time)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # The symbols the interpreter already has (libc among them).
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        try:
+            name = ctypes.util.find_library("c") or "libc.so.6"
+            prctl = ctypes.CDLL(name, use_errno=True).prctl
+        except (OSError, AttributeError):
+            return None
+    return prctl
+
+
 class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     """The stream protocol, plus an event set the moment the child exits."""
 
@@ -47,54 +91,6 @@ class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     def process_exited(self) -> None:
         super().process_exited()
         self.exited.set()
-
-
-def _can_adopt(loop: asyncio.AbstractEventLoop) -> bool:
-    """Whether this loop can take over a process started with :class:`subprocess.Popen`:
-    asyncio's own Unix loop, as far as it is known (Python 3.11 to 3.13)."""
-    unix_events = getattr(asyncio, "unix_events", None)
-    return (
-        unix_events is not None
-        and type(loop) is getattr(unix_events, "_UnixSelectorEventLoop", None)
-        and hasattr(unix_events, "_UnixSubprocessTransport")
-        and hasattr(asyncio, "get_child_watcher")
-        and hasattr(loop, "_child_watcher_callback")
-    )
-
-
-async def _adopt(
-    loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes], protocol: _ExitAwareProtocol
-) -> tuple[asyncio.SubprocessTransport, _ExitAwareProtocol]:
-    """Take ``popen`` over as :meth:`loop.subprocess_exec` would have started it: the same
-    transport, its pipes connected to ``protocol``, its exit watched by the child watcher.
-
-    What asyncio does in ``_make_subprocess_transport``, with the process given instead
-    of started (:func:`_can_adopt` says where this is known to hold).
-    """
-    unix_events: Any = asyncio.unix_events
-
-    class Adopted(unix_events._UnixSubprocessTransport):  # type: ignore[misc]
-        def _start(self, *args: Any, adopt: subprocess.Popen[bytes], **kwargs: Any) -> None:
-            self._proc = adopt
-
-    pipe = subprocess.PIPE
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        watcher = asyncio.get_child_watcher()
-    with watcher:
-        waiter = loop.create_future()
-        transport = Adopted(
-            loop, protocol, popen.args, False, pipe, pipe, pipe, 0, waiter=waiter, adopt=popen
-        )
-        callback = loop._child_watcher_callback  # type: ignore[attr-defined]
-        watcher.add_child_handler(transport.get_pid(), callback, transport)
-        try:
-            await waiter
-        except BaseException:
-            transport.close()
-            await transport._wait()
-            raise
-    return transport, protocol
 
 
 class BatchInputClosed(RuntimeError):
@@ -196,25 +192,17 @@ class BatchProcess:
         if self._proc is not None:
             raise RuntimeError("already started")
         loop = asyncio.get_running_loop()
-        started: tuple[asyncio.SubprocessTransport, _ExitAwareProtocol] | None = None
-        # git-annex started before the engine was imported, with this very command.
-        if _can_adopt(loop):
-            popen = early.claim(self.argv, self.cwd, self.env)
-            if popen is not None:
-                started = await _adopt(loop, popen, _ExitAwareProtocol(loop))
-        if started is None:
-            started = await loop.subprocess_exec(
-                lambda: _ExitAwareProtocol(loop),
-                *self.argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                cwd=self.cwd,
-                env=self.env,
-                start_new_session=True,
-                preexec_fn=parent_death_signal(),
-            )
-        transport, protocol = started
+        transport, protocol = await loop.subprocess_exec(
+            lambda: _ExitAwareProtocol(loop),
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            cwd=self.cwd,
+            env=self.env,
+            start_new_session=True,
+            preexec_fn=parent_death_signal(),
+        )
         self._exited = protocol.exited
         self._proc = asyncio.subprocess.Process(transport, protocol, loop)
         assert self._proc.stdout is not None and self._proc.stderr is not None

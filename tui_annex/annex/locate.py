@@ -144,8 +144,6 @@ class VersionCheck:
 
     def __init__(self, annex: GitAnnex) -> None:
         self.annex = annex
-        self.version: str | None = None
-        """The version, once :meth:`result` has found it usable."""
         self._error: OSError | None = None
         self._process: subprocess.Popen[str] | None = None
         try:
@@ -197,5 +195,4 @@ class VersionCheck:
                 f"git-annex {version} at {annex.executable} is too old; "
                 f"tui-annex needs {MIN_VERSION} or newer"
             )
-        self.version = version
         return version
