@@ -729,3 +729,25 @@ async def test_what_small_files_measured_hands_git_annex_at_most_four_times_the_
     sent = [item for item in big if item.attempts > 0]
     assert sum(item.state is ItemState.DONE for item in tiny) > 20
     assert 2 < len(sent) <= 2 + 4 * session.lookahead
+
+
+async def test_a_restart_counts_as_resuming_only_the_downloads_that_had_data(
+    repo: Path, git_annex: GitAnnex, server: LocalServer
+) -> None:
+    session = Session(repo, git_annex=git_annex, jobs=2, lookahead=2, stall_timeout=2)
+    session.queue.add(server.stall("stuck", after=100), "stuck.bin")
+    session.queue.add(server.file("slow", 2_000_000, rate=200_000), "slow.bin")
+    for n in (1, 2):
+        session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin")
+    session.queue.close()
+    said: list[str] = []
+    async with session:
+        async for event in session.events():
+            if isinstance(event, LogLine) and "git-annex was restarted" in event.text:
+                said.append(event.text)
+                session.stop(force=True)
+    server.release()
+    assert len(said) == 1, said
+    assert said[0].endswith(
+        "(1 other download(s) resume where they were, 2 waiting item(s) go first again)"
+    ), said

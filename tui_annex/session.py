@@ -470,6 +470,8 @@ class Session:
             )
         self.queue.put_back(held)
         others = [i for i in interrupted if i not in stalled and i in self.queue]
+        # Only what had data is a download; the rest only waited in git-annex's input.
+        going = sum(1 for i in others if self.queue.get(i).bytes_done > 0)
         resumed = self.queue.send_again_first(others) if resume else []
         ended = [i for i in stalled if i in self.queue and not isinstance(stalled[i], Held)]
         if ended:
@@ -483,7 +485,11 @@ class Session:
                 "queue; git-annex was restarted without them"
             )
         if resume:
-            text += f" ({len(resumed)} other download(s) resume where they were)"
+            going = min(going, len(resumed))
+            text += f" ({going} other download(s) resume where they were"
+            if len(resumed) > going:
+                text += f", {len(resumed) - going} waiting item(s) go first again"
+            text += ")"
         level: LogLevel = "warning" if ended else "info"
         events.insert(0, LogLine(source="app", level=level, text=text))
         return events
