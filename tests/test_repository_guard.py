@@ -88,3 +88,16 @@ def test_a_git_dir_exported_by_the_shell_never_sends_the_commit_elsewhere(
         subprocess.run(["git", "-C", str(other), "log"], capture_output=True, text=True).returncode
         != 0
     )  # nothing was committed there
+
+
+def test_a_folder_whose_git_file_names_a_missing_git_folder_is_refused_in_one_sentence(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / ".git").write_text(f"gitdir: {tmp_path / 'gone'}\n")
+    result = run_cli(tmp_path, "--no-ui", "-C", str(broken), "-", stdin="")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"git init failed in {broken}: fatal: not a git repository" in result.stderr
+    assert (broken / ".git").read_text() == f"gitdir: {tmp_path / 'gone'}\n"

@@ -143,7 +143,10 @@ class Repo:
         if top is None:
             if not create:
                 raise RepoError(f"{folder} is not a git repository")
-            await repo.git("init", "--quiet")
+            made = await repo.git("init", "--quiet", check=False)
+            if made.returncode != 0:  # a .git file naming a folder that is gone, say
+                why = made.stderr.strip().splitlines() or [f"status {made.returncode}"]
+                raise RepoError(f"git init failed in {folder}: {why[-1]}")
         if not uuid:
             if not create:
                 raise RepoError(f"{folder} is a git repository without git-annex (git annex init)")
