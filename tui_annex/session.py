@@ -471,7 +471,7 @@ class Session:
         self.queue.put_back(held)
         others = [i for i in interrupted if i not in stalled and i in self.queue]
         # Only what had data is a download; the rest only waited in git-annex's input.
-        going = sum(1 for i in others if self.queue.get(i).bytes_done > 0)
+        had_data = {i for i in others if self.queue.get(i).bytes_done > 0}
         resumed = self.queue.send_again_first(others) if resume else []
         ended = [i for i in stalled if i in self.queue and not isinstance(stalled[i], Held)]
         if ended:
@@ -485,7 +485,7 @@ class Session:
                 "queue; git-annex was restarted without them"
             )
         if resume:
-            going = min(going, len(resumed))
+            going = sum(1 for item in resumed if item.id in had_data)
             text += f" ({going} other download(s) resume where they were"
             if len(resumed) > going:
                 text += f", {len(resumed) - going} waiting item(s) go first again"
