@@ -85,7 +85,7 @@ def classify_stderr(text: str) -> LogLevel:
 class AddurlDriver:
     """Runs one ``git annex addurl --batch`` process over a queue and yields its events.
 
-    Items are written while fewer than :attr:`window` (``jobs`` plus a lookahead)
+    Items are written while fewer than a window (``jobs`` plus a lookahead)
     are in flight, so everything not yet sent stays editable in the queue; the
     window is refilled once half the lookahead (at least one) is free.
 
@@ -146,12 +146,8 @@ class AddurlDriver:
         self._process: BatchProcess | None = None
         self._terminator: asyncio.Task[int] | None = None
 
-    @property
-    def window(self) -> int:
-        """How many items may be in git-annex's hands now: ``jobs`` plus the lookahead."""
-        return self.jobs + self._lookahead_now()
-
     def _lookahead_now(self) -> int:
+        """How many items git-annex may hold beyond its jobs now."""
         if not self.ahead or self._fed_at is None:
             return self.lookahead
         now = time.monotonic()
