@@ -737,8 +737,8 @@ async def test_a_restart_counts_as_resuming_only_the_downloads_that_had_data(
     session = Session(repo, git_annex=git_annex, jobs=2, lookahead=2, stall_timeout=2)
     session.queue.add(server.stall("stuck", after=100), "stuck.bin")
     session.queue.add(server.file("slow", 2_000_000, rate=200_000), "slow.bin")
-    for n in (1, 2):
-        session.queue.add(server.file(f"w{n}", 1000), f"w{n}.bin")
+    for n in (1, 2):  # no byte comes, whether git-annex has started them or not
+        session.queue.add(server.gate(f"w{n}", 1000), f"w{n}.bin")
     session.queue.close()
     said: list[str] = []
     async with session:
@@ -747,6 +747,8 @@ async def test_a_restart_counts_as_resuming_only_the_downloads_that_had_data(
                 said.append(event.text)
                 session.stop(force=True)
     server.release()
+    for n in (1, 2):
+        server.open_gate(f"w{n}")
     assert len(said) == 1, said
     assert said[0].endswith(
         "(1 other download(s) resume where they were, 2 waiting item(s) go first again)"
