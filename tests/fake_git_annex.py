@@ -19,6 +19,10 @@ with a success, and misbehaves as ``FAKE_ANNEX_MODE`` asks:
   file yet: it makes it) kills itself with SIGKILL right then, as a git-annex
   killed between moving a download into place and adding it. A line whose path
   is taken fails as git-annex fails it ("already exists; not overwriting").
+- ``hold``: not a fake at all but a hold: the run's ``addurl --json`` reads nothing until
+  a writer opens the FIFO ``FAKE_ANNEX_GATE``, then becomes the real git-annex with the
+  same arguments (a run's first lines wait in its input pipe, sent but not yet read).
+  Anything else (the options check before it, without ``--json``) is the real one.
 
 It writes its pid (and a helper's) to ``FAKE_ANNEX_PIDFILE`` if set. Any command but
 ``addurl`` (``add``, ``registerurl`` when a run stages what it left) is handed to the real
@@ -80,11 +84,19 @@ def leave_a_file(line: str) -> None:
     answer(line)
 
 
+def become_the_real_one() -> None:
+    real = os.path.join(os.path.dirname(sys.executable), "git-annex")
+    os.execv(real, [real, *sys.argv[1:]])
+
+
 def main() -> int:
-    if sys.argv[1:2] != ["addurl"]:
-        real = os.path.join(os.path.dirname(sys.executable), "git-annex")
-        os.execv(real, [real, *sys.argv[1:]])
     mode = os.environ.get("FAKE_ANNEX_MODE", "")
+    if sys.argv[1:2] != ["addurl"] or (mode == "hold" and "--json" not in sys.argv):
+        become_the_real_one()
+    if mode == "hold":
+        with open(os.environ["FAKE_ANNEX_GATE"], "rb"):
+            pass  # opening a FIFO to read blocks until the test opens it to write
+        become_the_real_one()
     pidfile = os.environ.get("FAKE_ANNEX_PIDFILE")
     pids = [os.getpid()]
     if mode == "helper":

@@ -88,10 +88,10 @@ def refetched_from_zero(server: LocalServer, kept: set[str]) -> set[str]:
     return {name for name, count in fetched_from_zero(server).items() if count > 1} & kept
 
 
-def start_cli(tmp: Path, *args: str) -> subprocess.Popen[str]:
+def start_cli(tmp: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tui_annex", *args],
-        env=cli_env(tmp),
+        env={**cli_env(tmp), **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -756,13 +756,21 @@ def test_a_file_git_annex_wrote_before_its_progress_was_journaled_is_added_on_re
 
 
 def test_an_unlocked_pointer_a_killed_relaxed_run_left_is_added_on_resume(
-    tmp_path: Path, repo: Path, server: LocalServer
+    tmp_path: Path, repo: Path, server: LocalServer, fake_annex: GitAnnex
 ) -> None:
     git(repo, "config", "annex.addunlocked", "true")
     urls = write_urls(tmp_path / "urls.txt", [(server.file("r", 3000), "r.bin")])
-    first = start_cli(tmp_path, "--no-ui", "--addurl-opts=--relaxed", "-C", str(repo), str(urls))
+    # A --relaxed item needs no server, so nothing there can hold it: the stand-in holds
+    # the real git-annex's input shut until the run is stopped, then becomes it.
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    hold = {"FAKE_ANNEX_MODE": "hold", "FAKE_ANNEX_GATE": str(gate)}
+    args = ["--no-ui", "--addurl-opts=--relaxed", "--git-annex", str(fake_annex.executable)]
+    first = start_cli(tmp_path, *args, "-C", str(repo), str(urls), env=hold)
     wait_until(lambda: (journal_row(repo, "r.bin") or ("",))[0] == "sent")
     os.kill(first.pid, signal.SIGSTOP)  # its journal falls behind git-annex
+    with open(gate, "wb"):
+        pass
 
     def pointer() -> bool:
         with contextlib.suppress(OSError):
