@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
@@ -219,3 +221,87 @@ def test_ten_quick_d_presses_on_a_paused_queue_remove_ten_items(
         for number, word in re.findall(r"(\d+) (added|failed|interrupted|never sent)", after)
     }
     assert sum(counts.values()) == 20 and counts["never sent"] >= 10, after
+
+
+def spawn_held(tmp_path: Path, repo: Path, urls: Path) -> tuple[pexpect.spawn, Path]:
+    """The command in a 35x120 pty, its import of the app (Textual) held until the
+    returned FIFO is opened to write (tests/hold_import)."""
+    gate = tmp_path / "import-gate"
+    os.mkfifo(gate)
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "tui_annex", "-C", str(repo), "-J", "2", str(urls)],
+        cwd=str(tmp_path),
+        dimensions=(35, 120),
+        env={
+            "TERM": "xterm-256color",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT / "tests" / "hold_import"),
+            "HOLD_IMPORT": "tui_annex.ui.app",
+            "HOLD_IMPORT_GATE": str(gate),
+        },
+        encoding="utf-8",
+        codec_errors="replace",
+        timeout=60,
+    )
+    return child, gate
+
+
+def committed(repo: Path) -> list[str]:
+    """The files HEAD holds (none before the first commit)."""
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "HEAD"], cwd=repo, capture_output=True, text=True
+    )
+    return listing.stdout.split()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.05)
+
+
+@pytest.mark.pty
+def test_the_run_starts_before_the_app_is_up_and_the_app_shows_all_it_did(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    lines = [f"{server.file(f'f{n}', 1000)} quick/{n}.bin" for n in range(3)]
+    lines.append(f"{server.status(404, 'gone')} gone.bin")
+    urls.write_text("\n".join(lines) + "\n")
+    child, gate = spawn_held(tmp_path, repo, urls)
+    # With the app's import held, the whole round runs: downloads, failure, commit.
+    wait_for(lambda: len(committed(repo)) == 3)
+    with open(gate, "wb"):
+        pass
+    child.expect("Finished:")
+    child.expect("3 done")
+    child.send("l")  # the log pane: the failure the job met before the app was up
+    child.expect("gone.bin")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1, "one URL failed"
+    after = child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Finished:" in after and "gone.bin" in after and "404" in after
+
+
+@pytest.mark.pty
+def test_a_signal_before_the_app_is_up_is_acted_on_once_it_is(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.stall('held', after=1000)} held.bin\n")
+    child, gate = spawn_held(tmp_path, repo, urls)
+    server.wait_for(lambda requests: any(r.name == "held" for r in requests))
+    child.kill(signal.SIGTERM)  # its default would kill the run; it waits for the app
+    with open(gate, "wb"):
+        pass
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130, "a forced stop, as a SIGTERM to the app"
+    output = child.before
+    assert ALT_SCREEN_OFF in output, "the app came up, and restored the terminal"
+    after = output.rsplit(ALT_SCREEN_OFF, 1)[1]
+    assert "Stopped:" in after and "held.bin" in after

@@ -33,6 +33,8 @@ from .options import RunOptions
 from .validation import DEFAULT_SCHEMES, SCHEME
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .job import Job
 
 __all__ = ["build_parser", "main", "options_from_args"]
@@ -446,19 +448,50 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     if isinstance(started, int):
         return started
-    job = started
-    if args.json or args.no_ui:
+    job, importing = started
+    if importing is None:
         from .headless import run_headless
 
         return run_headless(job, json_mode=args.json)
+    return _run_app(job, importing, config.keys, args.theme)
+
+
+def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str | None) -> int:
+    """Run the app on ``job``: started at once, while Textual still imports, unless
+    something must be asked or checked first (an unfinished run to offer, a theme)."""
+    if theme is None and job.pending_resume() is None:
+        import asyncio
+
+        return asyncio.run(_run_app_early(job, importing, keys))
+    importing.result()
     from .ui.app import run_app
 
-    return run_app(job, keys=config.keys, theme=args.theme)
+    return run_app(job, keys=keys, theme=theme)
 
 
-def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace) -> Job | int:
+async def _run_app_early(job: Job, importing: Future[None], keys: dict[str, str]) -> int:
+    import asyncio
+
+    from .ui.launch import EarlyStart
+
+    early = EarlyStart(job)
+    try:
+        await asyncio.wrap_future(importing)
+    except BaseException:
+        await early.close()
+        job.close()
+        raise
+    from .ui.app import run_app_started
+
+    return await run_app_started(job, early, keys=keys)
+
+
+def _start(
+    version: VersionCheck, options: RunOptions, args: argparse.Namespace
+) -> tuple[Job, Future[None] | None] | int:
     """The job, its large inputs already being read, and its front end imported while
-    git-annex tells its version; or the exit status of a run refused before it starts."""
+    git-annex tells its version (the app's in a thread: it may start the job before the
+    import ends); or the exit status of a run refused before it starts."""
     from .job import Job
 
     try:
@@ -467,6 +500,7 @@ def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace)
     except ValueError as error:
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
+    importing: Future[None] | None = None
     if args.json or args.no_ui:
         from . import headless  # noqa: F401  (imported now, while git-annex starts)
     elif "-" in options.inputs and (sys.stdin is None or not sys.stdin.isatty()):
@@ -478,7 +512,9 @@ def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace)
         )
         return EXIT_USAGE
     else:
-        from .ui import app  # noqa: F401  (imported now, while git-annex starts)
+        from .ui.launch import import_in_background
+
+        importing = import_in_background("tui_annex.ui.app")
     try:
         version.result()
     except (GitAnnexNotFound, KeyboardInterrupt) as error:
@@ -487,4 +523,4 @@ def _start(version: VersionCheck, options: RunOptions, args: argparse.Namespace)
             raise
         print(f"tui-annex: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return job
+    return job, importing

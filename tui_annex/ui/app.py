@@ -39,13 +39,14 @@ from ..recovery import ResumeOffer
 from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
+from .launch import EarlyStart
 from .queue_screen import QueueScreen
 from .screens import HelpScreen, QuitDialog, ResumeDialog, SummaryScreen
 from .screens.quit import QuitChoice
 from .screens.resume import ResumeChoice
 from .screens.summary import RunSummary, SummaryChoice
 
-__all__ = ["JobLike", "TuiAnnexApp", "run_app"]
+__all__ = ["JobLike", "TuiAnnexApp", "run_app", "run_app_started"]
 
 #: Signals the app handles itself. SIGINT only comes from outside (``kill -INT``):
 #: the terminal's ctrl+c is a key here, since Textual turns ISIG off.
@@ -73,9 +74,12 @@ class TuiAnnexApp(App[int]):
         offer: ResumeOffer | None = None,
         has_input: bool = True,
         keys: dict[str, str] | None = None,
+        early: EarlyStart | None = None,
     ) -> None:
         super().__init__()
         self.job = job
+        self.early = early
+        """The job's events, read since it started before the app was up (no offer then)."""
         self.keys = dict(keys or {})
         """Rebound keys from the configuration file: action name to key(s)."""
         self.offer = offer
@@ -165,14 +169,21 @@ class TuiAnnexApp(App[int]):
         """
         status = self.status
         self.started = True
+        early = self.early
         try:
-            async with contextlib.aclosing(self.job.run()) as events:
+            source = self.job.run() if early is None else early.events()
+            async with contextlib.aclosing(source) as events:
                 async for event in events:
                     if isinstance(event, RoundStarted):
                         status.running = True
                         status.round = None
                         status.start_round(time.monotonic())
                         self.main.round_started()
+                        if early is not None and early.signals:
+                            # Signals that came before the app was up, now that it is.
+                            for signum in early.signals:
+                                self.on_signal(signum)
+                            early.signals.clear()
                     elif isinstance(event, LogLine | InputRejected):
                         self.main.add_log(event)
                     elif isinstance(event, ItemFinished):
@@ -470,6 +481,29 @@ def run_app(
         code = app.run()
     finally:
         job.close()
+    return _after(app, job, code, console)
+
+
+async def run_app_started(
+    job: Job,
+    early: EarlyStart,
+    *,
+    keys: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> int:
+    """:func:`run_app` for a job already started (:class:`~tui_annex.ui.launch.EarlyStart`:
+    no unfinished run to offer, no theme to check)."""
+    app = TuiAnnexApp(job, has_input=bool(job.options.inputs), keys=keys, early=early)
+    try:
+        code = await app.run_async()
+    finally:
+        await early.close()
+        job.close()
+    return _after(app, job, code, console)
+
+
+def _after(app: TuiAnnexApp, job: JobLike, code: int | None, console: Console | None) -> int:
+    """Once the app has closed: print its report (the terminal is the user's again)."""
     if app.declined:
         print("nothing was run; `tui-annex --resume` finishes the unfinished run later")
         return 0
