@@ -6,6 +6,7 @@ Run as a module it is the launcher: ``python -m tests.test_app_pty REPO URLS``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -223,14 +224,14 @@ def test_ten_quick_d_presses_on_a_paused_queue_remove_ten_items(
     assert sum(counts.values()) == 20 and counts["never sent"] >= 10, after
 
 
-def spawn_held(tmp_path: Path, repo: Path, urls: Path) -> tuple[pexpect.spawn, Path]:
+def spawn_held(tmp_path: Path, repo: Path, urls: Path, *options: str) -> tuple[pexpect.spawn, Path]:
     """The command in a 35x120 pty, its import of the app (Textual) held until the
     returned FIFO is opened to write (tests/hold_import)."""
     gate = tmp_path / "import-gate"
     os.mkfifo(gate)
     child = pexpect.spawn(
         sys.executable,
-        ["-m", "tui_annex", "-C", str(repo), "-J", "2", str(urls)],
+        ["-m", "tui_annex", "-C", str(repo), "-J", "2", *options, str(urls)],
         cwd=str(tmp_path),
         dimensions=(35, 120),
         env={
@@ -305,3 +306,32 @@ def test_a_signal_before_the_app_is_up_is_acted_on_once_it_is(
     assert ALT_SCREEN_OFF in output, "the app came up, and restored the terminal"
     after = output.rsplit(ALT_SCREEN_OFF, 1)[1]
     assert "Stopped:" in after and "held.bin" in after
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes ``pid`` started that still run."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+@pytest.mark.pty
+def test_ctrl_c_while_the_app_imports_before_its_theme_is_checked_sends_nothing(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('f', 1000)} f.bin\n")
+    # A theme is checked against the app's themes before the run may start.
+    child, gate = spawn_held(tmp_path, repo, urls, "--theme", "nord")
+    # The import waits, and git-annex has told its version: the command waits for the app.
+    held = Path(f"{gate}.held")
+    wait_for(lambda: held.exists() and not children_of(child.pid))
+    child.kill(signal.SIGINT)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert "interrupted before the run started" in child.before
+    assert "Traceback" not in child.before
+    assert server.gets() == [] and not (repo / "f.bin").exists()

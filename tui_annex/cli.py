@@ -459,21 +459,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str | None) -> int:
     """Run the app on ``job``: started at once, while Textual still imports, unless
     something must be asked or checked first (an unfinished run to offer, a theme)."""
-    if theme is None and job.pending_resume() is None:
-        import asyncio
+    started: list[bool] = []
+    try:
+        if theme is None and job.pending_resume() is None:
+            import asyncio
 
-        return asyncio.run(_run_app_early(job, importing, keys))
-    importing.result()
+            # Ctrl-C is the job's to act on from its first step (EarlyStart), not before.
+            return asyncio.run(_run_app_early(job, importing, keys, started))
+        importing.result()
+    except KeyboardInterrupt:
+        if started:
+            raise
+        job.close_early()
+        print("tui-annex: interrupted before the run started", file=sys.stderr)
+        return EXIT_INTERRUPTED
     from .ui.app import run_app
 
     return run_app(job, keys=keys, theme=theme)
 
 
-async def _run_app_early(job: Job, importing: Future[None], keys: dict[str, str]) -> int:
+async def _run_app_early(
+    job: Job, importing: Future[None], keys: dict[str, str], started: list[bool]
+) -> int:
     import asyncio
 
     from .ui.launch import EarlyStart
 
+    started.append(True)
     early = EarlyStart(job)
     try:
         await asyncio.wrap_future(importing)

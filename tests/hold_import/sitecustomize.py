@@ -1,5 +1,6 @@
 """A hold for tests, put on PYTHONPATH: the module named by ``HOLD_IMPORT`` is found as
-usual, but its code runs only once a writer opens the FIFO ``HOLD_IMPORT_GATE``.
+usual, but its code runs only once a writer opens the FIFO ``HOLD_IMPORT_GATE`` (the
+file ``HOLD_IMPORT_GATE.held`` says the import is waiting there).
 
 It stands in for a slow import at a chosen moment (the app's Textual import, which a
 run must not wait for); the import itself is the real one. The wait is in the loader,
@@ -26,6 +27,8 @@ class _HeldLoader(Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        with open(self.gate + ".held", "w"):
+            pass
         with open(self.gate, "rb"):
             pass  # opening a FIFO to read blocks until the test opens it to write
         self.loader.exec_module(module)
