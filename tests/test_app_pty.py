@@ -224,7 +224,9 @@ def test_ten_quick_d_presses_on_a_paused_queue_remove_ten_items(
     assert sum(counts.values()) == 20 and counts["never sent"] >= 10, after
 
 
-def spawn_held(tmp_path: Path, repo: Path, urls: Path, *options: str) -> tuple[pexpect.spawn, Path]:
+def spawn_held(
+    tmp_path: Path, repo: Path, urls: Path, *options: str, fails: bool = False
+) -> tuple[pexpect.spawn, Path]:
     """The command in a 35x120 pty, its import of the app (Textual) held until the
     returned FIFO is opened to write (tests/hold_import)."""
     gate = tmp_path / "import-gate"
@@ -240,6 +242,7 @@ def spawn_held(tmp_path: Path, repo: Path, urls: Path, *options: str) -> tuple[p
             "PYTHONPATH": str(ROOT / "tests" / "hold_import"),
             "HOLD_IMPORT": "tui_annex.ui.app",
             "HOLD_IMPORT_GATE": str(gate),
+            **({"HOLD_IMPORT_FAILS": "1"} if fails else {}),
         },
         encoding="utf-8",
         codec_errors="replace",
@@ -335,3 +338,102 @@ def test_ctrl_c_while_the_app_imports_before_its_theme_is_checked_sends_nothing(
     assert "interrupted before the run started" in child.before
     assert "Traceback" not in child.before
     assert server.gets() == [] and not (repo / "f.bin").exists()
+
+
+def open_gate(gate: Path) -> None:
+    with open(gate, "wb"):
+        pass
+
+
+@pytest.mark.pty
+def test_a_round_that_ran_before_the_app_was_up_is_timed_from_its_real_start(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    # 20,000 bytes at 10,000 bytes a second each: the round takes 2 s at least.
+    lines = [f"{server.file(f'r{n}', 20_000, rate=10_000)} r{n}.bin" for n in range(2)]
+    urls.write_text("\n".join(lines) + "\n")
+    child, gate = spawn_held(tmp_path, repo, urls)
+    wait_for(lambda: len(committed(repo)) == 2)
+    open_gate(gate)
+    child.expect("Finished:")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    after = child.before.rsplit(ALT_SCREEN_OFF, 1)[1]
+    found = re.search(r"in (\d+):(\d\d) · 2 file\(s\), ([\d.]+) files/s", after)
+    assert found, after
+    minutes, seconds, rate = int(found[1]), int(found[2]), float(found[3])
+    assert minutes * 60 + seconds >= 2 and rate <= 1.0, "timed from the round's start"
+
+
+@pytest.mark.pty
+def test_a_ctrl_c_after_the_run_ended_but_before_the_app_was_up_stops_nothing(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.file(f'f{n}', 1000)} f{n}.bin\n" for n in range(3)))
+    child, gate = spawn_held(tmp_path, repo, urls)
+    wait_for(lambda: len(committed(repo)) == 3)
+    child.kill(signal.SIGINT)  # the run is over: Ctrl-C quits, as in the app
+    open_gate(gate)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, "everything was added"
+    after = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before.rsplit(ALT_SCREEN_OFF, 1)[1])
+    assert "Finished: 3 added" in after and "Stopped" not in after
+
+
+@pytest.mark.pty
+def test_started_in_the_background_the_app_sends_nothing_before_it_has_the_terminal(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('f', 1000)} f.bin\n")
+    command = f"{sys.executable} -m tui_annex -C {repo} {urls}"
+    # A shell with job control: "&" puts the command in a process group of its own,
+    # not the terminal's foreground one (the shell stays: a stopped job it left would
+    # be sent SIGHUP).
+    shell = pexpect.spawn(
+        "bash",
+        ["--norc", "--noprofile", "-c", f"set -m; {command} & echo pid=$!; wait; sleep 600"],
+        cwd=str(tmp_path),
+        dimensions=(35, 120),
+        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        encoding="utf-8",
+        timeout=60,
+    )
+    shell.expect(r"pid=(\d+)")
+    pid = int(shell.match[1])
+
+    def state() -> str:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2]
+
+    try:
+        wait_for(lambda: state() == "T")  # stopped at its first touch of the terminal
+        assert server.gets() == [], "nothing was downloaded"
+        assert not (repo / ".git" / "tui-annex" / "journal.sqlite").exists(), "no run began"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        shell.close(force=True)
+
+
+@pytest.mark.pty
+def test_an_app_that_cannot_start_stops_the_run_and_commits_what_it_finished(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    lines = [f"{server.file(f'f{n}', 1000)} f{n}.bin" for n in range(2)]
+    lines.append(f"{server.stall('held', after=1000)} held.bin")
+    urls.write_text("\n".join(lines) + "\n")
+    child, gate = spawn_held(tmp_path, repo, urls, "-J", "3", fails=True)
+    server.wait_for(lambda requests: {"f0", "f1", "held"} <= {r.name for r in requests})
+    wait_for(lambda: all((repo / f"f{n}.bin").is_symlink() for n in range(2)))
+    open_gate(gate)  # the app's import fails now
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "the app cannot start (ImportError" in child.before
+    assert "Traceback" not in child.before
+    assert committed(repo) == ["f0.bin", "f1.bin"], "what it finished is committed"

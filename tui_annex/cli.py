@@ -25,6 +25,7 @@ from .defaults import (
     DEFAULT_RETRIES,
     DEFAULT_RETRY_WAIT,
     DEFAULT_STALL_TIMEOUT,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     FORMATS,
@@ -458,10 +459,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str | None) -> int:
     """Run the app on ``job``: started at once, while Textual still imports, unless
-    something must be asked or checked first (an unfinished run to offer, a theme)."""
+    something must be asked or checked first (an unfinished run to offer, a theme) or
+    the run is better off waiting (:func:`~tui_annex.ui.launch.may_start_early`)."""
+    from .ui.launch import may_start_early
+
     started: list[bool] = []
     try:
-        if theme is None and job.pending_resume() is None:
+        if theme is None and may_start_early(job) and job.pending_resume() is None:
             import asyncio
 
             # Ctrl-C is the job's to act on from its first step (EarlyStart), not before.
@@ -489,6 +493,15 @@ async def _run_app_early(
     early = EarlyStart(job)
     try:
         await asyncio.wrap_future(importing)
+    except Exception as error:  # a broken installation: the run stops as a forced stop
+        await early.close()
+        job.close()
+        print(
+            f"tui-annex: the app cannot start ({type(error).__name__}: {error}); the run "
+            "was stopped, what it finished is committed; --no-ui runs without the app",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except BaseException:
         await early.close()
         job.close()

@@ -1,6 +1,8 @@
 """A hold for tests, put on PYTHONPATH: the module named by ``HOLD_IMPORT`` is found as
 usual, but its code runs only once a writer opens the FIFO ``HOLD_IMPORT_GATE`` (the
-file ``HOLD_IMPORT_GATE.held`` says the import is waiting there).
+file ``HOLD_IMPORT_GATE.held`` says the import is waiting there). With
+``HOLD_IMPORT_FAILS`` set, the import then fails (ImportError), as in a broken
+installation.
 
 It stands in for a slow import at a chosen moment (the app's Textual import, which a
 run must not wait for); the import itself is the real one. The wait is in the loader,
@@ -31,6 +33,8 @@ class _HeldLoader(Loader):
             pass
         with open(self.gate, "rb"):
             pass  # opening a FIFO to read blocks until the test opens it to write
+        if os.environ.get("HOLD_IMPORT_FAILS"):
+            raise ImportError(f"{module.__name__} is broken (a test's hold)")
         self.loader.exec_module(module)
 
 

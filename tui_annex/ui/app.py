@@ -39,7 +39,7 @@ from ..recovery import ResumeOffer
 from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
-from .launch import EarlyStart
+from .launch import EarlySignal, EarlyStart
 from .queue_screen import QueueScreen
 from .screens import HelpScreen, QuitDialog, ResumeDialog, SummaryScreen
 from .screens.quit import QuitChoice
@@ -174,16 +174,15 @@ class TuiAnnexApp(App[int]):
             source = self.job.run() if early is None else early.events()
             async with contextlib.aclosing(source) as events:
                 async for event in events:
+                    # What came before the app was up is timed when it came.
+                    now = time.monotonic() if early is None else early.at
                     if isinstance(event, RoundStarted):
                         status.running = True
                         status.round = None
-                        status.start_round(time.monotonic())
+                        status.start_round(now)
                         self.main.round_started()
-                        if early is not None and early.signals:
-                            # Signals that came before the app was up, now that it is.
-                            for signum in early.signals:
-                                self.on_signal(signum)
-                            early.signals.clear()
+                    elif isinstance(event, EarlySignal):
+                        self.on_signal(event.signum)  # as the run stood when it came
                     elif isinstance(event, LogLine | InputRejected):
                         self.main.add_log(event)
                     elif isinstance(event, ItemFinished):
@@ -197,7 +196,7 @@ class TuiAnnexApp(App[int]):
                             status.committed_files += event.committed_files
                         status.commit_error = event.commit_error
                         status.running = False
-                        status.ended_at = time.monotonic()
+                        status.ended_at = now
                         self._round_over()
         except Exception as error:  # shown to the user and printed after exit
             status.error = f"{type(error).__name__}: {error}"
