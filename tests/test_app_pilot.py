@@ -438,3 +438,22 @@ async def test_the_summary_comes_up_on_its_own_only_after_a_round_that_lasted_a_
         assert not isinstance(app.screen, SummaryScreen), "a short round: no summary on its own"
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
+
+
+async def test_once_the_command_s_app_is_gone_a_late_ctrl_c_is_ignored_not_a_traceback(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    import signal
+
+    job = make_job(tmp_path, repo, [(server.file("a", 100), "a.bin")])
+    app = TuiAnnexApp(job)
+    app.ignore_late_ctrl_c = True  # as the command sets it
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: app.status.round is not None)
+            assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN
+        # Unmounted: Textual still shuts down, on a terminal cooked again.
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

@@ -93,6 +93,9 @@ class TuiAnnexApp(App[int]):
         """The job's worker has started (the resume question, if any, was answered)."""
         self.signalled: int | None = None
         self.hung_up = False
+        self.ignore_late_ctrl_c = False
+        """Once unmounted, ignore SIGINT (the command sets it): the terminal is cooked
+        again while Textual still shuts down, and the run has stopped already."""
         self.main = QueueScreen(job, self.status)
         self.main.log_pane.log_file = str(job.log_path) if job.log_path else None
         self.keymap: dict[str, str] = {}
@@ -151,6 +154,10 @@ class TuiAnnexApp(App[int]):
         for signum in HANDLED_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signum)
+        if self.ignore_late_ctrl_c:
+            # A Ctrl-C now would land in Textual's shutdown as a KeyboardInterrupt: a
+            # traceback and no report.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def _install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
@@ -476,6 +483,7 @@ def run_app(
             job.close()
             return EXIT_USAGE
         app.theme = theme
+    app.ignore_late_ctrl_c = True
     try:
         code = app.run()
     finally:
@@ -493,6 +501,7 @@ async def run_app_started(
     """:func:`run_app` for a job already started (:class:`~tui_annex.ui.launch.EarlyStart`:
     no unfinished run to offer, no theme to check)."""
     app = TuiAnnexApp(job, has_input=bool(job.options.inputs), keys=keys, early=early)
+    app.ignore_late_ctrl_c = True
     try:
         code = await app.run_async()
     finally:
