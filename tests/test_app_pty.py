@@ -437,3 +437,20 @@ def test_an_app_that_cannot_start_stops_the_run_and_commits_what_it_finished(
     assert "the app cannot start (ImportError" in child.before
     assert "Traceback" not in child.before
     assert committed(repo) == ["f0.bin", "f1.bin"], "what it finished is committed"
+
+
+@pytest.mark.pty
+def test_an_app_that_cannot_start_before_its_run_says_so_and_sends_nothing(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('f', 1000)} f.bin\n")
+    # A theme is checked against the app's themes: the run waits for the import.
+    child, gate = spawn_held(tmp_path, repo, urls, "--theme", "nord", fails=True)
+    open_gate(gate)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    assert "the app cannot start (ImportError" in child.before
+    assert "nothing was sent" in child.before and "Traceback" not in child.before
+    assert server.gets() == [] and not (repo / "f.bin").exists()

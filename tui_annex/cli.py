@@ -477,9 +477,19 @@ def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str
         job.close_early()
         print("tui-annex: interrupted before the run started", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as error:  # a broken installation (the early start says so itself)
+        if started:
+            raise
+        job.close_early()
+        print(f"tui-annex: {_cannot_start(error)}; nothing was sent", file=sys.stderr)
+        return EXIT_FAILED
     from .ui.app import run_app
 
     return run_app(job, keys=keys, theme=theme)
+
+
+def _cannot_start(error: Exception) -> str:
+    return f"the app cannot start ({type(error).__name__}: {error}); --no-ui runs without it"
 
 
 async def _run_app_early(
@@ -497,8 +507,8 @@ async def _run_app_early(
         await early.close()
         job.close()
         print(
-            f"tui-annex: the app cannot start ({type(error).__name__}: {error}); the run "
-            "was stopped, what it finished is committed; --no-ui runs without the app",
+            f"tui-annex: {_cannot_start(error)}; the run was stopped, what it finished is "
+            "committed",
             file=sys.stderr,
         )
         return EXIT_FAILED
