@@ -387,8 +387,11 @@ def test_a_ctrl_c_after_the_run_ended_but_before_the_app_was_up_stops_nothing(
 ) -> None:
     urls = tmp_path / "urls.txt"
     urls.write_text("".join(f"{server.file(f'f{n}', 1000)} f{n}.bin\n" for n in range(3)))
-    child, gate = spawn_held(tmp_path, repo, urls)
-    wait_for(lambda: len(committed(repo)) == 3)
+    log = tmp_path / "run.log"
+    child, gate = spawn_held(tmp_path, repo, urls, "--log-file", str(log))
+    # The log has the round's end once the run has handed it on (the commit comes first:
+    # a Ctrl-C between the two still stops the round, as it would in the app).
+    wait_for(lambda: log.exists() and "finished: 3 done" in log.read_text())
     child.kill(signal.SIGINT)  # the run is over: Ctrl-C quits, as in the app
     open_gate(gate)
     child.expect(pexpect.EOF)
