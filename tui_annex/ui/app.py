@@ -9,7 +9,6 @@ wait for the UI), and owns the stop sequence: ctrl+c, ctrl+q, q and signals.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import os
@@ -39,7 +38,7 @@ from ..recovery import ResumeOffer
 from ..widgets import final_report
 from .actions import APP_ACTIONS, APP_BINDINGS, COMMANDS, FIXED_KEYS
 from .job_view import JobLike, RunStatus
-from .launch import EarlySignal, EarlyStart
+from .launch import EarlySignal, EarlyStart, handle_signals
 from .queue_screen import QueueScreen
 from .screens import HelpScreen, QuitDialog, ResumeDialog, SummaryScreen
 from .screens.quit import QuitChoice
@@ -47,10 +46,6 @@ from .screens.resume import ResumeChoice
 from .screens.summary import RunSummary, SummaryChoice
 
 __all__ = ["JobLike", "TuiAnnexApp", "run_app", "run_app_started"]
-
-#: Signals the app handles itself. SIGINT only comes from outside (``kill -INT``):
-#: the terminal's ctrl+c is a key here, since Textual turns ISIG off.
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: A round at least this long (seconds) rings the bell and notifies when it ends.
 LONG_RUN = 60.0
@@ -106,7 +101,7 @@ class TuiAnnexApp(App[int]):
 
     def on_mount(self) -> None:
         self.apply_keys()
-        self._install_signal_handlers()
+        handle_signals(self.on_signal)
         self.set_interval(1 / self.refresh_hz, self.main.tick)
         self.call_after_refresh(_settle_the_heap)
         if self.offer is None:
@@ -150,20 +145,11 @@ class TuiAnnexApp(App[int]):
         self.run_job()
 
     def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in HANDLED_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)
+        handle_signals(None)
         if self.ignore_late_ctrl_c:
             # A Ctrl-C now would land in Textual's shutdown as a KeyboardInterrupt: a
             # traceback and no report.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-    def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in HANDLED_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self.on_signal, signum)
 
     # -- the job ----------------------------------------------------------------------
 
@@ -176,17 +162,14 @@ class TuiAnnexApp(App[int]):
         """
         status = self.status
         self.started = True
-        early = self.early
         try:
-            source = self.job.run() if early is None else early.events()
+            source = self.job.run() if self.early is None else self.early.events()
             async with contextlib.aclosing(source) as events:
                 async for event in events:
-                    # What came before the app was up is timed when it came.
-                    now = time.monotonic() if early is None else early.at
                     if isinstance(event, RoundStarted):
                         status.running = True
                         status.round = None
-                        status.start_round(now)
+                        status.start_round(self._came_at())
                         self.main.round_started()
                     elif isinstance(event, EarlySignal):
                         self.on_signal(event.signum)  # as the run stood when it came
@@ -203,13 +186,17 @@ class TuiAnnexApp(App[int]):
                             status.committed_files += event.committed_files
                         status.commit_error = event.commit_error
                         status.running = False
-                        status.ended_at = now
+                        status.ended_at = self._came_at()
                         self._round_over()
         except Exception as error:  # shown to the user and printed after exit
             status.error = f"{type(error).__name__}: {error}"
             self.main.add_log(LogLine(source="app", level="error", text=status.error))
             status.running = False
             self._round_over()
+
+    def _came_at(self) -> float:
+        """When the event being read came (what came before the app was up: then)."""
+        return time.monotonic() if self.early is None else self.early.at
 
     def _round_over(self) -> None:
         if self.status.quitting:

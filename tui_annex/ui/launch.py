@@ -22,15 +22,17 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ..events import Event, RoundFinished, RoundStarted
 from ..job import Job
 
-#: The signals the app handles once it is up: a signal before that waits for it.
-EARLY_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: Signals the app handles itself (before it is up, :class:`EarlyStart` keeps them for
+#: it). SIGINT only comes from outside (``kill -INT``) once the app is up: the
+#: terminal's ctrl+c is a key there, since Textual turns ISIG off.
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 #: Inputs up to this size in all (about a thousand lines) start before the app is up.
 EARLY_START_MAX_BYTES = 1 << 16
@@ -83,6 +85,18 @@ def _in_the_foreground() -> bool:
     return True
 
 
+def handle_signals(handler: Callable[[int], object] | None) -> None:
+    """Have the running loop call ``handler(signum)`` for :data:`HANDLED_SIGNALS` (with
+    None: give them back to their defaults, if the loop had them)."""
+    loop = asyncio.get_running_loop()
+    for signum in HANDLED_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            if handler is None:
+                loop.remove_signal_handler(signum)
+            else:
+                loop.add_signal_handler(signum, handler, signum)
+
+
 @dataclass(frozen=True, slots=True)
 class EarlySignal:
     """A signal that came before the app was up, where it came in the job's events."""
@@ -109,10 +123,7 @@ class EarlyStart:
         self._started = False
         self._in_round = False
         self._more = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in EARLY_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._signalled, signum)
+        handle_signals(self._signalled)
         self._task = asyncio.create_task(self._read(job), name="job events")
 
     def _signalled(self, signum: int) -> None:
@@ -169,7 +180,4 @@ class EarlyStart:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
-        loop = asyncio.get_running_loop()
-        for signum in EARLY_SIGNALS:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signum)
+        handle_signals(None)
