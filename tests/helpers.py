@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
@@ -77,3 +79,20 @@ def top_with_a_linked_folder(tmp_path: Path) -> Path:
     outside.mkdir()
     (top / "linked").symlink_to(outside)
     return top
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 60) -> None:
+    """Poll ``condition`` (every 50 ms) until it holds; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the condition never came true")
+        time.sleep(0.05)
+
+
+def head_files(repo: Path) -> set[str]:
+    """The files in HEAD's tree (none before the first commit)."""
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", "HEAD"], cwd=repo, capture_output=True, text=True
+    )
+    return set(listing.stdout.split("\n")) - {""}

@@ -11,16 +11,15 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pexpect
 import pytest
 
 from tests.conftest import git
+from tests.helpers import head_files, wait_until
 from tui_annex.demo_server import LocalServer
 from tui_annex.options import RunOptions
 
@@ -37,14 +36,21 @@ def spawn(tmp_path: Path, repo: Path, server: LocalServer) -> pexpect.spawn:
     return spawn_python(["-m", "tests.test_app_pty", str(repo), str(urls)], cwd=ROOT)
 
 
-def spawn_python(args: list[str], *, cwd: Path) -> pexpect.spawn:
-    """``python ARGS`` in a 35x120 pty with a plain terminal environment."""
+def spawn_python(
+    args: list[str], *, cwd: Path, program: str = sys.executable, env: dict[str, str] | None = None
+) -> pexpect.spawn:
+    """``python ARGS`` (or ``program ARGS``) in a 35x120 pty with a plain terminal
+    environment, plus ``env``."""
     return pexpect.spawn(
-        sys.executable,
+        program,
         args,
         cwd=str(cwd),
         dimensions=(35, 120),
-        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
+        env={
+            "TERM": "xterm-256color",
+            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+            **(env or {}),
+        },
         encoding="utf-8",
         codec_errors="replace",
         timeout=60,
@@ -232,39 +238,17 @@ def spawn_held(
     returned FIFO is opened to write (tests/hold_import)."""
     gate = tmp_path / "import-gate"
     os.mkfifo(gate)
-    child = pexpect.spawn(
-        sys.executable,
+    child = spawn_python(
         ["-m", "tui_annex", "-C", str(repo), "-J", "2", *options, str(urls)],
-        cwd=str(tmp_path),
-        dimensions=(35, 120),
+        cwd=tmp_path,
         env={
-            "TERM": "xterm-256color",
-            "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
             "PYTHONPATH": str(ROOT / "tests" / "hold_import"),
             "HOLD_IMPORT": "tui_annex.ui.app",
             "HOLD_IMPORT_GATE": str(gate),
             **({"HOLD_IMPORT_FAILS": "1"} if fails else {}),
         },
-        encoding="utf-8",
-        codec_errors="replace",
-        timeout=60,
     )
     return child, gate
-
-
-def committed(repo: Path) -> list[str]:
-    """The files HEAD holds (none before the first commit)."""
-    listing = subprocess.run(
-        ["git", "ls-tree", "-r", "--name-only", "HEAD"], cwd=repo, capture_output=True, text=True
-    )
-    return listing.stdout.split()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never came true"
-        time.sleep(0.05)
 
 
 @pytest.mark.pty
@@ -277,7 +261,7 @@ def test_the_run_starts_before_the_app_is_up_and_the_app_shows_all_it_did(
     urls.write_text("\n".join(lines) + "\n")
     child, gate = spawn_held(tmp_path, repo, urls)
     # With the app's import held, the whole round runs: downloads, failure, commit.
-    wait_for(lambda: len(committed(repo)) == 3)
+    wait_until(lambda: len(head_files(repo)) == 3)
     with open(gate, "wb"):
         pass
     child.expect("Finished:")
@@ -331,7 +315,7 @@ def test_ctrl_c_while_the_app_imports_before_its_theme_is_checked_sends_nothing(
     child, gate = spawn_held(tmp_path, repo, urls, "--theme", "nord")
     # The import waits, and git-annex has told its version: the command waits for the app.
     held = Path(f"{gate}.held")
-    wait_for(lambda: held.exists() and not children_of(child.pid))
+    wait_until(lambda: held.exists() and not children_of(child.pid))
     child.kill(signal.SIGINT)
     child.expect(pexpect.EOF)
     child.close()
@@ -368,7 +352,7 @@ def test_a_round_that_ran_before_the_app_was_up_is_timed_from_its_real_start(
     lines = [f"{server.file(f'r{n}', 20_000, rate=10_000)} r{n}.bin" for n in range(2)]
     urls.write_text("\n".join(lines) + "\n")
     child, gate = spawn_held(tmp_path, repo, urls)
-    wait_for(lambda: len(committed(repo)) == 2)
+    wait_until(lambda: len(head_files(repo)) == 2)
     open_gate(gate)
     child.expect("Finished:")
     child.send("q")
@@ -391,7 +375,7 @@ def test_a_ctrl_c_after_the_run_ended_but_before_the_app_was_up_stops_nothing(
     child, gate = spawn_held(tmp_path, repo, urls, "--log-file", str(log))
     # The log has the round's end once the run has handed it on (the commit comes first:
     # a Ctrl-C between the two still stops the round, as it would in the app).
-    wait_for(lambda: log.exists() and "finished: 3 done" in log.read_text())
+    wait_until(lambda: log.exists() and "finished: 3 done" in log.read_text())
     child.kill(signal.SIGINT)  # the run is over: Ctrl-C quits, as in the app
     open_gate(gate)
     child.expect(pexpect.EOF)
@@ -411,14 +395,10 @@ def test_started_in_the_background_the_app_sends_nothing_before_it_has_the_termi
     # A shell with job control: "&" puts the command in a process group of its own,
     # not the terminal's foreground one (the shell stays: a stopped job it left would
     # be sent SIGHUP).
-    shell = pexpect.spawn(
-        "bash",
+    shell = spawn_python(
         ["--norc", "--noprofile", "-c", f"set -m; {command} & echo pid=$!; wait; sleep 600"],
-        cwd=str(tmp_path),
-        dimensions=(35, 120),
-        env={"TERM": "xterm-256color", "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin"},
-        encoding="utf-8",
-        timeout=60,
+        cwd=tmp_path,
+        program="bash",
     )
     shell.expect(r"pid=(\d+)")
     pid = int(shell.match[1])
@@ -428,7 +408,7 @@ def test_started_in_the_background_the_app_sends_nothing_before_it_has_the_termi
         return stat[stat.rindex(")") + 2]
 
     try:
-        wait_for(lambda: state() == "T")  # stopped at its first touch of the terminal
+        wait_until(lambda: state() == "T")  # stopped at its first touch of the terminal
         assert server.gets() == [], "nothing was downloaded"
         assert not (repo / ".git" / "tui-annex" / "journal.sqlite").exists(), "no run began"
     finally:
@@ -446,14 +426,14 @@ def test_an_app_that_cannot_start_stops_the_run_and_commits_what_it_finished(
     urls.write_text("\n".join(lines) + "\n")
     child, gate = spawn_held(tmp_path, repo, urls, "-J", "3", fails=True)
     server.wait_for(lambda requests: {"f0", "f1", "held"} <= {r.name for r in requests})
-    wait_for(lambda: journalled_done(repo) == {"f0.bin", "f1.bin"})
+    wait_until(lambda: journalled_done(repo) == {"f0.bin", "f1.bin"})
     open_gate(gate)  # the app's import fails now
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 1
     assert "the app cannot start (ImportError" in child.before
     assert "Traceback" not in child.before
-    assert committed(repo) == ["f0.bin", "f1.bin"], "what it finished is committed"
+    assert head_files(repo) == {"f0.bin", "f1.bin"}, "what it finished is committed"
 
 
 @pytest.mark.pty

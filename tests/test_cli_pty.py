@@ -5,24 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import git
+from tests.helpers import head_files
 from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.demo_server import LocalServer
 
 pytestmark = pytest.mark.pty
-
-
-def committed(repo: Path) -> set[str]:
-    """The files in HEAD's tree (none before the first commit)."""
-    try:
-        return set(git(repo, "ls-tree", "-r", "--name-only", "HEAD").split("\n")) - {""}
-    except subprocess.CalledProcessError:
-        return set()
 
 
 def getting(server: LocalServer, count: int) -> bool:
@@ -43,7 +35,7 @@ def test_one_ctrl_c_drains_in_flight_downloads_and_reports_the_unsent(
     screen = read_to_end(child)
     assert child.exitstatus == 130, screen
     assert "stopping: no more downloads start" in screen
-    done = committed(repo)
+    done = head_files(repo)
     unsent = [json.loads(line)["path"] for line in failures.read_text().splitlines()]
     assert len(done) >= 2 and unsent
     assert done.isdisjoint(unsent) and done | set(unsent) == {f"s{i}.bin" for i in range(8)}
@@ -82,7 +74,7 @@ def test_two_ctrl_c_force_the_stop_and_stage_what_had_finished(
     for name in (f"{name}.bin" for name in stuck[1:]):
         assert (name in interrupted) != (name in unsent), screen
     assert "never.bin <-" in unsent
-    assert committed(repo) == {"quick.bin"}
+    assert head_files(repo) == {"quick.bin"}
     assert not (repo / "never.bin").exists()
 
 

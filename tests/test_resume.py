@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import annex_processes, git
-from tests.helpers import top_with_a_linked_folder
+from tests.helpers import top_with_a_linked_folder, wait_until
 from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.annex.locate import GitAnnex
 from tui_annex.annex.repo import Repo
@@ -97,14 +96,6 @@ def start_cli(tmp: Path, *args: str, env: dict[str, str] | None = None) -> subpr
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def wait_until(condition: object, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition never came true")
-        time.sleep(0.05)
 
 
 def children_of_run(pids: set[int]) -> dict[int, str]:
