@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import run_cli
+from tests.conftest import git
 from tests.pty_helpers import pump_until, read_to_end, spawn
 from tui_annex.annex.locate import (
     ENV_VAR,
@@ -18,6 +19,7 @@ from tui_annex.annex.locate import (
     check_version,
     find_git_annex,
 )
+from tui_annex.demo_server import LocalServer
 
 
 def executable(path: Path) -> Path:
@@ -153,3 +155,52 @@ def test_ctrl_c_while_git_annex_tells_its_version_ends_the_run_without_a_traceba
     assert child.exitstatus == 130, said
     assert "interrupted before the run started" in said and "Traceback" not in said
     assert not _processes_running("sleep 6029")
+
+
+def test_the_wheel_s_launcher_is_passed_over_for_the_binary_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The PyPI wheel's git-annex is a Python launcher that sets MAGIC and execs the
+    # binary in the git_annex package: tui-annex runs that binary itself, as launched.
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = find_git_annex()
+    package = Path(sys.executable).parent  # the launcher's folder
+    assert found.executable == package.absolute() / "git-annex"
+    assert found.binary is not None and found.binary.parent.name == "git_annex"
+    assert found.argv("version")[0] == str(found.binary)
+    env = found.env({"PATH": "/usr/bin"})
+    assert env["PATH"].split(os.pathsep) == [
+        str(found.binary.parent),
+        str(found.executable.parent),
+        "/usr/bin",
+    ]
+    assert env["MAGIC"] == str(found.binary.parent / "magic.mgc")
+    assert check_version(found)[:2].isdigit()
+
+
+def test_a_launcher_for_another_python_environment_is_run_as_it_is(tmp_path: Path) -> None:
+    launcher = tmp_path / "bin" / "git-annex"
+    launcher.parent.mkdir()
+    launcher.write_text(
+        "#!/elsewhere/bin/python3\nimport sys\nfrom git_annex import cli\nsys.exit(cli())\n"
+    )
+    launcher.chmod(0o755)
+    found = find_git_annex(launcher)
+    assert found.binary is None
+    assert found.argv("version")[0] == str(launcher)
+    assert "MAGIC" not in found.env({"PATH": "/usr/bin"})
+
+
+def test_a_mime_largefiles_rule_reads_the_wheel_s_magic_database(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    # The binary run directly still gets the wheel's own libmagic database, as its
+    # launcher gives it: the system's (if any) would warn, or judge differently.
+    git(repo, "config", "annex.largefiles", "mimeencoding=binary")
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('blob', 3000)} blob.bin\n")
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 0, result.stderr
+    assert "magic" not in result.stderr.lower(), result.stderr
+    assert os.readlink(repo / "blob.bin").startswith(".git/annex/objects/")

@@ -49,9 +49,16 @@ class GitAnnexNotFound(RuntimeError):
 
 @dataclass(frozen=True)
 class GitAnnex:
-    """A chosen git-annex executable and the environment to run it and git with."""
+    """A chosen git-annex executable and the environment to run it and git with.
+
+    ``binary``: when ``executable`` is the PyPI wheel's launcher script (a Python
+    program that sets ``MAGIC`` and execs the binary shipped in the ``git_annex``
+    package), that binary, run directly with the same environment: each git-annex
+    then starts without a Python interpreter first (about 17 ms sooner).
+    """
 
     executable: Path
+    binary: Path | None = None
 
     @property
     def directory(self) -> Path:
@@ -61,7 +68,9 @@ class GitAnnex:
     def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
         """Return ``base`` (default: ``os.environ``) with the executable's folder first on PATH.
 
-        git itself runs ``git-annex`` for its filters, so every git child needs it on PATH.
+        git itself runs ``git-annex`` for its filters, so every git child needs it on PATH
+        (the wheel's binary first, if known, then the launchers' folder, which also holds
+        ``git-annex-shell`` and the remote helpers).
         """
         env = dict(os.environ if base is None else base)
         # A GIT_DIR (or work tree, index...) exported by the user's shell would send our
@@ -70,15 +79,65 @@ class GitAnnex:
             env.pop(name, None)
         path = env.get("PATH", os.defpath)
         entries = [entry for entry in path.split(os.pathsep) if entry]
-        folder = str(self.directory)
-        if not entries or entries[0] != folder:
-            entries.insert(0, folder)
+        folders = [str(self.directory)]
+        if self.binary is not None:
+            folders.insert(0, str(self.binary.parent))
+            magic = self.binary.parent / "magic.mgc"
+            if magic.exists():  # what the launcher does: libmagic reads the wheel's database
+                env["MAGIC"] = str(magic)
+        if entries[: len(folders)] != folders:
+            entries = folders + [entry for entry in entries if entry not in folders]
         env["PATH"] = os.pathsep.join(entries)
         return env
 
     def argv(self, command: str, *args: str) -> list[str]:
         """The argument vector for ``git annex COMMAND ARGS``, run through this executable."""
-        return [str(self.executable), command, *args]
+        return [str(self.binary or self.executable), command, *args]
+
+
+#: What marks the PyPI wheel's launcher script, and the package's ``cli`` that it calls.
+_LAUNCHER_MARK = b"from git_annex import cli"
+_CLI_MARKS = ("os.execv(exe, sys.argv)", "os.environ['MAGIC'] = embedded_magic")
+
+
+def _wheel_binary(executable: Path) -> Path | None:
+    """The binary behind ``executable`` if it is the launcher of the ``git_annex`` wheel
+    installed in this interpreter's own environment, and that launcher does only what
+    tui-annex repeats (set ``MAGIC``, exec the binary); else None."""
+    try:
+        with executable.open("rb") as script:
+            head = script.read(2048)
+    except OSError:
+        return None
+    first, _, rest = head.partition(b"\n")
+    if not first.startswith(b"#!") or _LAUNCHER_MARK not in rest:
+        return None
+    ours = {Path(sys.executable).parent.absolute()}
+    scripts = sysconfig.get_path("scripts")
+    if scripts:
+        ours.add(Path(scripts).absolute())
+    interpreter = Path(os.fsdecode(first[2:].strip().split(b" ")[0]))
+    if interpreter.parent not in ours or executable.parent.absolute() not in ours:
+        return None  # another environment's launcher: its package is not ours to read
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("git_annex")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    package = Path(spec.origin).parent
+    binary = package / "git-annex"
+    try:
+        cli = Path(spec.origin).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not all(mark in cli for mark in _CLI_MARKS):
+        return None
+    if not (binary.is_file() and os.access(binary, os.X_OK)):
+        return None
+    return binary
 
 
 def _candidates() -> list[Path]:
@@ -111,10 +170,10 @@ def find_git_annex(explicit: str | os.PathLike[str] | None = None) -> GitAnnex:
         if not (path.is_file() and os.access(path, os.X_OK)):
             source = "--git-annex" if explicit is not None else ENV_VAR
             raise GitAnnexNotFound(f"{source}: {chosen} is not an executable file")
-        return GitAnnex(path.absolute())
+        return GitAnnex(path.absolute(), _wheel_binary(path.absolute()))
     for candidate in _candidates():
         if candidate.is_file() and os.access(candidate, os.X_OK):
-            return GitAnnex(candidate.absolute())
+            return GitAnnex(candidate.absolute(), _wheel_binary(candidate.absolute()))
     raise GitAnnexNotFound(
         "git-annex was not found on PATH nor beside the Python interpreter; "
         "install it (pip install git-annex) or name it with --git-annex PATH"
@@ -148,7 +207,7 @@ class VersionCheck:
         self._process: subprocess.Popen[str] | None = None
         try:
             self._process = subprocess.Popen(
-                [str(annex.executable), "version", "--raw"],
+                annex.argv("version", "--raw"),
                 env=annex.env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
