@@ -12,10 +12,11 @@ from pathlib import Path
 from rich.console import Console
 
 from tests.cli_helpers import cli_env
+from tui_annex.demo_server import LocalServer
 from tui_annex.events import ItemFinished, ItemProgress, ItemSent
-from tui_annex.headless import RichOutput
 from tui_annex.job import Job
 from tui_annex.options import RunOptions
+from tui_annex.rich_output import RichOutput
 
 
 def started_rich_output() -> tuple[RichOutput, io.StringIO, Job]:
@@ -73,3 +74,30 @@ def test_a_fifo_input_does_not_block_signals(tmp_path: Path, repo: Path) -> None
     process.send_signal(signal.SIGTERM)
     _out, err = process.communicate(timeout=60)
     assert process.returncode in (2, 130), err
+
+
+def test_plain_and_json_output_start_without_importing_rich_or_textual(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    # Output to a pipe or a file needs neither: leaving them out starts git-annex sooner.
+    for name, mode in (("plain", []), ("json", ["--json"])):
+        urls = tmp_path / f"{name}.txt"
+        urls.write_text(f"{server.file(name, 100)} {name}.bin\n")
+        result = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "tui_annex", "--no-ui", *mode]
+            + ["-C", str(repo), str(urls)],
+            env=cli_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        imported = {
+            line.rsplit("|", 1)[-1].strip().split(".")[0]
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+        assert "tui_annex" in imported
+        assert not imported & {"rich", "textual"}, mode
+        assert f"{name}.bin" in result.stdout
+        assert (repo / f"{name}.bin").exists()

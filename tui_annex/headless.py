@@ -1,4 +1,5 @@
-"""The ``--no-ui`` front end: rich progress on a terminal, plain lines or JSON otherwise.
+"""The ``--no-ui`` front end: rich progress on a terminal (:mod:`.rich_output`), plain lines
+or JSON otherwise.
 
 Ctrl-C once: stop feeding and let in-flight downloads finish (then stage and
 commit them). Twice, or SIGTERM/SIGHUP: forced stop.
@@ -17,18 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
-
 from .annex.repo import RepoError
 from .defaults import EXIT_OUTPUT_CLOSED
 from .events import (
@@ -36,12 +25,10 @@ from .events import (
     InputRejected,
     ItemFinished,
     ItemInterrupted,
-    ItemProgress,
-    ItemSent,
     LogLine,
     RoundFinished,
 )
-from .items import ItemState, StopReport
+from .items import StopReport
 from .job import Job, describe
 from .redact import redact, redact_fields
 
@@ -114,114 +101,7 @@ def event_record(event: Event) -> dict[str, Any]:
     return record
 
 
-class _TimedProgress(Progress):
-    """Drawn by its refresh thread alone, 8 times a second: rich's ``add_task`` draws the
-    whole display again at once, a render of every bar for each file sent."""
-
-    def refresh(self) -> None:
-        if not self.live.auto_refresh:
-            super().refresh()
-
-
-class RichOutput(Output):
-    """An overall bar and one bar per file downloading; log lines scroll above them."""
-
-    def __init__(self, console: Console, job: Job) -> None:
-        self.console = console
-        self.job = job
-        self.progress = _TimedProgress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(bar_width=None),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-            refresh_per_second=8,
-            expand=True,
-        )
-        self.overall: TaskID | None = None
-        self.tasks: dict[int, TaskID] = {}
-        self.bytes_seen: dict[int, int] = {}
-        self.bytes_done = 0
-
-    def start(self) -> None:
-        self.progress.start()
-        self.overall = self.progress.add_task("all files", total=None)
-
-    def _summary(self) -> str:
-        counts = self.job.queue.counts()
-        total = len(self.job.queue)
-        finished = counts[ItemState.DONE] + counts[ItemState.FAILED]
-        return (
-            f"{finished}/{total} files · {counts[ItemState.FAILED]} failed · "
-            f"{len(self.tasks)} downloading · {self.job.session.state.value}"
-        )
-
-    def handle(self, event: Event) -> None:
-        progress = self.progress
-        if isinstance(event, ItemSent):
-            earlier = self.tasks.pop(event.item_id, None)
-            if earlier is not None:  # cut off by a restart and sent again
-                progress.remove_task(earlier)
-        elif isinstance(event, ItemProgress):
-            # A bar from the first byte on: items waiting in git-annex's input (up to a
-            # second's worth of small files) have none.
-            task = self.tasks.get(event.item_id)
-            if task is None:
-                label = _shorten(event.path, 40)
-                task = self.tasks[event.item_id] = progress.add_task(label, total=None)
-            progress.update(task, completed=event.bytes_done, total=event.total)
-            self._count_bytes(event.item_id, event.bytes_done)
-        elif isinstance(event, (ItemFinished, ItemInterrupted)):
-            task = self.tasks.pop(event.item_id, None)
-            if task is not None:
-                progress.remove_task(task)
-            if isinstance(event, ItemFinished) and not event.success:
-                why = escape(redact("; ".join(event.errors)))
-                self.console.print(f"[red]✗[/] {escape(event.path)}: {why}")
-            elif isinstance(event, ItemInterrupted):
-                self.console.print(f"[yellow]![/] {escape(event.path)}: interrupted")
-        elif isinstance(event, InputRejected):
-            where, why = escape(event.location), escape(redact(event.reason))
-            self.console.print(f"[yellow]rejected[/] {where}: {why}")
-        elif isinstance(event, LogLine):
-            style = {"error": "red", "warning": "yellow"}.get(event.level, "dim")
-            self.console.print(f"[{style}]\\[{event.source}][/] {escape(redact(event.text))}")
-        self._update_overall()
-
-    def _count_bytes(self, item_id: int, bytes_done: int) -> None:
-        before = self.bytes_seen.get(item_id, 0)
-        if bytes_done >= before:
-            self.bytes_done += bytes_done - before
-            self.bytes_seen[item_id] = bytes_done
-
-    def _update_overall(self) -> None:
-        # Sizes are unknown until each download starts, so the overall bar
-        # counts bytes with no total; the description carries the file counts.
-        if self.overall is not None:
-            self.progress.update(
-                self.overall, description=self._summary(), completed=self.bytes_done
-            )
-
-    def notice(self, text: str) -> None:
-        self.console.print(f"[bold yellow]{escape(text)}[/]")
-
-    def finish(self, job: Job, result: RoundFinished | None) -> None:
-        # Items git-annex held unstarted went back to the queue without an event of their
-        # own: nothing is in flight at the end, so no file's bar stays.
-        for task in self.tasks.values():
-            self.progress.remove_task(task)
-        self.tasks.clear()
-        self._update_overall()
-        self.progress.stop()
-        for line in report_lines(job.queue.report(), job):
-            self.console.print(line, markup=False, highlight=False)
-        if result is not None:
-            self.console.print(describe(result), markup=False, highlight=False)
-
-
-def _shorten(text: str, width: int) -> str:
+def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
@@ -290,6 +170,11 @@ def choose_output(job: Job, *, json_mode: bool, out: TextIO, err: TextIO) -> Out
     if json_mode:
         return JsonOutput(out)
     if out.isatty():
+        # rich is imported for a terminal only: a pipe or a file starts 20 ms sooner.
+        from rich.console import Console
+
+        from .rich_output import RichOutput
+
         return RichOutput(Console(file=out), job)
     return PlainOutput(out, err)
 
