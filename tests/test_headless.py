@@ -83,9 +83,9 @@ def test_plain_and_json_output_start_without_importing_rich_or_textual(
     for name, mode in (("plain", []), ("json", ["--json"])):
         urls = tmp_path / f"{name}.txt"
         urls.write_text(f"{server.file(name, 100)} {name}.bin\n")
+        command = [sys.executable, "-X", "importtime", "-m", "tui_annex", "--no-ui", *mode]
         result = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "tui_annex", "--no-ui", *mode]
-            + ["-C", str(repo), str(urls)],
+            [*command, "-C", str(repo), str(urls)],
             env=cli_env(tmp_path),
             capture_output=True,
             text=True,
