@@ -762,6 +762,32 @@ async def test_a_row_that_does_not_change_is_drawn_once_and_again_when_its_item_
         )
 
 
+
+async def test_the_rows_kept_looks_follow_a_focus_change_and_a_theme_change() -> None:
+    # The rows' styles are asked of Textual once and kept: a change of focus (the
+    # cursor's look) or of theme (every look) must still show at the next draw.
+    app = TuiAnnexApp(FakeJob(mixed_queue()), refresh_hz=0.2)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        view = app.main.downloads
+
+        def cursor_background() -> object:
+            return view.render_line(view.cursor - int(view.scroll_offset.y))._segments[0].style
+
+        view.focus()
+        await pilot.pause()
+        focused = cursor_background()
+        app.set_focus(None)
+        await pilot.pause()
+        unfocused = cursor_background()
+        assert unfocused != focused
+        row_look = view.row_styles()
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        assert cursor_background() != unfocused
+        assert view.row_styles() != row_look
+
+
 def _contrast(one: Color, other: Color) -> float:
     """The WCAG contrast ratio of two colours."""
 

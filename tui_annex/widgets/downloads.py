@@ -27,6 +27,7 @@ from ..estimate import key_size
 from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
+from .styles import StyleMemo
 
 __all__ = ["ColumnHeader", "DownloadsView", "RowStyles", "header_text", "render_row"]
 
@@ -303,6 +304,13 @@ class DownloadsView(ScrollView, can_focus=True):
         self._shown: tuple[object, ...] = ()
         self._drawn: dict[int, tuple[tuple[object, ...], Strip]] = {}
         """Rows drawn that do not change with time, by item id, with what they were drawn of."""
+        self._styles = StyleMemo(self)
+        self._row_styles: RowStyles | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._row_styles = None
 
     def _sync_extent(self) -> None:
         """Make the scroll extent one line per row."""
@@ -422,10 +430,11 @@ class DownloadsView(ScrollView, can_focus=True):
         """Draw the row at screen line ``y``."""
         width = self.scrollable_content_region.width
         row = y + int(self.scroll_offset.y)
-        base = self.rich_style
+        styles = self._styles
+        base = styles.base
         if not self.model.order:
             if y == 0:
-                empty = self.get_component_rich_style("downloads--empty")
+                empty = styles.component("downloads--empty")
                 return Strip([Segment(_fit(" nothing in the queue", width), base + empty)], width)
             return Strip.blank(width, base)
         item = self.model.item_at(row)
@@ -442,7 +451,7 @@ class DownloadsView(ScrollView, can_focus=True):
                 selected,
                 waiting,
                 # The cursor's look, which changes with focus too.
-                self.get_component_rich_style("downloads--cursor") if row == self.cursor else None,
+                styles.component("downloads--cursor") if row == self.cursor else None,
                 self.model.longest_path,
                 base,
                 self.app.theme,
@@ -485,19 +494,21 @@ class DownloadsView(ScrollView, can_focus=True):
         )
         strip = Strip(row_segments, width)
         if selected:
-            strip = strip.apply_style(self.get_component_rich_style("downloads--selected"))
+            strip = strip.apply_style(self._styles.component("downloads--selected"))
         if row == self.cursor:
-            strip = strip.apply_style(self.get_component_rich_style("downloads--cursor"))
+            strip = strip.apply_style(self._styles.component("downloads--cursor"))
         return strip.apply_style(base)
 
     def row_styles(self) -> RowStyles:
         """The row styles of the current theme (its component classes)."""
-        return RowStyles(
-            **{
-                field: self.get_component_rich_style(name, partial=True)
-                for name, field in ROW_COMPONENTS.items()
-            }
-        )
+        if self._row_styles is None:
+            self._row_styles = RowStyles(
+                **{
+                    field: self._styles.component(name, partial=True)
+                    for name, field in ROW_COMPONENTS.items()
+                }
+            )
+        return self._row_styles
 
     def watch_cursor(self, old: int, new: int) -> None:
         rows = len(self.model.order)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -13,6 +14,7 @@ from ..events import InputRejected
 from ..items import DownloadItem, StopReport
 from ..redact import redact
 from .format import as_style, theme_palette
+from .styles import StyleMemo
 
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
@@ -116,10 +118,18 @@ class ReportBanner(Static):
     ReportBanner > .report--muted { text-style: dim; }
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._styles = StyleMemo(self)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
     def palette(self) -> Mapping[str, Style | str]:
         """The report's colours from the theme (plain ones until its styles apply)."""
         return theme_palette(
-            lambda name: self.get_component_rich_style(name, partial=True), "report", PLAIN_PALETTE
+            lambda name: self._styles.component(name, partial=True), "report", PLAIN_PALETTE
         )
 
     def show_report(self, report: StopReport, *, stopped: bool, hint: str) -> None:

@@ -11,6 +11,7 @@ from textual.widgets import Static
 from ..items import ItemState, RunState
 from .format import as_style, human_bytes, human_duration, human_speed, theme_palette
 from .model import Totals
+from .styles import StyleMemo
 
 __all__ = ["STATE_LABELS", "SummaryLine", "summary_text"]
 
@@ -104,9 +105,14 @@ class SummaryLine(Static):
         super().__init__("", id=id)
         self._last = ""
         self._one_line_at: int | None = None
+        self._styles = StyleMemo(self)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
 
     def _themed(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+        return self._styles.component(name, partial=True)
 
     def show(self, totals: Totals, state: RunState) -> None:
         """Show these totals and this run state."""
