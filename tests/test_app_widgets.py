@@ -603,6 +603,61 @@ async def test_the_summary_and_banner_draw_before_the_theme_styles_are_applied()
         assert "Stopping" in str(banner.render())
 
 
+
+async def test_a_summary_wrapped_on_two_lines_lays_the_screen_out_only_when_its_height_changes() -> (
+    None
+):
+    # A layout pass repaints the whole screen: a count that changed in a summary that
+    # takes two lines at this width (as it does at 120 columns with an ETA) needs none.
+    from textual.app import App, ComposeResult
+
+    from tui_annex.widgets import SummaryLine
+    from tui_annex.widgets.model import Totals
+
+    def totals(done: int, eta: float | None) -> Totals:
+        return Totals(
+            counts={**dict.fromkeys(ItemState, 0), ItemState.DONE: done, ItemState.SENT: 4},
+            items=300,
+            bytes_done=done * 2000,
+            bytes_total=300 * 2000,
+            unknown_sizes=0,
+            speed=120_500.0,
+            eta=eta,
+        )
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield SummaryLine()
+
+    app = One()
+    async with app.run_test(size=(100, 10)) as pilot:
+        summary = app.query_one(SummaryLine)
+        layouts: list[bool] = []
+        original = summary.refresh
+
+        def refresh(*regions: object, layout: bool = False, **kwargs: object) -> object:
+            layouts.append(layout)
+            return original(*regions, layout=layout, **kwargs)  # type: ignore[arg-type]
+
+        summary.refresh = refresh  # type: ignore[method-assign,assignment]
+        summary.show(totals(100, 3.0), RunState.RUNNING)
+        await pilot.pause()
+        assert summary.size.height == 2, "the summary wraps at 100 columns"
+        layouts.clear()
+        for done in (101, 102, 150):
+            summary.show(totals(done, 2.0), RunState.RUNNING)
+            await pilot.pause()
+        assert layouts and not any(layouts), "a new count on as many lines: no layout"
+        summary.show(totals(150, None), RunState.PAUSED)  # no ETA: one line
+        await pilot.pause()
+        assert any(layouts), "a text on fewer lines is laid out"
+        assert summary.size.height == 1, "the widget took the text's new height"
+        layouts.clear()
+        summary.show(totals(151, 2.0), RunState.RUNNING)
+        await pilot.pause()
+        assert any(layouts) and summary.size.height == 2
+
+
 async def test_p_on_the_summary_continues_the_run_as_the_summary_says() -> None:
     job = FakeJob(mixed_queue(), mixed_logs())
     app = TuiAnnexApp(job)

@@ -104,7 +104,8 @@ class SummaryLine(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self._last = ""
-        self._one_line_at: int | None = None
+        self._shape: tuple[int, int] | None = None
+        """The width and the number of lines of the text last laid out."""
         self._styles = StyleMemo(self)
 
     def notify_style_update(self) -> None:
@@ -120,9 +121,15 @@ class SummaryLine(Static):
         text = summary_text(totals, state, palette)
         if text.markup != self._last:
             self._last = text.markup
-            # A line that fits before and after keeps the widget's height: no layout pass
-            # (which repaints the whole screen) for a count that changed.
-            width = self.content_region.width
-            one_line = text.cell_len <= width
-            self.update(text, layout=not (one_line and self._one_line_at == width))
-            self._one_line_at = width if one_line else None
+            # A text that takes as many lines as before keeps the widget's height: no
+            # layout pass (which repaints the whole screen) for a count that changed, on
+            # one line or wrapped on two (a narrow terminal, a long ETA).
+            self.update(text, layout=False)
+            region = self.content_region
+            shape = (
+                region.width,
+                self.get_content_height(region.size, self.app.size, region.width),
+            )
+            if shape != self._shape:
+                self._shape = shape
+                self.refresh(layout=True)
