@@ -45,7 +45,7 @@ def plain(repo: Path, annex: GitAnnex, lines: list[str], jobs: int) -> float:
         annex.argv("addurl", "--batch", "--with-files", "--json", "-J", str(jobs)),
         input="".join(line + "\n" for line in lines),
         cwd=repo,
-        env=annex.env(),
+        env=annex.annex_env(),
         text=True,
         capture_output=True,
         check=True,

@@ -33,7 +33,7 @@ def baseline(repo: Path, annex: GitAnnex, lines: list[str], jobs: int, *extra: s
         annex.argv("addurl", "--batch", "--with-files", "--json", "-J", str(jobs), *extra),
         input="".join(line + "\n" for line in lines),
         cwd=repo,
-        env=annex.env(),
+        env=annex.annex_env(),
         text=True,
         capture_output=True,
         check=True,

@@ -40,7 +40,7 @@ def run(
     child = subprocess.Popen(
         annex.argv("addurl", *args, "-J", str(jobs)),
         cwd=repo,
-        env=annex.env(),
+        env=annex.annex_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

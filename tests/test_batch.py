@@ -192,7 +192,7 @@ async def test_more_than_64k_of_input_is_written_while_reading(
     assert sum(len(line) + 1 for line in lines) > 4 * 65536
     answers = 0
     async with BatchProcess(
-        git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.env()
+        git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.annex_env()
     ) as process:
 
         async def write() -> None:
@@ -252,7 +252,9 @@ async def test_the_child_runs_in_its_own_session(
 async def test_a_batch_process_says_what_it_runs_and_whether_it_lives(
     repo: Path, git_annex: GitAnnex
 ) -> None:
-    process = BatchProcess(git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.env())
+    process = BatchProcess(
+        git_annex.argv("lookupkey", "--batch"), cwd=repo, env=git_annex.annex_env()
+    )
     assert repr(process) == "<BatchProcess git-annex lookupkey: not started>"
     async with process:
         assert (

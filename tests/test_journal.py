@@ -118,7 +118,7 @@ def idle_annex(repo: Path, git_annex: GitAnnex) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         git_annex.argv("addurl", "--batch", "--with-files"),
         cwd=repo,
-        env=git_annex.env(),
+        env=git_annex.annex_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         start_new_session=True,

@@ -165,31 +165,92 @@ def test_the_wheel_s_launcher_is_passed_over_for_the_binary_it_runs(
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", "/nonexistent")
     found = find_git_annex()
-    package = Path(sys.executable).parent  # the launcher's folder
-    assert found.executable == package.absolute() / "git-annex"
+    launchers = Path(sys.executable).parent.absolute()
+    assert found.executable == launchers / "git-annex"
     assert found.binary is not None and found.binary.parent.name == "git_annex"
     assert found.argv("version")[0] == str(found.binary)
-    env = found.env({"PATH": "/usr/bin"})
-    assert env["PATH"].split(os.pathsep) == [
-        str(found.binary.parent),
-        str(found.executable.parent),
-        "/usr/bin",
-    ]
-    assert env["MAGIC"] == str(found.binary.parent / "magic.mgc")
+    annex_env = found.annex_env({"PATH": "/usr/bin"})
+    assert annex_env["MAGIC"] == str(found.binary.parent / "magic.mgc")
+    # git and what git runs (its filters run git-annex by name) get the launcher, as before.
+    assert annex_env["PATH"].split(os.pathsep) == [str(launchers), "/usr/bin"]
     assert check_version(found)[:2].isdigit()
+
+
+def _launcher(folder: Path, body: str, name: str = "git-annex") -> Path:
+    """A launcher script in ``folder`` whose interpreter is a python in that same folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "python").symlink_to(sys.executable)
+    launcher = folder / name
+    launcher.write_text(f"#!{folder / 'python'}\n{body}")
+    launcher.chmod(0o755)
+    return launcher
+
+
+PIP_LAUNCHER = Path(sys.executable).parent.joinpath("git-annex").read_text().partition("\n")[2]
+
+
+def test_only_an_installer_s_own_launcher_is_passed_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A launcher of this environment that does anything more than the installer's
+    # (here: logs each run) is run as it is, and so is one for another role.
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bin" / "python"))
+    standard = _launcher(tmp_path / "bin", PIP_LAUNCHER)
+    assert find_git_annex(standard).binary is not None, "the installer's own: the binary"
+    logging = tmp_path / "other"
+    monkeypatch.setattr(sys, "executable", str(logging / "python"))
+    extra = PIP_LAUNCHER.replace("import sys\n", "import sys\nopen('/tmp/x', 'a')\n", 1)
+    assert find_git_annex(_launcher(logging, extra)).binary is None
+    shell = tmp_path / "shell"
+    monkeypatch.setattr(sys, "executable", str(shell / "python"))
+    assert find_git_annex(_launcher(shell, PIP_LAUNCHER, "git-annex-shell")).binary is None
+
+
+def test_a_git_annex_package_in_the_current_folder_is_not_taken_for_the_wheel_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ``python -m tui_annex`` puts the current folder first on the import path: a
+    # git_annex folder there, made to look like the wheel, must not be what runs.
+    evil = tmp_path / "git_annex"
+    evil.mkdir()
+    (evil / "__init__.py").write_text(
+        "os.execv(exe, sys.argv)\nos.environ['MAGIC'] = embedded_magic\n"
+    )
+    (evil / "git-annex").write_text("#!/bin/sh\necho 99.0\n")
+    (evil / "git-annex").chmod(0o755)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    found = find_git_annex()
+    assert found.binary is not None and found.binary.parent != evil
 
 
 def test_a_launcher_for_another_python_environment_is_run_as_it_is(tmp_path: Path) -> None:
     launcher = tmp_path / "bin" / "git-annex"
     launcher.parent.mkdir()
-    launcher.write_text(
-        "#!/elsewhere/bin/python3\nimport sys\nfrom git_annex import cli\nsys.exit(cli())\n"
-    )
+    launcher.write_text(f"#!/elsewhere/bin/python3\n{PIP_LAUNCHER}")
     launcher.chmod(0o755)
     found = find_git_annex(launcher)
     assert found.binary is None
     assert found.argv("version")[0] == str(launcher)
-    assert "MAGIC" not in found.env({"PATH": "/usr/bin"})
+    assert "MAGIC" not in found.annex_env({"PATH": "/usr/bin"})
+
+
+def test_git_and_its_hooks_get_no_magic_database_from_the_run(
+    tmp_path: Path, repo: Path, server: LocalServer
+) -> None:
+    # The launcher sets MAGIC for git-annex and its children alone: the wheel's database
+    # is of a format the system's libmagic (the ``file`` command) cannot read.
+    seen = repo / ".git" / "hook-env.txt"
+    hook = repo / ".git" / "hooks" / "post-commit"
+    hook.write_text(f'#!/bin/sh\necho "MAGIC=${{MAGIC:-none}}" > "{seen}"\n')
+    hook.chmod(0o755)
+    urls = tmp_path / "urls.txt"
+    urls.write_text(f"{server.file('h', 100)} h.bin\n")
+    result = run_cli(tmp_path, "--no-ui", "-C", str(repo), str(urls))
+    assert result.returncode == 0, result.stderr
+    assert seen.read_text().strip() == "MAGIC=none"
 
 
 def test_a_mime_largefiles_rule_reads_the_wheel_s_magic_database(

@@ -77,7 +77,7 @@ def annex_in(repo: Path, annex: GitAnnex, *args: str) -> str:
     return subprocess.run(
         annex.argv(*args),
         cwd=repo,
-        env=cli_env(repo.parent),
+        env=annex.annex_env(cli_env(repo.parent)),
         check=True,
         capture_output=True,
         text=True,

@@ -58,7 +58,7 @@ def make_demo_repo(path: Path, annex: GitAnnex) -> Path:
     subprocess.run(
         annex.argv("init", "--quiet", "tui-annex demo"),
         cwd=path,
-        env=annex.env(),
+        env=annex.annex_env(),
         check=True,
         capture_output=True,
     )

@@ -213,7 +213,7 @@ class AddurlDriver:
         """
         try:
             async with BatchProcess(
-                self.argv, cwd=self.repo, env=self.git_annex.env(), grace=self.grace
+                self.argv, cwd=self.repo, env=self.git_annex.annex_env(), grace=self.grace
             ) as process:
                 self._process = process
                 if self._forced:

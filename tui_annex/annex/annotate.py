@@ -71,7 +71,7 @@ class _Channel:
             return
         git_annex = self.repo.git_annex
         async with (
-            BatchProcess(self.argv, cwd=self.repo.path, env=git_annex.env()) as process,
+            BatchProcess(self.argv, cwd=self.repo.path, env=git_annex.annex_env()) as process,
             contextlib.aclosing(merge(self._feed(process, first), self._read(process))) as events,
         ):
             async for event in events:

@@ -53,8 +53,9 @@ class GitAnnex:
 
     ``binary``: when ``executable`` is the PyPI wheel's launcher script (a Python
     program that sets ``MAGIC`` and execs the binary shipped in the ``git_annex``
-    package), that binary, run directly with the same environment: each git-annex
-    then starts without a Python interpreter first (about 17 ms sooner).
+    package), that binary, which :meth:`argv` runs directly and :meth:`annex_env`
+    gives the launcher's ``MAGIC``: each git-annex then starts without a Python
+    interpreter first (about 17 ms sooner).
     """
 
     executable: Path
@@ -69,8 +70,7 @@ class GitAnnex:
         """Return ``base`` (default: ``os.environ``) with the executable's folder first on PATH.
 
         git itself runs ``git-annex`` for its filters, so every git child needs it on PATH
-        (the wheel's binary first, if known, then the launchers' folder, which also holds
-        ``git-annex-shell`` and the remote helpers).
+        (the launcher, if that is what was chosen: it gives git-annex its ``MAGIC`` there).
         """
         env = dict(os.environ if base is None else base)
         # A GIT_DIR (or work tree, index...) exported by the user's shell would send our
@@ -79,65 +79,88 @@ class GitAnnex:
             env.pop(name, None)
         path = env.get("PATH", os.defpath)
         entries = [entry for entry in path.split(os.pathsep) if entry]
-        folders = [str(self.directory)]
-        if self.binary is not None:
-            folders.insert(0, str(self.binary.parent))
-            magic = self.binary.parent / "magic.mgc"
-            if magic.exists():  # what the launcher does: libmagic reads the wheel's database
-                env["MAGIC"] = str(magic)
-        if entries[: len(folders)] != folders:
-            entries = folders + [entry for entry in entries if entry not in folders]
+        folder = str(self.directory)
+        if not entries or entries[0] != folder:
+            entries.insert(0, folder)
         env["PATH"] = os.pathsep.join(entries)
         return env
 
+    def annex_env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """:meth:`env` for a git-annex run through :meth:`argv`: with the ``MAGIC`` its
+        launcher would have set (for it and its children alone, as the launcher does;
+        git's own children, hooks included, get none from tui-annex)."""
+        env = self.env(base)
+        if self.binary is not None:
+            magic = self.binary.parent / "magic.mgc"
+            if magic.exists():  # libmagic reads the wheel's database, as launched
+                env["MAGIC"] = str(magic)
+        return env
+
     def argv(self, command: str, *args: str) -> list[str]:
-        """The argument vector for ``git annex COMMAND ARGS``, run through this executable."""
+        """The argument vector for ``git annex COMMAND ARGS``, run through this executable
+        (to be run with :meth:`annex_env`)."""
         return [str(self.binary or self.executable), command, *args]
 
 
-#: What marks the PyPI wheel's launcher script, and the package's ``cli`` that it calls.
-_LAUNCHER_MARK = b"from git_annex import cli"
+#: The scripts that installers write for the ``git_annex`` package's ``cli`` entry point,
+#: after their first line (pip's and distlib's; uv's): a launcher that does anything else
+#: is run as it is.
+_LAUNCHER_BODIES = (
+    "# -*- coding: utf-8 -*-\n"
+    "import re\n"
+    "import sys\n"
+    "from git_annex import cli\n"
+    "if __name__ == '__main__':\n"
+    "    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+    "    sys.exit(cli())\n",
+    "# -*- coding: utf-8 -*-\n"
+    "import sys\n"
+    "from git_annex import cli\n"
+    'if __name__ == "__main__":\n'
+    '    if sys.argv[0].endswith("-script.pyw"):\n'
+    "        sys.argv[0] = sys.argv[0][:-11]\n"
+    '    elif sys.argv[0].endswith(".exe"):\n'
+    "        sys.argv[0] = sys.argv[0][:-4]\n"
+    "    sys.exit(cli())\n",
+)
+#: What the package's ``cli`` does, which :class:`GitAnnex` repeats: set MAGIC, exec.
 _CLI_MARKS = ("os.execv(exe, sys.argv)", "os.environ['MAGIC'] = embedded_magic")
 
 
 def _wheel_binary(executable: Path) -> Path | None:
-    """The binary behind ``executable`` if it is the launcher of the ``git_annex`` wheel
-    installed in this interpreter's own environment, and that launcher does only what
-    tui-annex repeats (set ``MAGIC``, exec the binary); else None."""
+    """The binary behind ``executable`` if it is the ``git-annex`` launcher an installer
+    wrote for the ``git_annex`` wheel installed in this interpreter's own environment
+    (its script and the package's ``cli`` as known: set MAGIC, exec the binary); else
+    None, and the launcher is run as it is."""
+    if executable.name != "git-annex":  # git-annex-shell, git-remote-annex: other roles
+        return None
     try:
         with executable.open("rb") as script:
-            head = script.read(2048)
-    except OSError:
+            text = script.read(4096).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
         return None
-    first, _, rest = head.partition(b"\n")
-    if not first.startswith(b"#!") or _LAUNCHER_MARK not in rest:
+    first, _, body = text.partition("\n")
+    if not first.startswith("#!") or body not in _LAUNCHER_BODIES:
         return None
     ours = {Path(sys.executable).parent.absolute()}
     scripts = sysconfig.get_path("scripts")
     if scripts:
         ours.add(Path(scripts).absolute())
-    interpreter = Path(os.fsdecode(first[2:].strip().split(b" ")[0]))
+    interpreter = Path(first[2:].strip().split(" ")[0])
     if interpreter.parent not in ours or executable.parent.absolute() not in ours:
         return None  # another environment's launcher: its package is not ours to read
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("git_annex")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or spec.origin is None:
-        return None
-    package = Path(spec.origin).parent
-    binary = package / "git-annex"
-    try:
-        cli = Path(spec.origin).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not all(mark in cli for mark in _CLI_MARKS):
-        return None
-    if not (binary.is_file() and os.access(binary, os.X_OK)):
-        return None
-    return binary
+    # This environment's own package: not whatever ``git_annex`` the import path (which
+    # may start with the current folder) would find first.
+    for kind in ("purelib", "platlib"):
+        package = Path(sysconfig.get_path(kind)) / "git_annex"
+        try:
+            cli = (package / "__init__.py").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        binary = package / "git-annex"
+        if all(mark in cli for mark in _CLI_MARKS) and os.access(binary, os.X_OK):
+            return binary if binary.is_file() else None
+    return None
 
 
 def _candidates() -> list[Path]:
@@ -208,7 +231,7 @@ class VersionCheck:
         try:
             self._process = subprocess.Popen(
                 annex.argv("version", "--raw"),
-                env=annex.env(),
+                env=annex.annex_env(),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

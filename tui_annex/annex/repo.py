@@ -88,7 +88,12 @@ class Repo:
     async def annex(self, *args: str, check: bool = True, input: bytes | None = None) -> GitResult:
         """Run ``git annex ARGS`` through the chosen git-annex executable."""
         return await _run(
-            self.git_annex.argv(*args), self.path, self.git_annex, check=check, input=input
+            self.git_annex.argv(*args),
+            self.path,
+            self.git_annex,
+            check=check,
+            input=input,
+            annex=True,
         )
 
     async def is_annex(self) -> bool:
@@ -332,11 +337,14 @@ async def _run(
     check: bool = True,
     env: dict[str, str] | None = None,
     death_signal: signal.Signals | None = signal.SIGTERM,
+    annex: bool = False,
 ) -> GitResult:
+    """Run ``argv`` (git, or git-annex if ``annex``: its launcher's environment) to its end."""
+    base = git_annex.annex_env() if annex else git_annex.env()
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
-        env={**git_annex.env(), **(env or {})},
+        env={**base, **(env or {})},
         stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
