@@ -603,10 +603,7 @@ async def test_the_summary_and_banner_draw_before_the_theme_styles_are_applied()
         assert "Stopping" in str(banner.render())
 
 
-
-async def test_a_summary_wrapped_on_two_lines_lays_the_screen_out_only_when_its_height_changes() -> (
-    None
-):
+async def test_a_wrapped_summary_lays_the_screen_out_only_when_its_height_changes() -> None:
     # A layout pass repaints the whole screen: a count that changed in a summary that
     # takes two lines at this width (as it does at 120 columns with an ETA) needs none.
     from textual.app import App, ComposeResult
@@ -815,7 +812,6 @@ async def test_a_row_that_does_not_change_is_drawn_once_and_again_when_its_item_
         assert view.render_line(flight_row) is not view.render_line(flight_row), (
             "a download in progress is drawn afresh: its speed and time left change with time"
         )
-
 
 
 async def test_the_rows_kept_looks_follow_a_focus_change_and_a_theme_change() -> None:

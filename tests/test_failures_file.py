@@ -15,6 +15,7 @@ import pytest
 
 from tests.cli_helpers import cli_env, run_cli
 from tests.conftest import git
+from tests.helpers import head_files
 from tui_annex.demo_server import LocalServer
 
 
@@ -93,6 +94,40 @@ def test_a_closed_reader_stops_the_run_quietly_and_still_commits_and_writes_fail
     assert committed and committed | left == {f"p{i}.bin" for i in range(40)}
     assert git(repo, "status", "--porcelain").strip() == ""
     assert not os.path.exists(repo / ".git" / "index.lock")
+
+
+@pytest.mark.parametrize("mode", [[], ["--json"]])
+def test_an_output_that_cannot_be_written_stops_the_run_in_one_sentence_and_commits(
+    tmp_path: Path, repo: Path, server: LocalServer, mode: list[str]
+) -> None:
+    # Standard output on a full disk (/dev/full): no traceback; the run stops as on a
+    # closed reader, what it finished is committed and the rest is left for -F (with
+    # --json the first line fails, before anything is sent: all of it).
+    urls = tmp_path / "urls.txt"
+    urls.write_text("".join(f"{server.file(f'q{i}', 300)} q{i}.bin\n" for i in range(20)))
+    failures = tmp_path / "left.jsonl"
+    args = ["--no-ui", *mode, "-J", "2", "-C", str(repo), str(urls), "-F", str(failures)]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "tui_annex", *args],
+            env=cli_env(tmp_path),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "tui-annex: the output cannot be written (No space left on device); "
+        "the run was stopped, and what it finished is committed"
+    )
+    committed = head_files(repo)
+    left = {json.loads(line)["path"] for line in failures.read_text().splitlines()}
+    assert not committed & left
+    assert committed | left == {f"q{i}.bin" for i in range(20)}
+    assert bool(committed) == (mode == []), "plain lines fail at the first file finished"
+    assert git(repo, "status", "--porcelain").strip() == ""
 
 
 @pytest.mark.parametrize("kind", ["symlink", "fifo", "read-only"])

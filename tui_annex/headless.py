@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from .annex.repo import RepoError
-from .defaults import EXIT_OUTPUT_CLOSED
+from .defaults import EXIT_FAILED, EXIT_OUTPUT_CLOSED
 from .events import (
     Event,
     InputRejected,
@@ -132,7 +132,8 @@ def report_lines(report: StopReport, job: Job, limit: int = 20) -> list[str]:
 
 class ClosedReaderGuard(Output):
     """Passes everything on to ``inner``; when the reader of the output goes away
-    (``tui-annex --json | head``), stops the run gracefully and prints nothing more.
+    (``tui-annex --json | head``), or the output cannot be written (a full disk),
+    stops the run gracefully and prints nothing more.
 
     The run still ends as a stop does: in-flight downloads finish, files are
     staged and committed, ``-F`` is written.
@@ -142,6 +143,8 @@ class ClosedReaderGuard(Output):
         self.inner = inner
         self.on_closed = on_closed
         self.closed = False
+        self.error: OSError | None = None
+        """Why the output could not be written, if not because its reader went away."""
 
     def _guard(self, call: Callable[[], None]) -> None:
         if self.closed:
@@ -150,6 +153,10 @@ class ClosedReaderGuard(Output):
             call()
         except BrokenPipeError:
             self.closed = True
+            self.on_closed()
+        except OSError as error:
+            self.closed = True
+            self.error = error
             self.on_closed()
 
     def start(self) -> None:
@@ -235,10 +242,20 @@ def run_headless(job: Job, *, json_mode: bool = False) -> int:
     )
     code = asyncio.run(run_job(job, output))
     if output.closed:
-        # Python's own flush at exit would fail on the closed pipe and say so.
+        error = output.error
+        if error is not None:
+            with contextlib.suppress(OSError):
+                print(
+                    f"tui-annex: the output cannot be written ({error.strerror or error}); "
+                    "the run was stopped, and what it finished is committed",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        # Python's own flush at exit would fail on the closed pipe (or the full disk)
+        # and say so.
         devnull = os.open(os.devnull, os.O_WRONLY)
         for stream in (1, 2):
             os.dup2(devnull, stream)
         os.close(devnull)
-        return EXIT_OUTPUT_CLOSED
+        return EXIT_OUTPUT_CLOSED if error is None else EXIT_FAILED
     return code
