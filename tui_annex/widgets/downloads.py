@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -245,6 +245,16 @@ def _row_segments(
 DRAWN_ROWS = 1000
 
 
+class _Frame(NamedTuple):
+    """What every line of one render of the rows shares."""
+
+    width: int
+    top: int
+    cursor: int
+    longest: int | None
+    theme: str
+
+
 class DownloadsView(ScrollView, can_focus=True):
     """Every item of the queue, grouped by state, with a keyboard cursor."""
 
@@ -306,6 +316,7 @@ class DownloadsView(ScrollView, can_focus=True):
         """Rows drawn that do not change with time, by item id, with what they were drawn of."""
         self._styles = StyleMemo(self)
         self._row_styles: RowStyles | None = None
+        self._frame: _Frame | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -426,10 +437,29 @@ class DownloadsView(ScrollView, can_focus=True):
             if row != self.cursor:
                 self.cursor = row
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of one render shares is read once for all of them (each is
+        # a property or a reactive, some computed from the styles at each read).
+        self._frame = self._frame_now()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def _frame_now(self) -> _Frame:
+        return _Frame(
+            width=self.scrollable_content_region.width,
+            top=int(self.scroll_offset.y),
+            cursor=self.cursor,
+            longest=self.model.longest_path,
+            theme=self.app.theme,
+        )
+
     def render_line(self, y: int) -> Strip:
         """Draw the row at screen line ``y``."""
-        width = self.scrollable_content_region.width
-        row = y + int(self.scroll_offset.y)
+        frame = self._frame or self._frame_now()
+        width = frame.width
+        row = y + frame.top
         styles = self._styles
         base = styles.base
         if not self.model.order:
@@ -442,6 +472,7 @@ class DownloadsView(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         selected = item.id in self.marked
         waiting = item.id in self.model.waiting
+        at_cursor = row == frame.cursor
         key: tuple[object, ...] | None = None
         if item.state is not ItemState.SENT:
             # A row that does not change with time (not in flight) is drawn once per
@@ -451,10 +482,10 @@ class DownloadsView(ScrollView, can_focus=True):
                 selected,
                 waiting,
                 # The cursor's look, which changes with focus too.
-                styles.component("downloads--cursor") if row == self.cursor else None,
-                self.model.longest_path,
+                styles.component("downloads--cursor") if at_cursor else None,
+                frame.longest,
                 base,
-                self.app.theme,
+                frame.theme,
                 item.state,
                 item.path,
                 item.key,
@@ -467,7 +498,15 @@ class DownloadsView(ScrollView, can_focus=True):
             drawn = self._drawn.get(item.id)
             if drawn is not None and drawn[0] == key:
                 return drawn[1]
-        strip = self._draw(item, row, width, base, selected=selected, waiting=waiting)
+        strip = self._draw(
+            item,
+            width,
+            base,
+            selected=selected,
+            waiting=waiting,
+            at_cursor=at_cursor,
+            longest=frame.longest,
+        )
         if key is not None:
             if len(self._drawn) >= DRAWN_ROWS:
                 self._drawn.clear()
@@ -477,25 +516,26 @@ class DownloadsView(ScrollView, can_focus=True):
     def _draw(
         self,
         item: DownloadItem,
-        row: int,
         width: int,
         base: Style,
         *,
         selected: bool,
         waiting: bool,
+        at_cursor: bool,
+        longest: int | None,
     ) -> Strip:
         row_segments = render_row(
             item,
             width,
             selected=selected,
             waiting=waiting,
-            longest=self.model.longest_path,
+            longest=longest,
             styles=self.row_styles(),
         )
         strip = Strip(row_segments, width)
         if selected:
             strip = strip.apply_style(self._styles.component("downloads--selected"))
-        if row == self.cursor:
+        if at_cursor:
             strip = strip.apply_style(self._styles.component("downloads--cursor"))
         return strip.apply_style(base)
 
