@@ -44,5 +44,8 @@ def pump_until(child: pexpect.spawn, condition: Callable[[], bool], timeout: flo
 def read_to_end(child: pexpect.spawn, timeout: float = 60) -> str:
     """Everything the program prints until it exits; then its exit status is set."""
     child.expect(pexpect.EOF, timeout=timeout)
+    # The terminal closes as the process exits, a moment before its status exists:
+    # closing at once would find it alive and hang it up (no status, a signal instead).
+    child.wait()
     child.close()
     return child.before or ""
