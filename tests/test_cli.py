@@ -380,3 +380,27 @@ def test_an_unknown_theme_is_refused_with_the_names_to_choose_from(tmp_path: Pat
     assert result.returncode == 2
     assert "--theme: no theme 'no-such-theme' (choose from" in result.stderr
     assert "textual-light" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_ctrl_c_caught_while_a_dataclass_is_made_still_exits_with_130(tmp_path: Path) -> None:
+    # CPython marks an interpreter to end by SIGINT when a KeyboardInterrupt leaves code
+    # run by exec() of a string (as dataclasses make their methods while the engine
+    # imports), even if it is caught; "interrupted before the run started" is 130.
+    # Run as ``python -m``, as the command is (``-c`` ends another way).
+    (tmp_path / "interrupted.py").write_text(
+        "import sys\n"
+        "from tui_annex.cli import _interrupted_before_the_run\n"
+        "try:\n"
+        "    exec('raise KeyboardInterrupt')\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(_interrupted_before_the_run())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "interrupted"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 130, (result.returncode, result.stderr)
+    assert result.stderr == "tui-annex: interrupted before the run started\n"

@@ -445,8 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with version:
             started = _start(version, options, args)
     except KeyboardInterrupt:  # Ctrl-C while it starts: nothing has been sent
-        print("tui-annex: interrupted before the run started", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted_before_the_run()
     if isinstance(started, int):
         return started
     job, importing = started
@@ -475,8 +474,7 @@ def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str
         if started:
             raise
         job.close_early()
-        print("tui-annex: interrupted before the run started", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted_before_the_run()
     except Exception as error:  # a broken installation (the early start says so itself)
         if started:
             raise
@@ -486,6 +484,16 @@ def _run_app(job: Job, importing: Future[None], keys: dict[str, str], theme: str
     from .ui.app import run_app
 
     return run_app(job, keys=keys, theme=theme)
+
+
+def _interrupted_before_the_run() -> int:
+    """Say that a Ctrl-C stopped the command before its run started; exit status 130."""
+    # A KeyboardInterrupt that left code run by exec() of a string (a dataclass being
+    # made while the engine imports) marks the interpreter to end by SIGINT once it
+    # exits, caught or not (CPython); an exec() of a string that ends well unmarks it.
+    exec("")
+    print("tui-annex: interrupted before the run started", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _cannot_start(error: Exception) -> str:
