@@ -37,28 +37,38 @@ FRAME = " files: "
 
 
 class Terminal:
+    """Reads what the app writes, as a terminal does: all of it, at a cost linear in it
+    (a reader that copied all the output so far at each read would take CPU from the
+    app it measures)."""
+
     def __init__(self, child: pexpect.spawn) -> None:
         self.child = child
-        self.raw = ""
+
+    def _read_some(self, timeout: float) -> str:
+        try:
+            return str(self.child.read_nonblocking(1 << 16, timeout=timeout))
+        except pexpect.TIMEOUT:
+            return ""
 
     def read(self, seconds: float) -> str:
         """Everything the app wrote in the next ``seconds``."""
-        start = len(self.raw)
+        parts = []
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            with contextlib.suppress(pexpect.TIMEOUT):
-                self.raw += self.child.read_nonblocking(1 << 16, timeout=0.002)
-        return self.raw[start:]
+            parts.append(self._read_some(0.002))
+        return "".join(parts)
 
     def wait_for(self, text: str, timeout: float = 30) -> float:
-        start = len(self.raw)
+        """Read until ``text`` shows in what the app writes after this call; when it did."""
         deadline = time.monotonic() + timeout
-        while text not in self.raw[start:]:
+        carried = ""  # the end of the last read, for a text split between two reads
+        while True:
+            window = carried + self._read_some(0.001)
+            if text in window:
+                return time.monotonic()
             if time.monotonic() > deadline:
                 raise TimeoutError(text)
-            with contextlib.suppress(pexpect.TIMEOUT):
-                self.raw += self.child.read_nonblocking(1 << 16, timeout=0.001)
-        return time.monotonic()
+            carried = window[len(window) - len(text) + 1 :] if len(text) > 1 else ""
 
 
 def main() -> None:

@@ -94,12 +94,16 @@ def in_pty(repo: Path, annex: GitAnnex, lines: list[str], jobs: int, *, headless
         encoding="utf-8",
         codec_errors="replace",
         timeout=600,
+        # Read as a terminal does, in large chunks, at a cost linear in what is drawn:
+        # pexpect's default search copies all the output so far at every read (0.1 to
+        # 0.3 s of CPU in a 300-file run of the app, taken from the cores it measures).
+        maxread=1 << 16,
     )
-    child.expect("finished:" if headless else "Finished:")
+    child.expect_exact("finished:" if headless else "Finished:")
     elapsed = time.perf_counter() - started
     if not headless:
         child.send("q")
-    child.expect(pexpect.EOF)
+    child.expect_exact(pexpect.EOF)
     child.close()
     return elapsed
 

@@ -63,26 +63,31 @@ async def parse_and_validate(path: Path, *, in_process: bool = False) -> float:
 
 
 class Screen:
-    """What the app has drawn so far, as plain text (escape sequences dropped)."""
+    """What the app draws, as plain text (escape sequences dropped), read as a terminal
+    does: all of it, at a cost linear in it."""
+
+    #: How much of the text already read a pattern may reach back into.
+    OVERLAP = 256
 
     def __init__(self, child: pexpect.spawn) -> None:
         self.child = child
-        self.text = ""
 
     def wait_for(self, pattern: str, timeout: float = 120) -> float:
         """Read until ``pattern`` shows (in output after this call); return when it did."""
-        start = len(self.text)
         deadline = time.monotonic() + timeout
-        while re.search(pattern, self.text[start:]) is None:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{pattern!r} never showed")
+        carried = ""
+        while True:
             with contextlib.suppress(pexpect.TIMEOUT):
                 self.child.expect(pexpect.TIMEOUT, timeout=0.005)
             chunk = self.child.before or ""
             with contextlib.suppress(pexpect.TIMEOUT, pexpect.EOF):
                 chunk += self.child.read_nonblocking(1 << 16, timeout=0.005)
-            self.text += ANSI.sub("", chunk)
-        return time.monotonic()
+            window = carried + ANSI.sub("", chunk)
+            if re.search(pattern, window) is not None:
+                return time.monotonic()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{pattern!r} never showed")
+            carried = window[-self.OVERLAP :]
 
 
 def rss_mb(pid: int) -> float:
