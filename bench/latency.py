@@ -5,10 +5,11 @@ STAND-IN git-annex (bench/standin_annex.py, ``trickle``) that reports progress
 on the items it holds at RATE records a second. Counts the frames the app
 writes (redraws of the summary line, whose byte count changes on each) over a
 few seconds, then presses a key PRESSES times and times each until its effect
-shows on screen: ``p`` (pause / resume: the run state word changes, and git-annex
-may be restarted to give back what it has not started) or ``f`` (follow mode on:
-only the view changes, the column header says "following"; each is pressed again
-to turn it off, untimed).
+shows on screen, after random pauses (0.05 to 0.15 s) so that the presses fall
+at every point of the app's redraw cycle: ``p`` (pause / resume: the run state
+word changes, and git-annex may be restarted to give back what it has not
+started) or ``f`` (follow mode on: only the view changes, the column header
+says "following"; each is pressed again to turn it off, untimed).
 
     python bench/latency.py [--rate 1000] [--presses 40] [--items 2000] [--key p]
 """
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -109,19 +112,22 @@ def main() -> None:
             terminal.read(2.0)  # warm up
             frames = terminal.read(args.seconds).count(FRAME) / args.seconds
             latencies = []
+            # A fixed pause between presses would land each at the same point of the
+            # app's redraw cycle (1/15 s), and every press of one run would wait alike.
+            pause = functools.partial(random.Random(1).uniform, 0.05, 0.15)
             for _ in range(args.presses):
                 if args.key == "f":
                     started = time.monotonic()
                     child.send("f")
                     latencies.append(terminal.wait_for("following") - started)
                     child.send("f")
-                    terminal.read(0.1)
+                    terminal.read(pause())
                     continue
                 for word in (" PAUSED ", " RUNNING "):
                     started = time.monotonic()
                     child.send("p")
                     latencies.append(terminal.wait_for(word) - started)
-                    terminal.read(0.05)
+                    terminal.read(pause())
         finally:
             child.sendcontrol("c")
             child.sendcontrol("c")
