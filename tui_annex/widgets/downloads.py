@@ -27,7 +27,7 @@ from ..estimate import key_size
 from ..items import DownloadItem, ItemState
 from .format import human_bytes, human_duration, human_speed
 from .model import QueueModel
-from .styles import StyleMemo
+from .styles import KeepsStyles
 
 __all__ = ["ColumnHeader", "DownloadsView", "RowStyles", "header_text", "render_row"]
 
@@ -255,7 +255,7 @@ class _Frame(NamedTuple):
     theme: str
 
 
-class DownloadsView(ScrollView, can_focus=True):
+class DownloadsView(ScrollView, KeepsStyles, can_focus=True):
     """Every item of the queue, grouped by state, with a keyboard cursor."""
 
     COMPONENT_CLASSES = {
@@ -314,13 +314,11 @@ class DownloadsView(ScrollView, can_focus=True):
         self._shown: tuple[object, ...] = ()
         self._drawn: dict[int, tuple[tuple[object, ...], Strip]] = {}
         """Rows drawn that do not change with time, by item id, with what they were drawn of."""
-        self._styles = StyleMemo(self)
         self._row_styles: RowStyles | None = None
         self._frame: _Frame | None = None
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._styles.clear()
         self._row_styles = None
 
     def _sync_extent(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -14,7 +13,7 @@ from ..events import InputRejected
 from ..items import DownloadItem, StopReport
 from ..redact import redact
 from .format import as_style, theme_palette
-from .styles import StyleMemo
+from .styles import KeepsStyles
 
 __all__ = ["ReportBanner", "final_report", "report_headline"]
 
@@ -105,7 +104,7 @@ def final_report(
     return Group(*lines)
 
 
-class ReportBanner(Static):
+class ReportBanner(Static, KeepsStyles):
     """Shown once the run is over (or stopped): what finished, failed, was never sent; next keys."""
 
     COMPONENT_CLASSES = {f"report--{role}" for role in PLAIN_PALETTE}
@@ -117,14 +116,6 @@ class ReportBanner(Static):
     ReportBanner > .report--bad { color: $error; }
     ReportBanner > .report--muted { text-style: dim; }
     """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._styles = StyleMemo(self)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
 
     def palette(self) -> Mapping[str, Style | str]:
         """The report's colours from the theme (plain ones until its styles apply)."""

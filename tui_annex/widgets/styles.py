@@ -3,15 +3,18 @@
 Textual drops a widget's cache of its component styles at every refresh, and its
 own style (``rich_style``) is worked out afresh from every ancestor's styles at
 each call. A widget that draws line by line and refreshes at every tick would
-ask again for each line; :class:`StyleMemo` asks once per change of styles.
+ask again for each line; :class:`StyleMemo` asks once per change of styles, and
+:class:`KeepsStyles` gives a widget one that forgets at each change.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.style import Style
 from textual.widget import Widget
 
-__all__ = ["StyleMemo"]
+__all__ = ["KeepsStyles", "StyleMemo"]
 
 
 class StyleMemo:
@@ -47,3 +50,17 @@ class StyleMemo:
                 name, partial=partial
             )
         return style
+
+
+class KeepsStyles(Widget):
+    """A widget's mixin: ``self._styles``, a :class:`StyleMemo` cleared at every
+    ``notify_style_update``. Put it last among the bases: Textual takes a widget's CSS
+    (its defaults, its type names) from the first base alone."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._styles = StyleMemo(self)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()

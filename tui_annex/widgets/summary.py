@@ -11,7 +11,7 @@ from textual.widgets import Static
 from ..items import ItemState, RunState
 from .format import as_style, human_bytes, human_duration, human_speed, theme_palette
 from .model import Totals
-from .styles import StyleMemo
+from .styles import KeepsStyles
 
 __all__ = ["STATE_LABELS", "SummaryLine", "summary_text"]
 
@@ -87,7 +87,7 @@ def summary_text(
     return text
 
 
-class SummaryLine(Static):
+class SummaryLine(Static, KeepsStyles):
     """The one-line summary at the top; :meth:`show` redraws it only when its text changed."""
 
     COMPONENT_CLASSES = {f"summary--{role}" for role in PLAIN_PALETTE}
@@ -106,11 +106,6 @@ class SummaryLine(Static):
         self._last = ""
         self._shape: tuple[int, int] | None = None
         """The width and the number of lines of the text last laid out."""
-        self._styles = StyleMemo(self)
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
 
     def _themed(self, name: str) -> Style:
         return self._styles.component(name, partial=True)
