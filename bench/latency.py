@@ -71,7 +71,7 @@ class Terminal:
                 return time.monotonic()
             if time.monotonic() > deadline:
                 raise TimeoutError(text)
-            carried = window[len(window) - len(text) + 1 :] if len(text) > 1 else ""
+            carried = window[-(len(text) - 1) :] if len(text) > 1 else ""
 
 
 def main() -> None:

@@ -66,8 +66,8 @@ class Screen:
     """What the app draws, as plain text (escape sequences dropped), read as a terminal
     does: all of it, at a cost linear in it."""
 
-    #: How much of the text already read a pattern may reach back into.
-    OVERLAP = 256
+    #: How much of what was read (escape sequences included) a pattern may reach back into.
+    OVERLAP = 4096
 
     def __init__(self, child: pexpect.spawn) -> None:
         self.child = child
@@ -75,15 +75,14 @@ class Screen:
     def wait_for(self, pattern: str, timeout: float = 120) -> float:
         """Read until ``pattern`` shows (in output after this call); return when it did."""
         deadline = time.monotonic() + timeout
-        carried = ""
+        carried = ""  # the end of what was read, escapes kept: one may be split by a read
         while True:
-            with contextlib.suppress(pexpect.TIMEOUT):
-                self.child.expect(pexpect.TIMEOUT, timeout=0.005)
-            chunk = self.child.before or ""
-            with contextlib.suppress(pexpect.TIMEOUT, pexpect.EOF):
-                chunk += self.child.read_nonblocking(1 << 16, timeout=0.005)
-            window = carried + ANSI.sub("", chunk)
-            if re.search(pattern, window) is not None:
+            try:
+                chunk = str(self.child.read_nonblocking(1 << 16, timeout=0.005))
+            except pexpect.TIMEOUT:
+                chunk = ""
+            window = carried + chunk
+            if re.search(pattern, ANSI.sub("", window)) is not None:
                 return time.monotonic()
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{pattern!r} never showed")
