@@ -26,19 +26,22 @@ def spawn(tmp: Path, *args: str, size: tuple[int, int] = (35, 120)) -> pexpect.s
 
 
 def pump_until(child: pexpect.spawn, condition: Callable[[], bool], timeout: float = 60) -> str:
-    """Keep reading the terminal (so the program never blocks on it) until ``condition``."""
-    seen: list[str] = []
+    """Keep reading the terminal (so the program never blocks on it) until ``condition``;
+    what it printed is left for the next ``expect`` and returned."""
+    screen = ""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached; screen:\n" + "".join(seen)[-3000:])
+            raise AssertionError("condition not reached; screen:\n" + screen[-3000:])
         try:
             child.expect(pexpect.TIMEOUT, timeout=0.05)
         except pexpect.EOF:
-            seen.append(child.before or "")
+            screen = child.before or ""
             break
-        seen.append(child.before or "")
-    return "".join(seen)
+        # Matching TIMEOUT consumes nothing: ``before`` holds all the output not yet
+        # consumed, this read's and the earlier ones'.
+        screen = child.before or ""
+    return screen
 
 
 def read_to_end(child: pexpect.spawn, timeout: float = 60) -> str:
